@@ -1,0 +1,175 @@
+"""Closed-form latency of a DAG offloading plan: MRLCO eqs. (4)-(8) as the authors' code evaluates them.
+
+This is the special case "one device, every resource serving its tasks in schedule order" of the
+DES. It is the test oracle for the engine and the fast path for planners (HEFT, Greedy, Optimal).
+
+Semantics (MRLCO §3, made exact by the authors' evaluator, see ``shared/data/mrlco/README.md``):
+
+* resources serve tasks strictly in schedule order: M_i = max(M_{i-1}, FT_{i-1})   (eqs. 5-7);
+* a local task starts after its local parents finish and its remote parents' results are downloaded;
+* an offloaded task's upload starts after its local parents finish and its offloaded parents'
+  uploads finish; its execution on server k starts after its upload and the executions of its parents
+  on server k; a parent on another server sends its result through the device, so the upload also
+  waits for that parent's download (this only arises with several servers);
+* every offloaded task downloads its result; latency = the last finish time, downloads included (eq. 8);
+* ``uplink="entry_parallel"`` is the authors' quirk: an offloaded task without parents starts its upload
+  when the uplink is free (after the uploads scheduled before it) but does not occupy it: later uploads
+  do not wait for it. With it, Optimal on set 8 at 7 Mbps gives the paper's 679.31 (Table 3). ``downlink="parallel"``: downloads never queue (the authors').
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from mecsim.workload.taskgraph import TaskGraph
+
+__all__ = ["CostModel", "PlanState", "evaluate_plan", "rank_order", "id_order", "task_times"]
+
+UPLINK_MODES = ("serial", "entry_parallel", "parallel")
+DOWNLINK_MODES = ("serial", "parallel")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Speeds and rates of one device and its servers (SI units: cycles/s and bit/s).
+
+    ``server_hz[k]``, ``uplink_bps[k]`` and ``downlink_bps[k]`` are those of server k+1 (action k+1).
+    """
+
+    local_hz: float
+    server_hz: tuple[float, ...]
+    uplink_bps: tuple[float, ...]
+    downlink_bps: tuple[float, ...]
+    uplink: str = "serial"
+    downlink: str = "parallel"
+
+    def __post_init__(self) -> None:
+        if self.uplink not in UPLINK_MODES:
+            raise ValueError(f"uplink: must be one of {UPLINK_MODES}, got {self.uplink!r}")
+        if self.downlink not in DOWNLINK_MODES:
+            raise ValueError(f"downlink: must be one of {DOWNLINK_MODES}, got {self.downlink!r}")
+        if not (len(self.server_hz) == len(self.uplink_bps) == len(self.downlink_bps) >= 1):
+            raise ValueError("server_hz, uplink_bps and downlink_bps need one entry per server")
+
+    @property
+    def servers(self) -> int:
+        return len(self.server_hz)
+
+
+@dataclass(frozen=True)
+class TaskTimes:
+    """Service times per task (eq. 4): local[i], and per server k: up[k, i], mec[k, i], down[k, i]."""
+
+    local: np.ndarray
+    up: np.ndarray
+    mec: np.ndarray
+    down: np.ndarray
+
+
+def task_times(graph: TaskGraph, model: CostModel) -> TaskTimes:
+    """MRLCO eq. (4): T^ul = data^s / R_ul, T^s = C / f_vm, T^dl = data^r / R_dl, plus T^UE = C / f_UE."""
+    up_bits, down_bits = graph.up_bytes * 8.0, graph.down_bytes * 8.0
+    return TaskTimes(
+        local=graph.cycles / model.local_hz,
+        up=np.array([up_bits / r for r in model.uplink_bps]),
+        mec=np.array([graph.cycles / f for f in model.server_hz]),
+        down=np.array([down_bits / r for r in model.downlink_bps]),
+    )
+
+
+def rank_order(graph: TaskGraph, times: TaskTimes) -> list[int]:
+    """MRLCO eq. (10) with the authors' w_i = min(local, best remote time): descending upward rank.
+
+    Ties (equal ranks) go to the lower task id, so the order is deterministic.
+    """
+    w = np.minimum(times.local, (times.up + times.mec + times.down).min(axis=0))
+    rank = np.zeros(graph.n)
+    for i in reversed(graph.topological_order()):
+        rank[i] = w[i] + max((rank[j] for j in graph.children[i]), default=0.0)
+    return sorted(range(graph.n), key=lambda i: (-rank[i], i))
+
+
+def id_order(graph: TaskGraph) -> list[int]:
+    """Tasks in id order, the order of the papers' Greedy (valid: every edge goes low -> high id)."""
+    order = list(range(graph.n))
+    if any(b < a for a, b in graph.edges):
+        return graph.topological_order()
+    return order
+
+
+class PlanState:
+    """The recurrences advanced one decision at a time; HEFT and Greedy peek at both options.
+
+    Finish times of tasks not yet decided are 0, as the paper sets them (text after eq. 5).
+    """
+
+    __slots__ = ("graph", "model", "times", "local_avail", "ul_avail", "dl_avail", "mec_avail",
+                 "ft_local", "ft_ul", "ft_mec", "ft_dl", "where", "makespan")
+
+    def __init__(self, graph: TaskGraph, model: CostModel, times: TaskTimes | None = None) -> None:
+        n = graph.n
+        self.graph, self.model = graph, model
+        self.times = times if times is not None else task_times(graph, model)
+        self.local_avail = self.ul_avail = self.dl_avail = 0.0
+        self.mec_avail = [0.0] * model.servers
+        self.ft_local, self.ft_ul, self.ft_mec, self.ft_dl = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+        self.where = [-1] * n
+        self.makespan = 0.0
+
+    def finish_if(self, task: int, action: int) -> float:
+        """Finish time task would get with `action` (0 local, k server k), without committing."""
+        return self._schedule(task, action, commit=False)
+
+    def apply(self, task: int, action: int) -> float:
+        """Commit `action` for `task`; returns its finish time (result back on the device)."""
+        return self._schedule(task, action, commit=True)
+
+    def _schedule(self, i: int, action: int, commit: bool) -> float:
+        parents, t, m = self.graph.parents[i], self.times, self.model
+        if action == 0:
+            ready = 0.0
+            for p in parents:  # eq. (7)
+                ready = max(ready, self.ft_local[p], self.ft_dl[p])
+            finish = max(self.local_avail, ready) + t.local[i]
+            if commit:
+                self.ft_local[i] = self.local_avail = finish
+        else:
+            k = action - 1
+            up_ready = exec_ready = 0.0
+            for p in parents:
+                wp = self.where[p]
+                if wp == 0:
+                    up_ready = max(up_ready, self.ft_local[p])
+                elif wp == action:
+                    up_ready = max(up_ready, self.ft_ul[p])
+                    exec_ready = max(exec_ready, self.ft_mec[p])
+                else:  # another server: its result comes through the device
+                    up_ready = max(up_ready, self.ft_ul[p], self.ft_dl[p])
+            entry_bypass = (m.uplink == "entry_parallel" and not parents) or m.uplink == "parallel"
+            up_start = up_ready if m.uplink == 'parallel' else max(self.ul_avail, up_ready)
+            ft_ul = up_start + t.up[k, i]                                   # eq. (5)
+            ft_mec = max(self.mec_avail[k], ft_ul, exec_ready) + t.mec[k, i]  # eq. (6)
+            dl_start = ft_mec if m.downlink == "parallel" else max(self.dl_avail, ft_mec)
+            finish = dl_start + t.down[k, i]
+            if commit:
+                self.ft_ul[i], self.ft_mec[i], self.ft_dl[i] = ft_ul, ft_mec, finish
+                if not entry_bypass:
+                    self.ul_avail = ft_ul
+                self.mec_avail[k] = ft_mec
+                if m.downlink == "serial":
+                    self.dl_avail = finish
+        if commit:
+            self.where[i] = action
+            self.makespan = max(self.makespan, finish)                      # eq. (8)
+        return finish
+
+
+def evaluate_plan(graph: TaskGraph, model: CostModel, order: Sequence[int],
+                  plan: Sequence[int], times: TaskTimes | None = None) -> float:
+    """Latency T^c of `plan` (plan[i] = action of task i) with tasks scheduled in `order` (eq. 8)."""
+    state = PlanState(graph, model, times)
+    for i in order:
+        state.apply(i, int(plan[i]))
+    return state.makespan

@@ -1,0 +1,26 @@
+"""Error types: everything a user can cause is a MecsimError and prints as one line."""
+from __future__ import annotations
+
+__all__ = ["MecsimError", "ConfigError", "UnknownControllerError"]
+
+
+class MecsimError(Exception):
+    """Base of every error mecsim raises on purpose (the CLI prints it as one line, exit code 2)."""
+
+
+class ConfigError(MecsimError, ValueError):
+    """Bad scenario input. The message follows `where: what must hold, got value. Hint.`"""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 path: str | None = None) -> None:
+        where = ""
+        if file:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        if path:
+            where += f"{path}: "
+        super().__init__(where + message)
+        self.file, self.line, self.path = file, line, path
+
+
+class UnknownControllerError(MecsimError, LookupError):
+    """A controller name that is neither registered nor an importable `module:Class`."""
