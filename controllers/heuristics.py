@@ -1,0 +1,111 @@
+"""Heuristic offloading controllers (MRLCO §5.2 baselines, as the authors' code runs them).
+
+Every controller answers one decision at a time; planners that need the whole application plan it
+at the application's first decision with the closed form (``mecsim.analytic``) and replay the plan.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mecsim.analytic import PlanState
+from mecsim.decision import DecisionPoint
+from mecsim.optimal import MAX_LOG2_PLANS, optimal_plan
+
+__all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal"]
+
+
+class Local:
+    """Every task on the device."""
+
+    def act(self, point: DecisionPoint) -> int:
+        return 0
+
+
+class Remote:
+    """Every task offloaded; with several targets, to the one with the fewest jobs queued now."""
+
+    def act(self, point: DecisionPoint) -> int:
+        loads = point.context.server_load
+        return 1 + min(range(len(loads)), key=lambda k: (loads[k], k))
+
+
+class Random:
+    """A uniformly random target per task, from the controller's own random stream."""
+
+    def __init__(self, rng: np.random.Generator | None = None) -> None:
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def act(self, point: DecisionPoint) -> int:
+        return int(self.rng.integers(point.actions))
+
+
+class RoundRobin:
+    """Targets in turn along the schedule order: 1, 2, …, K, 0, 1, … (the authors offload the tasks
+    at even positions of the rank order, i.e. 1, 0, 1, 0 with one server)."""
+
+    def act(self, point: DecisionPoint) -> int:
+        return (point.context.position + 1) % point.actions
+
+
+class _EarliestFinish:
+    """Put each task where its estimated finish time is earliest; the device wins only if strictly
+    earlier (the authors' rule). Estimates advance only the chosen resources (closed form)."""
+
+    def __init__(self) -> None:
+        self._app: int | None = None
+        self._state: PlanState | None = None
+
+    def act(self, point: DecisionPoint) -> int:
+        ctx = point.context
+        if self._app != point.app or ctx.position == 0:
+            self._app, self._state = point.app, PlanState(ctx.graph, ctx.cost_model)
+            for task, action in zip(ctx.order, ctx.plan):
+                self._state.apply(task, action)
+        state = self._state
+        finishes = [state.finish_if(point.task, a) for a in range(point.actions)]
+        best_remote = 1 + int(np.argmin(finishes[1:]))
+        action = 0 if finishes[0] < finishes[best_remote] else best_remote
+        state.apply(point.task, action)
+        return action
+
+
+class Greedy(_EarliestFinish):
+    """MRLCO's "Greedy": earliest finish, tasks visited (and so scheduled) in id order."""
+
+    schedule_order = "id"
+
+
+class Heft(_EarliestFinish):
+    """MRLCO's "HEFT-based": earliest finish, tasks visited in upward-rank order (eq. 10)."""
+
+    schedule_order = "rank"
+
+
+class Optimal:
+    """Exhaustive optimum of the closed form (branch and bound), planned per application.
+
+    With several devices sharing resources this is only a per-application oracle: it assumes the
+    application is alone, as the closed form does.
+    """
+
+    max_log2_plans = MAX_LOG2_PLANS
+
+    def __init__(self) -> None:
+        self._app: int | None = None
+        self._plan: list[int] = []
+
+    def act(self, point: DecisionPoint) -> int:
+        ctx = point.context
+        if self._app != point.app:
+            _, self._plan = optimal_plan(ctx.graph, ctx.cost_model, ctx.order)
+            self._app = point.app
+        return self._plan[point.task]
+
+    def check(self, tasks: int, actions: int) -> None:
+        """Raise ValueError before a run if an application is too large to search exhaustively."""
+        if tasks * np.log2(actions) > self.max_log2_plans + 1e-9:
+            raise ValueError(f"optimal searches {actions}^n plans and refuses more than "
+                             f"2^{self.max_log2_plans}, got n = {tasks} with {actions - 1} target(s). "
+                             f"Hint: use heft or greedy for large DAGs")
+
+

@@ -1,0 +1,154 @@
+"""Wireless channels and wired links on top of :class:`mecsim.station.Station`.
+
+A channel is one direction (uplink or downlink) of one access point. Its rate model gives, for a
+device and its share of the channel, the bit rate now and until when it holds:
+
+* ``fixed``: ``bps`` × share;
+* ``shannon``: B·share · log2(1 + P·g(d)·h / N(B·share)), with path loss g from the device's distance
+  to the access point, block fading h and thermal noise over the device's part of the band (FDMA).
+  A mobile device's distance is re-read every ``update_s``; fading changes at block boundaries.
+"""
+from __future__ import annotations
+
+import math
+from typing import Generator, Hashable, Protocol
+
+import numpy as np
+import simpy
+
+from mecsim.net import pathloss as pl
+from mecsim.net.fading import Fading, NoFading, RayleighBlockFading
+from mecsim.scenario.model import ChannelSpec, PathLossSpec, RateSpec
+from mecsim.station import RateFn, Station
+
+__all__ = ["Radio", "Channel", "WiredLink", "path_gain", "nominal_rate_bps"]
+
+
+class Radio(Protocol):
+    """What a channel needs of a device: where it is and its fading towards this channel."""
+
+    index: int
+
+    def position_at(self, t: float) -> tuple[float, float]: ...
+
+    def fading_for(self, channel: str) -> Fading: ...
+
+    def next_move_after(self, t: float) -> float: ...
+
+
+def path_gain(spec: PathLossSpec, distance_m: float, los: bool | None = None) -> float:
+    """Linear channel gain (1 / path loss) at a 2-D distance."""
+    d = max(distance_m, 1.0)
+    if spec.model == "free_space":
+        loss = pl.free_space_db(d, spec.frequency_hz)
+    elif spec.model == "log_distance":
+        loss = pl.log_distance_db(d, spec.frequency_hz, spec.exponent, spec.reference_m)
+    else:
+        condition = spec.condition if los is None else ("los" if los else "nlos")
+        loss = pl.rma_db(d, spec.frequency_hz, spec.h_bs, spec.h_ut, spec.street_width,
+                         spec.building_height, condition=condition)
+    return 10.0 ** (-loss / 10.0)
+
+
+def _noise_w(spec: RateSpec, bandwidth_hz: float) -> float:
+    if spec.noise_dbm is not None:  # a total figure for the whole band, split with the band
+        return pl.dbm_to_w(spec.noise_dbm) * bandwidth_hz / spec.bandwidth_hz
+    return pl.noise_power_w(bandwidth_hz, spec.noise_density_dbm_hz, spec.noise_figure_db)
+
+
+def nominal_rate_bps(spec: RateSpec, distance_m: float, share: float = 1.0, los: bool | None = None,
+                     fading_gain: float = 1.0) -> float:
+    """The rate a device gets at `distance_m` with `share` of the channel (no fading: gain 1)."""
+    if spec.model == "fixed":
+        return spec.bps * share
+    band = spec.bandwidth_hz * share
+    signal = pl.dbm_to_w(spec.tx_power_dbm) * path_gain(spec.pathloss, distance_m, los) * fading_gain
+    return band * math.log2(1.0 + signal / _noise_w(spec, band))
+
+
+class Channel:
+    """One direction of an access point's radio: a station whose jobs are messages (bits)."""
+
+    __slots__ = ("name", "spec", "station", "position", "_los", "_draw")
+
+    def __init__(self, env: simpy.Environment, name: str, spec: ChannelSpec,
+                 position: tuple[float, float], rng: np.random.Generator) -> None:
+        self.name, self.spec, self.position = name, spec, position
+        self._los: dict[int, bool] = {}
+        self._draw = rng
+        self.station = Station(env, name, spec.sharing, 1, self._rate_fn())
+
+    def distance(self, device: Radio, t: float) -> float:
+        x, y = device.position_at(t)
+        return math.hypot(x - self.position[0], y - self.position[1])
+
+    def los(self, device: Radio) -> bool | None:
+        """3GPP `random` condition: LOS drawn once per device from P_LOS at its first distance."""
+        pls = self.spec.rate.pathloss
+        if pls is None or pls.model != "3gpp_rma" or pls.condition != "random":
+            return None
+        if device.index not in self._los:
+            p = pl.rma_los_probability(max(self.distance(device, 0.0), 10.0))
+            self._los[device.index] = bool(self._draw.random() < p)
+        return self._los[device.index]
+
+    def _rate_fn(self) -> RateFn:
+        spec = self.spec.rate
+        if spec.model == "fixed":
+            bps = spec.bps
+
+            def fixed(owner: Radio, share: float, now: float) -> tuple[float, float]:
+                return bps * share, math.inf
+            return fixed
+        update = self.spec.update_s
+
+        def shannon(owner: Radio, share: float, now: float) -> tuple[float, float]:
+            fading = owner.fading_for(self.name)
+            gain = fading.gain_at(now)
+            rate = nominal_rate_bps(spec, self.distance(owner, now), share, self.los(owner), gain)
+            until = fading.next_change_after(now)
+            if owner.next_move_after(now) < math.inf:
+                until = min(until, now + update)
+            return rate, until
+        return shannon
+
+    def make_fading(self, rng: np.random.Generator) -> Fading:
+        fading = self.spec.rate.fading
+        if self.spec.rate.model == "shannon" and fading.model == "rayleigh":
+            return RayleighBlockFading(fading.coherence_s, rng)
+        return NoFading()
+
+    def transfer(self, nbytes: float, device: Radio, *, group: Hashable = None,
+                 ticket: Hashable = None, hold: bool = True) -> Generator:
+        """Send `nbytes` for `device`; returns (submitted, started, finished).
+
+        With ``packet_bytes`` the message goes as packets queued one after another, so the
+        transfers of several devices interleave (not under schedule_order, which orders messages).
+        """
+        station, size = self.station, self.spec.packet_bytes
+        if not size or self.spec.sharing == "schedule_order" or nbytes <= size:
+            return (yield station.serve(nbytes * 8.0, device, group=group, ticket=ticket, hold=hold))
+        left, first = nbytes, None
+        while left > 0:
+            piece = min(size, left)
+            submitted, started, finished = yield station.serve(piece * 8.0, device, hold=hold)
+            first = first or (submitted, started)
+            left -= piece
+        return first[0], first[1], finished
+
+
+class WiredLink:
+    """A wired link: FIFO serialisation at `rate_bps`, then `delay_s` of propagation (eq. 2 of PEARL-DT)."""
+
+    __slots__ = ("name", "station", "delay_s", "env")
+
+    def __init__(self, env: simpy.Environment, name: str, rate_bps: float, delay_s: float) -> None:
+        self.env, self.name, self.delay_s = env, name, delay_s
+        self.station = Station(env, name, "fifo", 1, lambda owner, share, now: (rate_bps, math.inf))
+
+    def transfer(self, nbytes: float, owner: object = None) -> Generator:
+        """Returns (submitted, started, delivered)."""
+        submitted, started, finished = yield self.station.serve(nbytes * 8.0, owner)
+        if self.delay_s:
+            yield self.env.timeout(self.delay_s)
+        return submitted, started, finished + self.delay_s

@@ -1,0 +1,150 @@
+"""Simulation(scenario, controller, seed): build the system, run it, collect the results."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generator, Sequence
+
+import numpy as np
+import simpy
+
+from mecsim.decision import Controller, DecisionBridge
+from mecsim.infrastructure import Device, Infrastructure
+from mecsim.rng import RandomStreams
+from mecsim.scenario.model import Scenario
+from mecsim.systems.dag_offloading import AppRecord, DagOffloading
+from mecsim.trace import TraceRecorder
+from mecsim.workload.daggen import generate_dag
+from mecsim.workload.gv import read_gv
+from mecsim.workload.taskgraph import TaskGraph
+
+__all__ = ["Simulation", "RunResult", "load_graphs"]
+
+
+def _natural(path: Path) -> tuple:
+    import re
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
+
+
+def load_graphs(scenario: Scenario, streams: RandomStreams) -> list[tuple[str, TaskGraph]]:
+    """The application graphs of the workload, as (source name, graph), in a fixed order."""
+    source = scenario.workload.source
+    if source.kind == "folder":
+        files = sorted(source.folder.glob(source.pattern), key=_natural)
+        return [(str(f), read_gv(f, source.attributes)) for f in files]
+    rng = streams.get("daggen")
+    return [(f"generated/{k}", generate_dag(source.generator, rng, name=f"random.{source.generator.n}.{k}"))
+            for k in range(source.count)]
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced (written to files by :mod:`mecsim.outputs`)."""
+
+    scenario: Scenario
+    seed: int
+    controller: str
+    apps: list[AppRecord]
+    trace: TraceRecorder
+    utilisation: dict[str, float]
+    sim_time_s: float
+    wall_s: float
+    events: int
+    decisions: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Simulation:
+    """One run of a scenario. Without a controller, decisions wait for :attr:`bridge` answers."""
+
+    def __init__(self, scenario: Scenario, controller: Controller | None = None, *,
+                 seed: int | None = None, trace: bool = True, controller_name: str = "") -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.streams = RandomStreams(self.seed)
+        self.env = simpy.Environment()
+        self.trace = TraceRecorder(trace)
+        self.bridge = DecisionBridge(self.env, controller)
+        self.controller_name = controller_name or type(controller).__name__
+        self.infra = Infrastructure(self.env, scenario, self.streams)
+        order = scenario.workload.order
+        if order == "auto":
+            order = getattr(controller, "schedule_order", "rank")
+        self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order)
+        self.graphs = load_graphs(scenario, self.streams)
+        self.expected_apps = 0
+        for device in self.infra.devices:
+            self.env.process(self._arrivals(device))
+        self.events = 0
+
+    # -- workload -----------------------------------------------------------------------------------
+    def _apps_for(self, device: Device) -> int | None:
+        wl, n_dev = self.scenario.workload, len(self.infra.devices)
+        if wl.apps_per_device is not None:
+            return wl.apps_per_device
+        if wl.arrival.process == "list":
+            return len(wl.arrival.times_s)
+        if wl.arrival.process == "back_to_back":
+            return len(range(device.index, len(self.graphs), n_dev))
+        return None  # poisson until the horizon
+
+    def _arrivals(self, device: Device) -> Generator:
+        wl, env = self.scenario.workload, self.env
+        count = self._apps_for(device)
+        if count is not None:
+            self.expected_apps += count
+        pick = self.streams.get(f"workload/{device.index}")
+        gaps = self.streams.get(f"arrivals/{device.index}")
+        memory = self.streams.get(f"task_memory/{device.index}")
+        k = 0
+        while count is None or k < count:
+            if wl.arrival.process == "poisson":
+                yield env.timeout(float(gaps.exponential(1.0 / wl.arrival.rate_hz)))
+            elif wl.arrival.process == "list":
+                yield env.timeout(max(0.0, wl.arrival.times_s[k] - env.now))
+            if wl.pick == "random":
+                source, graph = self.graphs[int(pick.integers(len(self.graphs)))]
+            else:
+                source, graph = self.graphs[(device.index + k * len(self.infra.devices)) % len(self.graphs)]
+            need = None
+            if wl.task_memory_bytes is not None:
+                need = np.asarray(wl.task_memory_bytes.sample(memory, graph.n), dtype=float)
+            proc = env.process(self.system.application(graph, device, source, need))
+            if wl.arrival.process == "back_to_back":
+                yield proc
+            k += 1
+
+    # -- running ------------------------------------------------------------------------------------
+    def step(self) -> bool:
+        """Process one event; False when nothing is left (or the horizon is reached)."""
+        env = self.env
+        horizon = self.scenario.horizon_s
+        nxt = env.peek()
+        if nxt == math.inf or (horizon is not None and nxt > horizon):
+            return False
+        env.step()
+        self.events += 1
+        return True
+
+    def run(self, progress: bool = False) -> RunResult:
+        """Run to the end (or the horizon) with the attached controller."""
+        wall = time.perf_counter()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=self.expected_apps or None, unit="app", delay=2.0, leave=False)
+        step, system = self.step, self.system
+        while step():
+            if bar is not None and self.events % 4096 == 0 and system.ended > bar.n:
+                bar.update(system.ended - bar.n)
+        if bar is not None:
+            bar.close()
+        return self.result(time.perf_counter() - wall)
+
+    def result(self, wall_s: float) -> RunResult:
+        end = self.env.now if self.scenario.horizon_s is None else min(self.env.now, self.scenario.horizon_s)
+        util = {s.name: s.utilisation(end) for s in self.infra.stations()}
+        return RunResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
+                         util, end, wall_s, self.events, self.bridge.decisions)

@@ -1,0 +1,199 @@
+"""A service station: the one queueing primitive behind channels, links and processors.
+
+Jobs bring an amount of work (bits for a channel, cycles for a processor). A *rate function* says how
+fast a job is served given its share of the station, and until when that rate holds (fading blocks,
+mobility updates); between changes every rate is constant, so the station advances in closed form and
+wakes only when a job ends or a rate changes. Disciplines:
+
+* ``fifo``: ``capacity`` jobs in service, the rest wait in arrival order;
+* ``schedule_order``: as fifo, but jobs start in the order they were *reserved* within their group
+  (the papers' recurrences: a task never overtakes one scheduled before it, MRLCO eqs. 5-7);
+  among groups, the earliest submitted ready head goes first;
+* ``parallel``: no queueing, every job served at full rate;
+* ``fdma`` / ``processor_sharing``: every job in service at once; with n jobs each gets a share
+  1/n (fdma: of the bandwidth) or min(1, capacity/n) (processor sharing: of one core).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Callable, Hashable
+
+import simpy
+
+__all__ = ["Station", "Job", "DISCIPLINES", "RateFn", "constant_rate"]
+
+DISCIPLINES = ("fifo", "schedule_order", "parallel", "fdma", "processor_sharing")
+SHARED = ("fdma", "processor_sharing")
+INF = math.inf
+
+# rate_fn(owner, share, now) -> (rate in work units per second, time until which it holds)
+RateFn = Callable[[Any, float, float], "tuple[float, float]"]
+
+
+def constant_rate(rate: float) -> RateFn:
+    """A rate that never changes: share × rate."""
+    def fn(owner: Any, share: float, now: float) -> tuple[float, float]:
+        return rate * share, INF
+    return fn
+
+
+class Job:
+    """One piece of work at a station; ``done`` succeeds with (submitted, started, finished)."""
+
+    __slots__ = ("work", "left", "owner", "group", "ticket", "hold", "done", "submitted", "started",
+                 "rate", "until", "seq")
+
+    def __init__(self, work: float, owner: Any, group: Hashable, ticket: Hashable, hold: bool,
+                 done: simpy.Event, submitted: float, seq: int) -> None:
+        self.work, self.left, self.owner, self.group, self.hold = work, work, owner, group, hold
+        self.ticket = ticket
+        self.done, self.submitted, self.seq = done, submitted, seq
+        self.started = -1.0
+        self.rate, self.until = 0.0, INF
+
+
+class Station:
+    """Serves jobs with one discipline; tracks busy time for utilisation."""
+
+    __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
+                 "_order", "_pending", "_last", "_version", "_seq", "busy_integral", "served",
+                 "_in_service")
+
+    def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
+                 rate_fn: RateFn) -> None:
+        if discipline not in DISCIPLINES:
+            raise ValueError(f"{name}: discipline must be one of {DISCIPLINES}, got {discipline!r}")
+        if discipline in ("fifo", "schedule_order", "processor_sharing") and (capacity or 0) < 1:
+            raise ValueError(f"{name}: capacity must be >= 1, got {capacity!r}")
+        self.env, self.name, self.discipline, self.rate_fn = env, name, discipline, rate_fn
+        self.capacity = capacity if discipline in ("fifo", "schedule_order", "processor_sharing") else None
+        self._active: list[Job] = []          # jobs being served (advancing)
+        self._in_service = 0                  # jobs holding a unit of capacity
+        self._waiting: deque[Job] = deque()   # fifo queue
+        self._order: dict[Hashable, deque] = {}     # schedule_order: group -> reserved tickets
+        self._pending: dict[Hashable, dict] = {}    # schedule_order: group -> ticket -> job
+        self._last = 0.0
+        self._version = 0
+        self._seq = 0
+        self.busy_integral = 0.0              # ∫ (units busy) dt, for utilisation
+        self.served = 0
+
+    # -- the public verbs -------------------------------------------------------------------------
+    def reserve(self, group: Hashable, ticket: Hashable) -> None:
+        """schedule_order: announce that `ticket` of `group` will come, after those reserved before."""
+        self._order.setdefault(group, deque()).append(ticket)
+
+    def serve(self, work: float, owner: Any = None, *, group: Hashable = None, ticket: Hashable = None,
+              hold: bool = True) -> simpy.Event:
+        """Submit `work`; the returned event succeeds with (submitted, started, finished).
+
+        ``hold=False``: the job waits for its turn like any other, but once started it does not keep
+        the station busy (the authors' entry-upload quirk).
+        """
+        env = self.env
+        done = env.event()
+        self._seq += 1
+        job = Job(float(work), owner, group, ticket, hold, done, env.now, self._seq)
+        if self.discipline == "schedule_order":
+            self._pending.setdefault(group, {})[ticket] = job
+        else:
+            self._waiting.append(job)
+        self._update()
+        return done
+
+    def forget(self, group: Hashable) -> None:
+        """Drop a group's reservations and waiting jobs (its application was dropped)."""
+        self._order.pop(group, None)
+        self._pending.pop(group, None)
+        self._waiting = deque(j for j in self._waiting if j.group != group or group is None)
+        self._update()
+
+    @property
+    def queue_length(self) -> int:
+        """Jobs waiting or in service (a load signal for controllers)."""
+        waiting = len(self._waiting) + sum(len(p) for p in self._pending.values())
+        return waiting + len(self._active)
+
+    def utilisation(self, horizon: float) -> float:
+        units = self.capacity or 1
+        return self.busy_integral / (units * horizon) if horizon > 0 else 0.0
+
+    # -- the machinery ----------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        dt = now - self._last
+        if dt > 0:
+            for job in self._active:
+                job.left -= job.rate * dt
+            if self.discipline in SHARED:
+                busy = min(len(self._active), self.capacity or 1) if self._active else 0
+            else:
+                busy = self._in_service
+            self.busy_integral += busy * dt
+        self._last = now
+
+    def _admit(self, now: float) -> None:
+        free = INF if self.capacity is None or self.discipline in SHARED else self.capacity - self._in_service
+        if self.discipline == "schedule_order":
+            while free > 0:
+                best = None
+                for group, tickets in self._order.items():
+                    if tickets:
+                        job = self._pending.get(group, {}).get(tickets[0])
+                        if job is not None and (best is None or job.seq < best.seq):
+                            best = job
+                if best is None:
+                    break
+                group = best.group
+                self._order[group].popleft()
+                del self._pending[group][best.ticket]
+                if not self._order[group]:          # a finished group leaves no trace behind
+                    del self._order[group]
+                if not self._pending[group]:
+                    del self._pending[group]
+                free -= self._start(best, now)
+        else:
+            while free > 0 and self._waiting:
+                free -= self._start(self._waiting.popleft(), now)
+
+    def _start(self, job: Job, now: float) -> int:
+        job.started = now
+        self._active.append(job)
+        if job.hold:
+            self._in_service += 1
+            return 1
+        return 0
+
+    def _update(self) -> None:
+        """Bring every job to now, finish the ones done, admit, re-rate, schedule the next wake."""
+        env = self.env
+        now = env.now
+        self._advance(now)
+        finished = [j for j in self._active if j.left <= 1e-9 * max(1.0, j.work)]
+        for job in finished:
+            self._active.remove(job)
+            if job.hold:
+                self._in_service -= 1
+            self.served += 1
+            job.done.succeed((job.submitted, job.started, now))
+        self._admit(now)
+        if not self._active:
+            return
+        n = len(self._active)
+        if self.discipline == "fdma":
+            share = 1.0 / sum(1 for j in self._active if j.hold) if any(j.hold for j in self._active) else 1.0
+        elif self.discipline == "processor_sharing":
+            share = min(1.0, (self.capacity or 1) / n)
+        else:
+            share = 1.0
+        wake = INF
+        for job in self._active:
+            job.rate, job.until = self.rate_fn(job.owner, share if job.hold else 1.0, now)
+            if job.rate > 0:
+                wake = min(wake, now + job.left / job.rate)
+            wake = min(wake, job.until)
+        if wake < INF:
+            self._version += 1
+            version = self._version
+            timer = env.timeout(max(0.0, wake - now))
+            timer.callbacks.append(lambda _e, v=version: v == self._version and self._update())

@@ -1,0 +1,256 @@
+"""The DAG offloading system (MRLCO §3, MRLATO §III-C) as SimPy processes.
+
+An application (a TaskGraph) arrives at a device. Its tasks are decided one by one in schedule order
+(action 0 = the device, k = edge server k, K+1 = the cloud when there is one); each decided task then
+runs as its own process:
+
+    local:    wait for parents → local CPU
+    offload:  wait for parents → uplink → (backhaul / cloud link) → server → (back) → downlink
+
+Dependencies follow the authors' semantics (see :mod:`mecsim.analytic`): a local task waits for its
+local parents and for the downloads of its offloaded parents; an upload waits for local parents and
+for the uploads of parents on the same server (parents elsewhere: their downloads); an execution waits
+for its upload and for the executions of its parents on the same server. Stations with the
+``schedule_order`` discipline get every task reserved at decision time, in schedule order, so no task
+overtakes one scheduled before it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Generator
+
+import numpy as np
+import simpy
+
+from mecsim.analytic import CostModel, id_order, rank_order, task_times
+from mecsim.decision import DecisionBridge, DecisionPoint, OffloadContext, Outcome
+from mecsim.errors import MecsimError
+from mecsim.infrastructure import Device, EdgeServer, Infrastructure
+from mecsim.scenario.model import Scenario
+from mecsim.station import Station
+from mecsim.trace import TraceRecorder
+from mecsim.workload.taskgraph import TaskGraph
+
+__all__ = ["AppRecord", "DagOffloading"]
+
+
+@dataclass
+class AppRecord:
+    """One application's fate (a row of apps.csv)."""
+
+    app: int
+    device: int
+    source: str
+    arrival_s: float
+    finish_s: float | None = None
+    status: str = "in_flight"       # in_flight | completed | dropped
+    reason: str = ""
+    plan: list[int] = field(default_factory=list)
+
+    @property
+    def latency_s(self) -> float | None:
+        return None if self.finish_s is None else self.finish_s - self.arrival_s
+
+
+def _done(event: simpy.Event) -> None:
+    """Mark a milestone reached (a dropped application may have released it already)."""
+    if not event.triggered:
+        event.succeed()
+
+
+class _App:
+    """Run-time state of one application: per-task completion events."""
+
+    __slots__ = ("record", "graph", "device", "plan", "local_done", "up_done", "exec_done",
+                 "result_done", "left", "finished", "dropped", "stations")
+
+    def __init__(self, env: simpy.Environment, record: AppRecord, graph: TaskGraph, device: Device):
+        n = graph.n
+        self.record, self.graph, self.device = record, graph, device
+        self.plan = [-1] * n
+        self.local_done = [env.event() for _ in range(n)]    # local task finished
+        self.up_done = [env.event() for _ in range(n)]       # upload finished
+        self.exec_done = [env.event() for _ in range(n)]     # remote execution finished
+        self.result_done = [env.event() for _ in range(n)]   # result on the device (local or downloaded)
+        self.left = n
+        self.finished = env.event()
+        self.dropped = False
+        self.stations: set[Station] = set()
+
+
+class DagOffloading:
+    """Offloading decisions and execution of DAG applications over an Infrastructure."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, infra: Infrastructure,
+                 bridge: DecisionBridge, trace: TraceRecorder, order: str) -> None:
+        self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
+        self.order = order                     # rank | id
+        self.records: list[AppRecord] = []
+        self.ended = 0                         # applications completed or dropped
+        self.targets = [s.name for s in infra.servers] + (["cloud"] if infra.cloud else [])
+        wl = scenario.workload
+        self.task_memory = wl.task_memory_bytes
+        self.bypass = scenario.compat.entry_upload_bypass
+
+    # -- applications ------------------------------------------------------------------------------
+    def application(self, graph: TaskGraph, device: Device, source: str,
+                    memory: np.ndarray | None = None) -> Generator:
+        """Decide every task in schedule order, start them, wait for the last result."""
+        env = self.env
+        record = AppRecord(len(self.records), device.index, source, env.now)
+        self.records.append(record)
+        app = _App(env, record, graph, device)
+        model = self.cost_model(device)
+        order = tuple(rank_order(graph, task_times(graph, model)) if self.order == "rank"
+                      else id_order(graph))
+        actions = 1 + len(self.targets)
+        plan_so_far: list[int] = []
+        for position, task in enumerate(order):
+            context = OffloadContext(graph, order, position, tuple(plan_so_far), device.index,
+                                     tuple(self.targets), model, self.loads(device))
+            point = DecisionPoint("offload", env.now, record.app, task, graph.labels[task], actions, context)
+            action = yield self.bridge.decide(point)
+            if isinstance(action, (np.integer,)):
+                action = int(action)
+            if not isinstance(action, int) or isinstance(action, bool) or not 0 <= action < actions:
+                raise MecsimError(f"controller answered {action!r} for app {record.app} task "
+                                  f"{graph.labels[task]}: must be an integer in 0..{actions - 1}")
+            plan_so_far.append(action)
+            app.plan[task] = action
+            self._reserve(app, task, action)
+            need = float(memory[task]) if memory is not None else 0.0
+            env.process(self._task(app, task, action, need))
+        yield app.finished
+        record.plan = app.plan
+        self.ended += 1
+        if not app.dropped:
+            record.status, record.finish_s = "completed", env.now
+        self.bridge.observe(Outcome(record.app, device.index, record.status, record.latency_s,
+                                    tuple(app.plan), record.reason))
+
+    def cost_model(self, device: Device) -> CostModel:
+        """The closed-form view from `device` now: nominal rates, VM speeds (planners use it)."""
+        up, down = self.infra.nominal_rates(device, self.env.now)
+        hz = [s.vm_speed_hz for s in self.infra.servers]
+        if self.infra.cloud:
+            hz.append(self.scenario.cloud.speed_hz)
+        k = len(hz)
+        ul_sharing = device.ap.uplink.spec.sharing
+        uplink = "parallel" if ul_sharing == "parallel" else ("entry_parallel" if self.bypass else "serial")
+        downlink = "parallel" if device.ap.downlink.spec.sharing == "parallel" else "serial"
+        return CostModel(device.cpu.rate_fn(None, 1.0, self.env.now)[0], tuple(hz),
+                         (up,) * k, (down,) * k, uplink=uplink, downlink=downlink)
+
+    def loads(self, device: Device) -> tuple[int, ...]:
+        loads = [s.vm_for(device.index).queue_length for s in self.infra.servers]
+        if self.infra.cloud:
+            loads.append(self.infra.cloud.cpu.queue_length)
+        return tuple(loads)
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def _target(self, action: int) -> EdgeServer | None:
+        servers = self.infra.servers
+        return servers[action - 1] if action <= len(servers) else None
+
+    def _exec_station(self, app: _App, action: int) -> Station:
+        server = self._target(action)
+        return server.vm_for(app.device.index) if server else self.infra.cloud.cpu
+
+    def _reserve(self, app: _App, task: int, action: int) -> None:
+        """schedule_order stations learn, at decision time, the order tasks will use them."""
+        key = app.record.app
+        ap = app.device.ap
+        stations = [app.device.cpu] if action == 0 else [
+            ap.uplink.station, self._exec_station(app, action), ap.downlink.station]
+        for station in stations:
+            if station.discipline == "schedule_order":
+                station.reserve(key, task)
+                app.stations.add(station)
+
+    def _task(self, app: _App, i: int, action: int, memory: float) -> Generator:
+        env, graph, dev, trace = self.env, app.graph, app.device, self.trace
+        a, d = app.record.app, dev.index
+        parents = graph.parents[i]
+        if action == 0:
+            for p in parents:
+                yield app.result_done[p]
+            if app.dropped:
+                return self._finish(app)
+            sub, start, end = yield dev.cpu.serve(graph.cycles[i], dev, group=a, ticket=i)
+            self._queue(a, i, d, dev.cpu.name, sub, start)
+            trace.record(a, i, d, "local", dev.cpu.name, start, end, 0.0, float(graph.cycles[i]))
+            _done(app.local_done[i])
+            _done(app.result_done[i])
+            return self._finish(app)
+
+        # offloaded: upload after local parents, same-target uploads, other-target results
+        for p in parents:
+            wp = app.plan[p]
+            yield app.local_done[p] if wp == 0 else (app.up_done[p] if wp == action else app.result_done[p])
+        if app.dropped:
+            return self._finish(app)
+        ap, server = dev.ap, self._target(action)
+        hold = not (self.bypass and not parents)
+        sub, start, end = yield from ap.uplink.transfer(graph.up_bytes[i], dev, group=a, ticket=i, hold=hold)
+        self._queue(a, i, d, ap.uplink.name, sub, start)
+        trace.record(a, i, d, "uplink", ap.uplink.name, start, end, float(graph.up_bytes[i]), 0.0)
+        links = self.infra.route(ap.name, server.ap.name) if server else [self.infra.cloud.up[ap.name]]
+        for link in links:
+            sub, start, end = yield from link.transfer(graph.up_bytes[i], dev)
+            trace.record(a, i, d, "forward", link.name, start, end, float(graph.up_bytes[i]), 0.0)
+        _done(app.up_done[i])
+        for p in parents:
+            if app.plan[p] == action:
+                yield app.exec_done[p]
+        if app.dropped:
+            return self._finish(app)
+        pool = server.memory if server else None
+        if pool is not None and memory > 0:
+            if memory > pool.capacity or (server.spec.memory_policy == "drop" and memory > pool.level):
+                self._drop(app, f"memory: task {graph.labels[i]} needs {memory:g} B on {server.name}, "
+                                f"{pool.level:g} of {pool.capacity:g} B free")
+                return self._finish(app)
+            waited = env.now
+            yield pool.get(memory)
+            self._queue(a, i, d, f"{server.name}/memory", waited, env.now)
+        vm = self._exec_station(app, action)
+        sub, start, end = yield vm.serve(graph.cycles[i], dev, group=a, ticket=i)
+        self._queue(a, i, d, vm.name, sub, start)
+        trace.record(a, i, d, "exec", vm.name, start, end, 0.0, float(graph.cycles[i]))
+        if pool is not None and memory > 0:
+            yield pool.put(memory)
+        _done(app.exec_done[i])
+        back = self.infra.route(server.ap.name, ap.name) if server else [self.infra.cloud.down[ap.name]]
+        for link in back:
+            sub, start, end = yield from link.transfer(graph.down_bytes[i], dev)
+            trace.record(a, i, d, "forward", link.name, start, end, float(graph.down_bytes[i]), 0.0)
+        sub, start, end = yield from ap.downlink.transfer(graph.down_bytes[i], dev, group=a, ticket=i)
+        self._queue(a, i, d, ap.downlink.name, sub, start)
+        trace.record(a, i, d, "downlink", ap.downlink.name, start, end, float(graph.down_bytes[i]), 0.0)
+        _done(app.result_done[i])
+        return self._finish(app)
+
+    def _queue(self, a: int, i: int, d: int, resource: str, since: float, until: float) -> None:
+        if until > since:
+            self.trace.record(a, i, d, "queue", resource, since, until, 0.0, 0.0)
+
+    def _finish(self, app: _App) -> None:
+        app.left -= 1
+        if app.left == 0 and not app.finished.triggered:
+            app.finished.succeed()
+
+    def _drop(self, app: _App, reason: str) -> None:
+        """Give up an application: its waiting tasks stop, its reservations are released."""
+        if app.dropped:
+            return
+        app.dropped = True
+        app.record.status, app.record.reason = "dropped", reason
+        for station in app.stations:
+            station.forget(app.record.app)
+        for events in (app.local_done, app.up_done, app.exec_done, app.result_done):
+            for ev in events:
+                if not ev.triggered:
+                    ev.succeed()
+        if not app.finished.triggered:
+            app.finished.succeed()

@@ -1,0 +1,299 @@
+"""Timing trace: every activity (a task holding a resource from one time to another).
+
+The recorder sits on the simulator's hot path, so ``record`` only appends a plain tuple; all
+formatting, sorting and checking happens later, in the writers. Every writer puts activities in one
+canonical order and goes through :func:`mecsim.fileio.atomic_write`, so the same activities give
+byte-identical files and a failure never leaves a partial one.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
+from operator import itemgetter
+from typing import NamedTuple
+
+from mecsim.fileio import atomic_write
+
+__all__ = [
+    "KINDS",
+    "TRACE_COLUMNS",
+    "Activity",
+    "TraceRecorder",
+    "write_trace_csv",
+    "write_chrome_trace",
+    "plot_gantt",
+]
+
+KINDS: tuple[str, ...] = ("local", "uplink", "queue", "exec", "downlink", "forward")
+TRACE_COLUMNS: tuple[str, ...] = (
+    "app", "task", "device", "kind", "resource", "start_s", "end_s", "bytes", "cycles",
+)
+
+
+class Activity(NamedTuple):
+    """One task using one resource over ``[start_s, end_s]`` (simulated seconds)."""
+
+    app: int
+    task: int
+    device: int
+    kind: str
+    resource: str
+    start_s: float
+    end_s: float
+    bytes: float
+    cycles: float
+
+
+# (start_s, end_s, resource, app, task, kind) as a C-level key: works on Activity and plain tuples.
+_SORT_KEY = itemgetter(5, 6, 4, 0, 1, 3)
+# Builds an Activity from a recorded 9-tuple without the Python-level NamedTuple constructor.
+_as_activity = partial(tuple.__new__, Activity)
+
+
+class TraceRecorder:
+    """Collects activities in memory as plain tuples (Activity)."""
+
+    __slots__ = ("_enabled", "_rows", "_append")
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._enabled = bool(enabled)
+        self._rows: list[tuple] = []
+        # The bound method is cached so a record is one attribute load and one call.
+        self._append = self._rows.append
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def record(self, app: int, task: int, device: int, kind: str, resource: str,
+               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0) -> None:
+        """Append one activity; no checks here (hot path), the writers check what they need."""
+        if self._enabled:
+            self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Activity]:
+        """Activities in recording order (named tuples are built only here, not while recording)."""
+        return map(_as_activity, self._rows)
+
+    def sorted(self) -> list[Activity]:
+        """Activities by (start_s, end_s, resource, app, task, kind): the order files use."""
+        return list(map(_as_activity, sorted(self._rows, key=_SORT_KEY)))
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _canonical(activities: Iterable[Activity]) -> list[Activity]:
+    """Canonical order, so a file does not depend on the order activities arrived in."""
+    return sorted(activities, key=_SORT_KEY)
+
+
+def _node(resource: str) -> str:
+    return resource.split("/", 1)[0]
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural_key(name: str) -> tuple:
+    """``device2`` before ``device10``; the raw name breaks ties such as ``dev01`` vs ``dev1``."""
+    parts = _DIGITS.split(name)
+    # split() alternates text, digits, text...; odd positions are always digit runs.
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
+
+
+def _check_duration(act: Activity) -> None:
+    """Viewers and bar charts need end_s >= start_s; anything else is a simulator bug, so say so."""
+    if not act[6] >= act[5]:  # written this way so NaN fails too
+        raise ValueError(f"trace activity: end_s must be >= start_s, got {tuple(act)!r}")
+
+
+def _format_row(act: Activity) -> list[str]:
+    """Ints as ints, floats as shortest round-trip text (``repr``), so output is deterministic."""
+    return [
+        str(int(act[0])), str(int(act[1])), str(int(act[2])), str(act[3]), str(act[4]),
+        repr(float(act[5])), repr(float(act[6])), repr(float(act[7])), repr(float(act[8])),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+
+def write_trace_csv(activities: Iterable[Activity], path: str | os.PathLike) -> None:
+    """One row per activity in canonical order, header ``TRACE_COLUMNS``, ``\\n`` line ends."""
+    rows = _canonical(activities)
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(TRACE_COLUMNS)
+        for act in rows:
+            writer.writerow(_format_row(act))
+
+
+# ---------------------------------------------------------------------------------------------
+# Chrome / Perfetto trace
+
+
+# One shared encoder: json.dumps() with options builds a new encoder per call, which dominates the
+# cost per event. allow_nan=False: NaN/inf are not JSON and viewers reject them; fail instead.
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+
+
+def _ids(resources: Iterable[str]) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """pid per node and (pid, tid) per resource, both 1-based and stable by natural sort."""
+    resources = set(resources)
+    nodes = sorted({_node(r) for r in resources}, key=_natural_key)
+    pids = {node: i for i, node in enumerate(nodes, start=1)}
+    by_node: dict[str, list[str]] = {node: [] for node in nodes}
+    for res in resources:
+        by_node[_node(res)].append(res)
+    tids: dict[str, tuple[int, int]] = {}
+    for node, members in by_node.items():
+        for tid, res in enumerate(sorted(members, key=_natural_key), start=1):
+            tids[res] = (pids[node], tid)
+    return pids, tids
+
+
+def _metadata_events(pids: dict[str, int], tids: dict[str, tuple[int, int]]) -> list[dict]:
+    events: list[dict] = []
+    for node, pid in pids.items():
+        events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": node}})
+        events.append({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": 0,
+                       "args": {"sort_index": pid}})
+    for res, (pid, tid) in sorted(tids.items(), key=itemgetter(1)):
+        events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": res}})
+        events.append({"name": "thread_sort_index", "ph": "M", "pid": pid, "tid": tid,
+                       "args": {"sort_index": tid}})
+    return events
+
+
+def _complete_event(act: Activity, pid: int, tid: int) -> dict:
+    ts = float(act[5]) * 1e6
+    # end*1e6 >= start*1e6 whenever end >= start (rounding is monotonic), so dur is never negative.
+    dur = float(act[6]) * 1e6 - ts
+    return {
+        "name": f"app{int(act[0])}/t{int(act[1])} {act[3]}",
+        "cat": str(act[3]),
+        "ph": "X",
+        "pid": pid,
+        "tid": tid,
+        "ts": ts,
+        "dur": dur,
+        "args": {"app": int(act[0]), "task": int(act[1]), "device": int(act[2]),
+                 "bytes": float(act[7]), "cycles": float(act[8])},
+    }
+
+
+def write_chrome_trace(activities: Iterable[Activity], path: str | os.PathLike, *,
+                       metadata: dict | None = None) -> None:
+    """Trace Event Format JSON (Perfetto, chrome://tracing): a process per node, a thread per resource.
+
+    Times are in microseconds. One event per line keeps big traces diffable; keys are sorted so the
+    same activities and metadata give the same bytes.
+    """
+    rows = _canonical(activities)
+    for act in rows:
+        _check_duration(act)
+    pids, tids = _ids(str(act[4]) for act in rows)
+    other = _dumps(metadata if metadata is not None else {})
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write('{"traceEvents":[\n')
+        first = True
+        for event in _metadata_events(pids, tids):
+            handle.write(("" if first else ",\n") + _dumps(event))
+            first = False
+        for act in rows:
+            pid, tid = tids[str(act[4])]
+            handle.write(("" if first else ",\n") + _dumps(_complete_event(act, pid, tid)))
+            first = False
+        handle.write(f'\n],\n"displayTimeUnit":"ms",\n"otherData":{other}}}\n')
+
+
+# ---------------------------------------------------------------------------------------------
+# Gantt chart
+
+_KIND_COLORS: dict[str, str] = {
+    "local": "#4c72b0",
+    "uplink": "#dd8452",
+    "queue": "#c7c7c7",
+    "exec": "#55a868",
+    "downlink": "#c44e52",
+    "forward": "#8172b3",
+}
+_OTHER_COLOR = "#937860"
+
+
+def _gantt_title(title: str, n_activities: int, n_resources: int, left_out: int) -> str:
+    """The title says when rows were dropped, so a truncated chart is never mistaken for all of it."""
+    heading = title or "activity trace"
+    if not n_activities:
+        heading += " (no activities)"
+    if left_out:
+        heading += f" ({left_out} of {n_resources} resources not shown)"
+    return heading
+
+
+def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title: str = "",
+               max_resources: int = 40) -> None:
+    """PNG Gantt chart: a row per resource (first ``max_resources`` in natural order), bars by kind.
+
+    Uses the Agg canvas directly, never pyplot, so it needs no display and touches no global
+    matplotlib state that other code may rely on.
+    """
+    if max_resources < 1:
+        raise ValueError(f"max_resources: must be >= 1, got {max_resources!r}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    rows = _canonical(activities)
+    for act in rows:
+        _check_duration(act)
+    resources = sorted({str(act[4]) for act in rows}, key=_natural_key)
+    shown = resources[:max_resources]
+    left_out = len(resources) - len(shown)
+    row_of = {res: i for i, res in enumerate(shown)}
+
+    # Group bars by (row, kind): one broken_barh call per group instead of one patch call per bar.
+    groups: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for act in rows:
+        row = row_of.get(str(act[4]))
+        if row is not None:
+            start = float(act[5])
+            groups.setdefault((row, str(act[3])), []).append((start, float(act[6]) - start))
+
+    fig = Figure(figsize=(12.0, max(2.5, 0.3 * len(shown) + 1.5)), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for (row, kind), spans in sorted(groups.items()):
+        color = _KIND_COLORS.get(kind, _OTHER_COLOR)
+        ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=color, edgecolor="none")
+        # A zero-width bar draws nothing; show instants as thin ticks so they stay visible.
+        instants = [start for start, width in spans if width == 0.0]
+        if instants:
+            ax.vlines(instants, row - 0.4, row + 0.4, colors=color, linewidth=1.0)
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels(shown, fontsize=7)
+    ax.set_ylim(len(shown) - 0.5 if shown else 0.5, -0.5)
+    ax.set_xlabel("time (s)")
+    ax.grid(axis="x", linewidth=0.5, alpha=0.5)
+
+    present = {kind for _, kind in groups}
+    order = [k for k in KINDS if k in present] + sorted(present.difference(KINDS))
+    if order:
+        handles = [Patch(facecolor=_KIND_COLORS.get(k, _OTHER_COLOR), label=k) for k in order]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+                  frameon=False)
+    ax.set_title(_gantt_title(title, len(rows), len(resources), left_out))
+    fig.tight_layout()
+
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format="png")
