@@ -79,8 +79,8 @@ class EdgeServer:
         else:
             self.vm_speed_hz = spec.speed_hz
             self.vms = [_cpu(env, f"{spec.name}/cpu", cpu)]
-        self.memory = simpy.Container(env, spec.memory_bytes, init=spec.memory_bytes) \
-            if spec.memory_bytes else None
+        capacity = int(spec.memory_bytes) if spec.memory_bytes else 0
+        self.memory = simpy.Container(env, capacity, init=capacity) if capacity else None
 
     def vm_for(self, device: int) -> Station:
         return self.vms[device] if self.spec.vms == "dedicated" else self.vms[0]

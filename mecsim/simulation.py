@@ -60,11 +60,13 @@ class Simulation:
     """One run of a scenario. Without a controller, decisions wait for :attr:`bridge` answers."""
 
     def __init__(self, scenario: Scenario, controller: Controller | None = None, *,
-                 seed: int | None = None, trace: bool = True, controller_name: str = "") -> None:
+                 seed: int | None = None, trace: bool = True, controller_name: str = "",
+                 graphs: Sequence[tuple[str, TaskGraph]] | None = None) -> None:
+        """`graphs` replaces the workload's DAG source (tests, environments, tools)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.streams = RandomStreams(self.seed)
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=0.0)
         self.trace = TraceRecorder(trace)
         self.bridge = DecisionBridge(self.env, controller)
         self.controller_name = controller_name or type(controller).__name__
@@ -73,7 +75,7 @@ class Simulation:
         if order == "auto":
             order = getattr(controller, "schedule_order", "rank")
         self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order)
-        self.graphs = load_graphs(scenario, self.streams)
+        self.graphs = list(graphs) if graphs is not None else load_graphs(scenario, self.streams)
         self.expected_apps = 0
         for device in self.infra.devices:
             self.env.process(self._arrivals(device))

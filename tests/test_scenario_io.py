@@ -388,6 +388,10 @@ def test_distribution_properties(dists: Node) -> None:
     assert set(Uniform(1, 3, integer=True).sample(np.random.default_rng(0), 500)) == {1, 2, 3}
     assert Normal(0.0, 1.0).support() == (-math.inf, math.inf)
     assert Normal(0.0, 1.0, low=0.0).mean == pytest.approx(1 / math.sqrt(2 * math.pi))
+    clipped = Normal(0.5, 1.0, low=-0.5, high=1.0)  # clipping moves the mean off mu
+    draws = clipped.sample(np.random.default_rng(3), 200_000)
+    assert clipped.mean == pytest.approx(draws.mean(), abs=0.005)
+    assert abs(clipped.mean - 0.5) > 0.05
     assert Choice((1, 2, 8), (0.5, 0.25, 0.25)).mean == pytest.approx(3.0)
     assert Choice((1, 3)).mean == 2
     assert Poisson(3.0).support() == (0, math.inf)

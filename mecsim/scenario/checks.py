@@ -229,9 +229,9 @@ class Node:
               min_open: builtins.bool = ..., max_open: builtins.bool = ...,
               allow_none: Literal[False] = ...) -> builtins.float | _D: ...
     @overload
-    def float(self, key: Key, default: Any = ..., *, min: Number | None = ...,
+    def float(self, key: Key, default: _D = ..., *, min: Number | None = ...,
               max: Number | None = ..., min_open: builtins.bool = ..., max_open: builtins.bool = ...,
-              allow_none: builtins.bool) -> builtins.float | None | Any: ...
+              allow_none: builtins.bool) -> builtins.float | None | _D: ...
 
     def float(self, key: Key, default: Any = REQUIRED, *, min: Number | None = None,
               max: Number | None = None, min_open: builtins.bool = False,

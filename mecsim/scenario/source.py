@@ -1,6 +1,6 @@
 """Scenario YAML with positions: every key and list item remembers its line, so errors can cite it.
 
-Values are what ``yaml.safe_load`` gives (plain dicts, lists and scalars) with two deliberate
+Values are what ``yaml.safe_load`` gives (plain dicts, lists and scalars) with three deliberate
 differences: a key written twice is an error rather than silently last-wins; exponent numbers
 without a dot or exponent sign (``1e9``, ``2.4e9``) read as floats as in YAML 1.2, since PyYAML's
 YAML 1.1 rules would leave CPU frequencies and cycle counts as strings; and keys that YAML 1.1

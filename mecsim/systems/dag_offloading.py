@@ -119,7 +119,8 @@ class DagOffloading:
             plan_so_far.append(action)
             app.plan[task] = action
             self._reserve(app, task, action)
-            need = float(memory[task]) if memory is not None else 0.0
+            # whole bytes: float sums in the memory pool would drift and block a later release
+            need = int(math.ceil(memory[task])) if memory is not None else 0
             env.process(self._task(app, task, action, need))
         yield app.finished
         record.plan = app.plan
@@ -168,7 +169,7 @@ class DagOffloading:
                 station.reserve(key, task)
                 app.stations.add(station)
 
-    def _task(self, app: _App, i: int, action: int, memory: float) -> Generator:
+    def _task(self, app: _App, i: int, action: int, memory: int) -> Generator:
         env, graph, dev, trace = self.env, app.graph, app.device, self.trace
         a, d = app.record.app, dev.index
         parents = graph.parents[i]

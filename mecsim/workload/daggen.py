@@ -1,16 +1,18 @@
-"""Random layered DAG applications in the style of Suter's ``daggen``, written as daggen ``.gv`` files.
+"""Random layered DAG applications in the style of Suter's ``daggen``, in daggen's ``.gv`` layout.
 
 The MRLCO authors' data sets were made with a ccr-aware variant of daggen; this module follows the
 same procedure so new graphs have the statistics of theirs (and their file layout):
 
-1. Level widths. The "perfect" width is ``floor(n ** fat)``. Each level draws a width around it,
-   ``max(1, floor(perfect * (1 + u)))`` with ``u`` uniform in ``[-(1 - regularity), 1 - regularity)``;
-   the last level is cut to the tasks that remain. Ids are given level by level (1..n), so id order
-   is a topological order.
-2. Task sizes. A task handles ``data`` bytes, uniform in ``[mindata, maxdata)`` rounded down to whole
-   KiB. Its result (``expect_size``) is ``data``; its cost (``size``) is ``data / ccr`` rounded to an
-   integer, so ``expect_size / size`` is ``ccr`` up to that rounding. ``alpha`` is uniform in
-   ``[0, 0.2]`` (printed with 2 decimals; daggen's Amdahl fraction, unused by mecsim).
+1. Level widths. The "perfect" width is ``floor(n ** fat)`` (see ``DaggenParams.perfect_width``;
+   not ``fat * sqrt(n)``). Each level draws a width around it, ``max(1, floor(perfect * (1 + u)))``
+   with ``u`` uniform in ``[-(1 - regularity), 1 - regularity)``; the last level is cut to the tasks
+   that remain. Ids are given level by level (1..n), so id order is a topological order.
+2. Task sizes. A task handles ``data`` bytes, uniform in ``[mindata, maxdata)`` rounded down to
+   whole KiB. Its result (``expect_size``) is ``data``; its cost (``size``) is ``data / ccr``
+   rounded to an integer, so ``expect_size / size`` is ``ccr`` up to that rounding (what the
+   authors' files show; Suter's daggen uses its integer ``--ccr`` to pick a cost formula instead).
+   ``alpha`` is uniform in ``[0, 0.2]`` (printed with 2 decimals; daggen's Amdahl fraction, unused
+   by mecsim).
 3. Dependencies. A task of level ``i >= 1`` asks for ``min(1 + floor(U(0, density * w)), w)``
    parents, ``w`` the width of level ``i - 1``. Each parent's level is ``i - j``, ``j`` uniform in
    ``1..jump`` (at least level 0), and a random task of that level is tried, moving on to the next
@@ -98,19 +100,26 @@ class DaggenParams:
         if not self.ccr > 0:
             raise ValueError(f"ccr: must be > 0, got {self.ccr}")
         if self.mindata < _KIB:
-            raise ValueError(f"mindata: must be >= {_KIB} (data sizes are whole KiB), got {self.mindata}")
+            raise ValueError(
+                f"mindata: must be >= {_KIB} (data sizes are whole KiB), got {self.mindata}")
         if self.maxdata < self.mindata:
             raise ValueError(f"maxdata: must be >= mindata ({self.mindata}), got {self.maxdata}")
 
     @property
     def perfect_width(self) -> int:
-        """daggen's target level width, ``floor(exp(fat * ln n))``."""
+        """daggen's target level width, ``floor(exp(fat * ln n))``.
+
+        Computed as daggen does, rounding included: where ``n ** fat`` is a whole number the
+        floating-point result can land just below it (n = 25, fat = 0.5 gives 4, not 5, and the
+        authors' n = 25 files indeed never have a level wider than 5 = floor(4 * 1.5)).
+        """
         return max(1, int(math.exp(self.fat * math.log(self.n))))
 
     def command(self) -> str:
         """The parameter line written in a file's header (daggen's option names)."""
-        return (f"// mecsim.workload.daggen -n {self.n} --ccr {float(self.ccr)!r} --fat {float(self.fat)!r}"
-                f" --regular {float(self.regularity)!r} --density {float(self.density)!r}"
+        return (f"// mecsim.workload.daggen -n {self.n} --ccr {float(self.ccr)!r}"
+                f" --fat {float(self.fat)!r} --regular {float(self.regularity)!r}"
+                f" --density {float(self.density)!r}"
                 f" --jump {self.jump} --mindata {self.mindata} --maxdata {self.maxdata}")
 
 
@@ -145,11 +154,14 @@ def generate_dag(params: DaggenParams, rng: np.random.Generator, name: str = "ra
     children: list[list[int]] = [[] for _ in range(n)]
     for level in range(1, len(widths)):
         above = widths[level - 1]
+        reach = params.density * above
         for child in range(starts[level], starts[level + 1]):
-            reach = params.density * above
             # daggen computes MIN(1 + draw, above) with a macro that evaluates the draw twice: a
             # first draw decides whether the cap applies, a second one gives the count otherwise.
-            wanted = above if 1 + int(rng.uniform(0.0, reach)) >= above else 1 + int(rng.uniform(0.0, reach))
+            if 1 + int(rng.uniform(0.0, reach)) >= above:
+                wanted = above
+            else:
+                wanted = 1 + int(rng.uniform(0.0, reach))
             for _ in range(wanted):
                 plevel = max(0, level - int(rng.uniform(1.0, params.jump + 1.0)))
                 base, width = starts[plevel], widths[plevel]
@@ -193,7 +205,8 @@ def generate_dataset(folder: str | Path,
         rng = np.random.Generator(np.random.PCG64(child))
         graph_params = params(rng) if callable(params) else params
         if not isinstance(graph_params, DaggenParams):
-            raise TypeError(f"params: the function must return DaggenParams, got {type(graph_params).__name__}")
+            raise TypeError("params: the function must return DaggenParams, "
+                            f"got {type(graph_params).__name__}")
         path = folder / f"random.{graph_params.n}.{k}.gv"
         write_gv(generate_dag(graph_params, rng, name=path.stem), path)
         paths.append(path)

@@ -1,0 +1,57 @@
+"""Shared test fixtures: small scenarios built from YAML text, random DAGs, fixed-plan controllers."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import yaml
+
+from mecsim.decision import DecisionPoint
+from mecsim.scenario.load import scenario_from_document
+from mecsim.scenario.model import Scenario
+from mecsim.scenario.source import parse_yaml
+from mecsim.workload.taskgraph import TaskGraph
+
+M = 2 ** 20
+
+BASE = {
+    "name": "tiny",
+    "seed": 0,
+    "devices": {"count": 1, "cpu": {"cores": 1, "speed_hz": M, "discipline": "schedule_order"}},
+    "access_points": [{
+        "name": "ap0",
+        "uplink": {"rate": {"model": "fixed", "bps": 7 * M}, "sharing": "schedule_order"},
+        "downlink": {"rate": {"model": "fixed", "bps": 7 * M}, "sharing": "parallel"},
+    }],
+    "servers": [{"name": "mec0", "cores": 1, "speed_hz": 10 * M, "discipline": "schedule_order"}],
+    "workload": {"dags": {"generate": {"n": 8, "fat": 0.6, "density": 0.6, "regularity": 0.5,
+                                       "ccr": 0.4, "count": 4}}},
+}
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def scenario(extra: dict | None = None) -> Scenario:
+    data = deep_merge(BASE, extra or {})
+    return scenario_from_document(parse_yaml(yaml.safe_dump(data), "tiny.yaml"))
+
+
+def random_dag(rng: np.random.Generator, n: int, p_edge: float = 0.3) -> TaskGraph:
+    edges = [(a, b) for a in range(n) for b in range(a + 1, n) if rng.random() < p_edge]
+    size = rng.uniform(1e7, 1.75e8, n)
+    return TaskGraph.from_edges("rand", size, size, size * rng.uniform(0.3, 0.5, n), edges)
+
+
+class FixedPlan:
+    """Answers plan[task] for every application (plan indexed by task id)."""
+
+    def __init__(self, plan: Sequence[int], order: str = "rank") -> None:
+        self.plan, self.schedule_order = list(plan), order
+
+    def act(self, point: DecisionPoint) -> int:
+        return self.plan[point.task]

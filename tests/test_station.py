@@ -1,0 +1,105 @@
+"""Each queue discipline of the Station, against hand-computed schedules."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import simpy
+
+from mecsim.station import Station, constant_rate
+
+
+def _run(discipline, jobs, capacity=1, rate=1.0, reserve=None):
+    """jobs: list of (submit_time, work, group, ticket); returns {index: (submitted, start, end)}."""
+    env = simpy.Environment()
+    station = Station(env, "s", discipline, capacity, constant_rate(rate))
+    for group, ticket in reserve or []:
+        station.reserve(group, ticket)
+    out = {}
+
+    def job(k, at, work, group, ticket):
+        yield env.timeout(at)
+        out[k] = yield station.serve(work, group=group, ticket=ticket)
+
+    for k, (at, work, group, ticket) in enumerate(jobs):
+        env.process(job(k, at, work, group, ticket))
+    env.run()
+    return out, station, env
+
+
+def test_fifo_serves_in_arrival_order_one_at_a_time():
+    out, station, env = _run("fifo", [(0, 4, None, None), (1, 2, None, None), (1.5, 1, None, None)])
+    assert out[0] == (0, 0, 4) and out[1] == (1, 4, 6) and out[2] == (1.5, 6, 7)
+    assert station.utilisation(env.now) == pytest.approx(1.0)
+
+
+def test_fifo_with_two_units():
+    out, _, _ = _run("fifo", [(0, 4, None, None), (0, 2, None, None), (0, 1, None, None)], capacity=2)
+    assert out[0][2] == 4 and out[1][2] == 2 and out[2][1:] == (2, 3)
+
+
+def test_parallel_never_queues():
+    out, _, _ = _run("parallel", [(0, 4, None, None), (1, 2, None, None)], capacity=None)
+    assert out[0][1:] == (0, 4) and out[1][1:] == (1, 3)
+
+
+def test_fdma_splits_the_rate_and_recomputes():
+    # job A alone for 1 s (1 unit done), then shares with B at rate 1/2 each:
+    # B (work 1) ends at 1 + 2 = 3; A has 4-1-1 = 2 left at t=3, alone again -> ends at 5.
+    out, station, env = _run("fdma", [(0, 4, None, None), (1, 1, None, None)], capacity=None)
+    assert out[1][2] == pytest.approx(3.0) and out[0][2] == pytest.approx(5.0)
+    assert station.utilisation(env.now) == pytest.approx(1.0)
+
+
+def test_processor_sharing_with_cores():
+    # 3 jobs of 2 units on 2 cores: each gets 2/3 of a core -> all end at 3.
+    out, _, _ = _run("processor_sharing", [(0, 2, None, None)] * 3, capacity=2)
+    assert all(v[2] == pytest.approx(3.0) for v in out.values())
+
+
+def test_schedule_order_never_overtakes():
+    # Reserved order: ticket a then b. b arrives first but must wait for a to start and finish.
+    out, _, _ = _run("schedule_order", [(2, 1, "g", "a"), (0, 1, "g", "b")],
+                     reserve=[("g", "a"), ("g", "b")])
+    assert out[0][1:] == (2, 3) and out[1][1:] == (3, 4)
+
+
+def test_schedule_order_groups_do_not_block_each_other():
+    out, _, _ = _run("schedule_order", [(5, 1, "g1", 0), (0, 1, "g2", 0)],
+                     reserve=[("g1", 0), ("g2", 0)])
+    assert out[1][1:] == (0, 1) and out[0][1:] == (5, 6)
+
+
+def test_hold_false_waits_its_turn_but_does_not_block():
+    env = simpy.Environment()
+    station = Station(env, "s", "schedule_order", 1, constant_rate(1.0))
+    for t in ("a", "b", "c"):
+        station.reserve("g", t)
+    out = {}
+
+    def go(name, work, hold):
+        out[name] = yield station.serve(work, group="g", ticket=name, hold=hold)
+
+    env.process(go("a", 2, True)); env.process(go("b", 5, False)); env.process(go("c", 1, True))
+    env.run()
+    assert out["b"][1:] == (2, 7)          # started after a, not blocking c
+    assert out["c"][1:] == (2, 3)
+
+
+def test_rate_changes_are_integrated():
+    # rate 1 until t=2, then 3: 5 units of work end at 2 + 3/3 = 3.
+    def rate(owner, share, now):
+        return (1.0, 2.0) if now < 2 else (3.0, math.inf)
+    env = simpy.Environment()
+    station = Station(env, "s", "fifo", 1, rate)
+    done = station.serve(5.0)
+    env.run()
+    assert done.value[2] == pytest.approx(3.0)
+
+
+def test_bad_discipline_and_capacity():
+    env = simpy.Environment()
+    with pytest.raises(ValueError, match="discipline"):
+        Station(env, "s", "lifo", 1, constant_rate(1.0))
+    with pytest.raises(ValueError, match="capacity"):
+        Station(env, "s", "fifo", 0, constant_rate(1.0))
