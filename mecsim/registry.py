@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
+import sys
 from typing import Any, Mapping
 
 import numpy as np
@@ -42,6 +44,8 @@ def resolve(name: str) -> type:
             f"unknown controller {name!r}{hint} (registered: {', '.join(sorted(REGISTRY))}; "
             "or give module:Class)")
     module_name, _, attr = (target or name).partition(":")
+    if target is None and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # a user's own module next to their scenario, as `mecsim run` users expect
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -61,7 +61,7 @@ class TaskGraph:
             edge_raw=tuple(edge_raw),
             header=tuple(header),
         )
-        cycle = graph.find_cycle()
+        cycle = [] if graph._is_acyclic() else graph.find_cycle()
         if cycle:
             names = " -> ".join(graph.labels[i] for i in cycle)
             raise ValueError(f"the graph has a cycle: {names}")
@@ -87,6 +87,20 @@ class TaskGraph:
                        down_bytes=float(self.down_bytes[i]), label=self.labels[i])
         g.add_edges_from(self.edges)
         return g
+
+    def _is_acyclic(self) -> bool:
+        """Kahn's count, linear time: cheap enough to run on every graph built."""
+        indegree = [len(p) for p in self.parents]
+        ready = [i for i, d in enumerate(indegree) if d == 0]
+        seen = 0
+        while ready:
+            i = ready.pop()
+            seen += 1
+            for j in self.children[i]:
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    ready.append(j)
+        return seen == self.n
 
     def find_cycle(self) -> list[int]:
         """Task indices of one directed cycle, or [] for a DAG."""
