@@ -136,3 +136,10 @@ def test_same_seed_byte_identical_via_cli(tiny, tmp_path):
         assert main(["run", str(tiny), "--out", str(tmp_path / name), "--quiet", "--controller", "random"]) == 0
     for f in ("trace.csv", "apps.csv"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scenarios").rglob("*.yaml")))
+def test_shipped_scenarios_validate(path, capsys):
+    if "mrlco" in path and not DATA.is_dir():
+        pytest.skip("shared/data/mrlco is not beside the repo")
+    assert main(["validate", str(ROOT / path)]) == 0

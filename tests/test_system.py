@@ -132,3 +132,36 @@ def test_packets_interleave_transfers_of_two_devices():
     # packets alternate: both messages start within one packet time and end within one of each other
     assert ups[1].start_s - ups[0].start_s <= packet_s + 1e-9
     assert abs(ups[0].end_s - ups[1].end_s) <= packet_s + 1e-9
+
+
+def _radio_scenario(mobility=None, fading=None):
+    rate = {"model": "shannon", "bandwidth_hz": 10e6, "tx_power_dbm": 20, "noise_figure_db": 5,
+            "pathloss": {"model": "3gpp_rma", "frequency_hz": 3.5e9, "condition": "los"}}
+    if fading:
+        rate["fading"] = fading
+    devices = {"count": 1, "position": {"x": 1000, "y": 0}, "cpu": {"discipline": "fifo"}}
+    if mobility:
+        devices["mobility"] = mobility
+    return scenario({"devices": devices,
+                     "access_points": [{"name": "ap0", "position": [0, 0],
+                                        "uplink": {"rate": rate, "sharing": "fifo", "update_s": 0.5},
+                                        "downlink": {"rate": {"model": "fixed", "bps": 1e9}, "sharing": "parallel"}}],
+                     "workload": {"apps_per_device": 6, "arrival": {"process": "list", "times_s": [0, 100, 200, 300, 400, 500]}}})
+
+
+def test_shannon_uplink_takes_the_link_budget_time():
+    """1 km LOS RMa at 3.5 GHz, 20 dBm, 10 MHz, NF 5 dB: SNR 13.5 dB, about 45.6 Mb/s (notes §4)."""
+    g = random_dag(np.random.default_rng(1), 1)
+    result = Simulation(_radio_scenario(), FixedPlan([1]), graphs=[("g", g)]).run()
+    up = next(a for a in result.trace if a.kind == "uplink")
+    rate = up.bytes * 8 / (up.end_s - up.start_s)
+    assert rate == pytest.approx(45.6e6, rel=0.01)
+
+
+def test_channel_follows_mobility_and_fading():
+    g = random_dag(np.random.default_rng(1), 1)
+    for extra in ({"mobility": {"model": "random_waypoint", "area": [[0, 0], [2000, 2000]], "speed_mps": [20, 30]}},
+                  {"fading": {"model": "rayleigh", "coherence_s": 0.05}}):
+        result = Simulation(_radio_scenario(**extra), FixedPlan([1]), graphs=[("g", g)]).run()
+        rates = [a.bytes * 8 / (a.end_s - a.start_s) for a in result.trace if a.kind == "uplink"]
+        assert len(rates) == 6 and max(rates) / min(rates) > 1.05, extra

@@ -45,6 +45,10 @@ def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario:
     links = tuple(_link(n, ap_names) for n in root.items("links", default=[]))
     compat = root.mapping("compat", default={}).allow("entry_upload_bypass")
     controller_params = root.mapping("controller_params", default={})
+    workload = _workload(root.mapping("workload"), base)
+    horizon = root.float("horizon_s", None, min=0, min_open=True, allow_none=True)
+    must(workload.arrival.process != "poisson" or horizon is not None or workload.apps_per_device is not None,
+         root, "horizon_s", "is required with Poisson arrivals unless workload.apps_per_device is set, got null")
     return Scenario(
         name=root.str("name"),
         file=doc.file,
@@ -53,13 +57,13 @@ def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario:
         devices=devices,
         access_points=access_points,
         servers=servers,
-        workload=_workload(root.mapping("workload"), base),
+        workload=workload,
         controller=root.str("controller", "local"),
         controller_params=dict(controller_params.value or {}),
         cloud=cloud,
         links=links,
         compat=CompatSpec(compat.bool("entry_upload_bypass", False)),
-        horizon_s=root.float("horizon_s", None, min=0, min_open=True, allow_none=True),
+        horizon_s=horizon,
     )
 
 
