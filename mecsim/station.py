@@ -169,7 +169,9 @@ class Station:
         env = self.env
         now = env.now
         self._advance(now)
-        finished = [j for j in self._active if j.left <= 1e-9 * max(1.0, j.work)]
+        # done: nothing left, or so little that its end would not move the clock (float resolution)
+        finished = [j for j in self._active
+                    if j.left <= 1e-9 * max(1.0, j.work) or (j.rate > 0 and now + j.left / j.rate <= now)]
         for job in finished:
             self._active.remove(job)
             if job.hold:
