@@ -108,8 +108,8 @@ def test_bad_discipline_and_capacity():
 def test_work_below_clock_resolution_finishes():
     """At t = 1e6 s a job of 1e-12 s cannot move the float clock; it must still finish (no spin)."""
     env = simpy.Environment(initial_time=1e6)
-    station = Station(env, "s", "fifo", 1, constant_rate(1.0))
-    first = station.serve(1.0)
-    tiny = station.serve(1e-12)
+    station = Station(env, "s", "fifo", 1, constant_rate(1e9))
+    first = station.serve(1e9)
+    tiny = station.serve(1e-3)          # 1e-12 s of service: below the clock's resolution at 1e6 s
     env.run(until=1e6 + 10)
     assert first.processed and tiny.processed
