@@ -79,12 +79,21 @@ def task_times(graph: TaskGraph, model: CostModel) -> TaskTimes:
     )
 
 
-def rank_order(graph: TaskGraph, times: TaskTimes) -> list[int]:
-    """MRLCO eq. (10) with the authors' w_i = min(local, best remote time): descending upward rank.
+def rank_order(graph: TaskGraph, times: TaskTimes, weight: str = "min") -> list[int]:
+    """Descending upward rank: rank_i = w_i + max over children of rank_j.
 
-    Ties (equal ranks) go to the lower task id, so the order is deterministic.
+    ``weight="min"``: MRLCO eq. (10) with the authors' w_i = min(local, best remote time).
+    ``weight="remote"``: MRLATO eq. (13), t_i = "the total time to complete the entire execution
+    process", read as the offloaded pipeline upload + execution + download (best server); the
+    paper does not spell t_i out further. Ties go to the lower task id, so the order is deterministic.
     """
-    w = np.minimum(times.local, (times.up + times.mec + times.down).min(axis=0))
+    remote = (times.up + times.mec + times.down).min(axis=0)
+    if weight == "min":
+        w = np.minimum(times.local, remote)
+    elif weight == "remote":
+        w = remote
+    else:
+        raise ValueError(f"weight: must be 'min' or 'remote', got {weight!r}")
     rank = np.zeros(graph.n)
     for i in reversed(graph.topological_order()):
         rank[i] = w[i] + max((rank[j] for j in graph.children[i]), default=0.0)

@@ -1,0 +1,180 @@
+"""DagOffloadEnv: MRLCO's offloading MDP (§4.2) as a Gymnasium environment over the mecsim engine.
+
+One episode = one DAG application on one device, alone (as in the papers' experiments). One step per
+task in schedule order (MRLCO eq. 10 rank; MRLATO eq. 13 with ``order="recursive_rank"``). The action
+is the task's target (0 = device, k = server k, K+1 = cloud). The reward is minus the increase of the
+latency of the partial plan, r_i = −(T(A_{1:i}) − T(A_{1:i−1})) (MRLCO §4.2), so an episode's return
+is minus the application's latency.
+
+Latencies come from the simulator. Where the scenario is in the configuration in which the DES is
+proven equal to the closed form (one device, resources served in schedule order, fixed rates, no
+cloud or backhaul, no memory limits; ``tests/test_des_vs_closed_form.py``), the closed form is used as
+the fast path; otherwise every partial plan is run in the DES. ``fast_path=False`` forces the DES.
+
+Observation (a Dict):
+  ``tasks``   (N, 5 + 2p) float32: per task in schedule order, [position / N, local time, upload time,
+              execution time, download time] (times divided by the graph's largest local time; with
+              several servers, the best server's), then the positions of up to p parents and p
+              children (MRLCO §4.2, p = 12), padded with -1. Rows past the graph's n are all -1.
+  ``plan``    (N,) int64: the actions decided so far, -1 for the rest.
+  ``step``    Discrete(N): the position of the task being decided.
+  ``mask``    (N,) int8: 1 for real tasks, 0 for padding (N = ``max_tasks``).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from mecsim.analytic import CostModel, PlanState, id_order, rank_order, task_times
+from mecsim.decision import DecisionPoint
+from mecsim.scenario.load import load_scenario
+from mecsim.scenario.model import Scenario
+from mecsim.simulation import Simulation, load_graphs
+from mecsim.rng import RandomStreams
+from mecsim.workload.taskgraph import TaskGraph
+
+__all__ = ["DagOffloadEnv", "embed", "ORDERS"]
+
+ORDERS = ("rank", "recursive_rank", "id")
+PROFILE = 5   # position + four service times
+
+
+def _subgraph(graph: TaskGraph, order: Sequence[int], upto: int) -> TaskGraph:
+    """The first `upto` tasks of `order`, relabelled by position (so id order = schedule order)."""
+    keep = list(order[:upto])
+    where = {t: k for k, t in enumerate(keep)}
+    edges = [(where[a], where[b]) for a, b in graph.edges if a in where and b in where]
+    return TaskGraph.from_edges(graph.name, graph.cycles[keep], graph.up_bytes[keep],
+                                graph.down_bytes[keep], edges, labels=[graph.labels[t] for t in keep])
+
+
+def embed(graph: TaskGraph, order: Sequence[int], model: CostModel, max_tasks: int, p: int = 12) -> np.ndarray:
+    """MRLCO §4.2 task embeddings in schedule order, padded to `max_tasks` rows (see module doc)."""
+    times = task_times(graph, model)
+    scale = float(times.local.max()) or 1.0
+    out = np.full((max_tasks, PROFILE + 2 * p), -1.0, dtype=np.float32)
+    position = {t: k for k, t in enumerate(order)}
+    best = np.argmin(times.up + times.mec + times.down, axis=0)
+    for k, t in enumerate(order):
+        s = best[t]
+        out[k, :PROFILE] = (k / max_tasks, times.local[t] / scale, times.up[s, t] / scale,
+                            times.mec[s, t] / scale, times.down[s, t] / scale)
+        parents = sorted(position[q] for q in graph.parents[t])[:p]
+        children = sorted(position[c] for c in graph.children[t])[:p]
+        out[k, PROFILE:PROFILE + len(parents)] = parents
+        out[k, PROFILE + p:PROFILE + p + len(children)] = children
+    return out
+
+
+class _Answer:
+    """Controller for DES replays: the plan, by position in the relabelled subgraph."""
+
+    schedule_order = "id"
+
+    def __init__(self, plan: Sequence[int]) -> None:
+        self.plan = plan
+
+    def act(self, point: DecisionPoint) -> int:
+        return self.plan[point.task]
+
+
+class DagOffloadEnv(gym.Env):
+    """See the module docstring. ``scenario``: a path or a Scenario (its first device and access point)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: str | Path | Scenario | None = None, *, graphs: Sequence[TaskGraph] | None = None,
+                 order: str = "rank", max_tasks: int | None = None, p: int = 12, fast_path: bool = True) -> None:
+        if order not in ORDERS:
+            raise ValueError(f"order: must be one of {ORDERS}, got {order!r}")
+        if scenario is None:
+            scenario = Path(__file__).with_name("default_dag.yaml")
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.scenario = replace(self.scenario, devices=replace(self.scenario.devices, count=1))
+        self.graphs = list(graphs) if graphs is not None else \
+            [g for _, g in load_graphs(self.scenario, RandomStreams(self.scenario.seed))]
+        if not self.graphs:
+            raise ValueError("graphs: at least one DAG is needed")
+        self.order_kind, self.p = order, p
+        self.max_tasks = max_tasks or max(g.n for g in self.graphs)
+        if max(g.n for g in self.graphs) > self.max_tasks:
+            raise ValueError(f"max_tasks: must be >= the largest DAG ({max(g.n for g in self.graphs)}), got {max_tasks}")
+        probe = Simulation(self.scenario, None, trace=False, graphs=[("probe", self.graphs[0])])
+        device = probe.infra.devices[0]
+        self.model = probe.system.cost_model(device)
+        self.actions = self.model.servers + 1
+        self.fast = fast_path and self._closed_form_holds()
+        n, width = self.max_tasks, PROFILE + 2 * p
+        self.observation_space = spaces.Dict({
+            "tasks": spaces.Box(-1.0, np.float32(max(n, 1e6)), (n, width), np.float32),
+            "plan": spaces.Box(-1, self.actions - 1, (n,), np.int64),
+            "step": spaces.Discrete(n),
+            "mask": spaces.Box(0, 1, (n,), np.int8),
+        })
+        self.action_space = spaces.Discrete(self.actions)
+        self._graph: TaskGraph | None = None
+
+    def _closed_form_holds(self) -> bool:
+        """The configuration the DES = closed-form property test covers."""
+        sc = self.scenario
+        ap = sc.access_points[0]
+        return (sc.cloud is None and len(sc.access_points) == 1 and sc.workload.task_memory_bytes is None
+                and sc.devices.cpu.discipline == "schedule_order" and sc.devices.cpu.cores == 1
+                and ap.uplink.rate.model == ap.downlink.rate.model == "fixed"
+                and ap.uplink.sharing == "schedule_order" and ap.downlink.sharing in ("schedule_order", "parallel")
+                and not ap.uplink.packet_bytes
+                and all(s.discipline == "schedule_order" and s.vms == "dedicated" and not s.memory_bytes
+                        for s in sc.servers))
+
+    # -- gymnasium API ------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        k = (options or {}).get("graph")
+        k = int(self.np_random.integers(len(self.graphs))) if k is None else int(k)
+        self._graph = graph = self.graphs[k]
+        times = task_times(graph, self.model)
+        if self.order_kind == "id":
+            self._order = id_order(graph)
+        else:
+            self._order = rank_order(graph, times, "min" if self.order_kind == "rank" else "remote")
+        self._tasks = embed(graph, self._order, self.model, self.max_tasks, self.p)
+        self._plan = np.full(self.max_tasks, -1, dtype=np.int64)
+        self._pos, self._latency = 0, 0.0
+        self._state = PlanState(graph, self.model, times) if self.fast else None
+        return self._obs(), {"graph": k, "order": list(self._order), "n": graph.n}
+
+    def step(self, action):
+        if self._graph is None:
+            raise RuntimeError("call reset() before step()")
+        action = int(action)
+        if not 0 <= action < self.actions:
+            raise ValueError(f"action: must be in 0..{self.actions - 1}, got {action}")
+        graph, pos = self._graph, self._pos
+        self._plan[pos] = action
+        if self._state is not None:
+            self._state.apply(self._order[pos], action)
+            latency = self._state.makespan
+        else:
+            latency = self._des_latency(pos + 1)
+        reward = -(latency - self._latency)         # MRLCO §4.2: minus the latency increase
+        self._latency, self._pos = latency, pos + 1
+        done = self._pos == graph.n
+        info = {"latency": latency} if done else {}
+        return self._obs(), float(reward), done, False, info
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _des_latency(self, upto: int) -> float:
+        sub = _subgraph(self._graph, self._order, upto)
+        sim = Simulation(self.scenario, _Answer(list(self._plan[:upto])), trace=False, graphs=[("prefix", sub)])
+        (app,) = sim.run().apps
+        return float(app.latency_s)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {"tasks": self._tasks.copy(), "plan": self._plan.copy(),
+                "step": min(self._pos, self.max_tasks - 1),
+                "mask": (np.arange(self.max_tasks) < self._graph.n).astype(np.int8)}
