@@ -1,0 +1,78 @@
+"""Checkpoints and learning curves of trainers: atomic, resumable, safe to load.
+
+A checkpoint is a plain dict of tensors and builtins saved with ``torch.save`` through a temporary
+file and a rename, so a ``kill -9`` leaves the previous checkpoint intact; it loads with
+``torch.load(weights_only=True)``. Every checkpoint carries a ``format`` tag and the controller's name:
+a corrupt or foreign file gives a one-line :class:`MecsimError`. ``progress.csv`` gets one row per
+iteration, flushed as it is written; on resume, rows after the checkpoint's iteration are dropped.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from mecsim.errors import MecsimError
+from mecsim.fileio import atomic_write, atomic_write_text
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "ProgressLog"]
+
+FORMAT = "mecsim-checkpoint-1"
+NAME = "checkpoint.pt"
+
+
+def save_checkpoint(folder: str | os.PathLike, controller: str, iteration: int, state: Mapping[str, Any]) -> Path:
+    """Write ``folder/checkpoint.pt`` atomically (the previous one survives a crash mid-write)."""
+    import torch
+    path = Path(folder) / NAME
+    payload = {"format": FORMAT, "controller": controller, "iteration": int(iteration), **state}
+    with atomic_write(path, "wb") as handle:
+        torch.save(payload, handle)
+    return path
+
+
+def load_checkpoint(folder: str | os.PathLike, controller: str | None = None) -> dict[str, Any]:
+    """Load and check a checkpoint (a folder holding checkpoint.pt, or the file itself)."""
+    import torch
+    path = Path(folder)
+    if path.is_dir():
+        path = path / NAME
+    if not path.is_file():
+        raise MecsimError(f"{path}: no checkpoint here (expected {NAME} written by `mecsim train`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
+        raise MecsimError(f"{path}: not a readable mecsim checkpoint ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:120] if str(exc) else 'no detail'})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise MecsimError(f"{path}: not a mecsim checkpoint (format tag missing or not {FORMAT!r})")
+    if controller is not None and payload.get("controller") != controller:
+        raise MecsimError(f"{path}: a checkpoint of controller {payload.get('controller')!r}, "
+                          f"expected {controller!r}")
+    return payload
+
+
+class ProgressLog:
+    """``progress.csv``: header ``iteration, env_steps, wall_s`` then the algorithm's metrics."""
+
+    def __init__(self, folder: str | os.PathLike, metrics: list[str], resume_from: int | None = None) -> None:
+        self.path = Path(folder) / "progress.csv"
+        self.columns = ["iteration", "env_steps", "wall_s", *metrics]
+        kept = []
+        if resume_from is not None and self.path.exists():
+            with open(self.path, newline="") as f:
+                kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= resume_from]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, self.columns, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
+        atomic_write_text(self.path, out.getvalue())
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, self.columns, lineterminator="\n", extrasaction="ignore").writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            f.flush()
+            os.fsync(f.fileno())
