@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from mecsim.errors import ConfigError
 from mecsim.scenario.checks import Node, must
 from mecsim.scenario.distributions import Constant, read_distribution
 from mecsim.scenario.model import (AccessPointSpec, ArrivalSpec, ChannelSpec, CloudSpec, CompatSpec,
@@ -17,7 +18,7 @@ from mecsim.scenario.source import Document, apply_overrides, load_yaml
 from mecsim.workload.daggen import DaggenParams
 from mecsim.workload.gv import AttributeMap
 
-__all__ = ["load_scenario", "scenario_from_document"]
+__all__ = ["load_scenario", "scenario_from_document", "load_training"]
 
 CPU_DISCIPLINES = ("fifo", "schedule_order", "processor_sharing")
 CHANNEL_SHARING = ("fifo", "schedule_order", "parallel", "fdma")
@@ -31,9 +32,44 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     return scenario_from_document(doc, Path(path).parent)
 
 
+def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, list[tuple[str, Scenario]]]:
+    """The learning tasks of a scenario: ``training: {train: [...], test: [...]}``.
+
+    Each entry is ``{name: NAME, set: {dotted.key: value, ...}}``: the scenario with those keys
+    overridden (e.g. another DAG folder or another rate) is one learning task (MRLCO §4: one task per
+    data set). Errors cite the entry's line; an overridden value is validated like the file's own.
+    """
+    doc = load_yaml(path)
+    if overrides:
+        doc = apply_overrides(doc, overrides)
+    base = Path(path).parent
+    root = Node(doc)
+    training = root.mapping("training").allow("train", "test")
+    out: dict[str, list[tuple[str, Scenario]]] = {}
+    for split in ("train", "test"):
+        entries = []
+        for entry in training.items(split, min_len=1):
+            entry.allow("name", "set")
+            changes = entry.mapping("set")
+            items = [f"{k}={_flow(v)}" for k, v in (changes.value or {}).items()]
+            try:
+                variant = scenario_from_document(apply_overrides(doc, items), base)
+            except ConfigError as exc:
+                raise entry.error(f"this task's scenario is invalid: {exc}") from None
+            entries.append((entry.str("name"), variant))
+        out[split] = entries
+    return out
+
+
+def _flow(value: object) -> str:
+    import yaml
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
 def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario:
     root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params",
-                           "devices", "access_points", "servers", "cloud", "links", "workload", "compat")
+                           "devices", "access_points", "servers", "cloud", "links", "workload", "compat",
+                           "training")
     access_points = tuple(_access_point(n) for n in root.items("access_points", min_len=1))
     ap_names = [ap.name for ap in access_points]
     must(len(set(ap_names)) == len(ap_names), root, "access_points", f"names must be unique, got {ap_names}")
@@ -223,5 +259,5 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
         source=source, arrival=arrival,
         apps_per_device=node.int("apps_per_device", None, min=1) if node.child("apps_per_device").value is not None else None,
         pick=node.str("pick", "sequential", choices=("sequential", "random")),
-        order=node.str("order", "auto", choices=("auto", "rank", "id")),
+        order=node.str("order", "auto", choices=("auto", "rank", "recursive_rank", "id")),
         task_memory_bytes=memory)

@@ -144,7 +144,7 @@ class DagWorkloadSpec:
     arrival: ArrivalSpec = ArrivalSpec()
     apps_per_device: int | None = None   # None: the graphs dealt round-robin over devices once
     pick: str = "sequential"        # sequential | random (which graph an arriving app runs)
-    order: str = "auto"             # auto (controller's preference, else rank) | rank | id
+    order: str = "auto"             # auto (controller's preference, else rank) | rank | recursive_rank | id
     task_memory_bytes: Distribution | None = None
 
 

@@ -85,7 +85,7 @@ class DagOffloading:
     def __init__(self, env: simpy.Environment, scenario: Scenario, infra: Infrastructure,
                  bridge: DecisionBridge, trace: TraceRecorder, order: str) -> None:
         self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
-        self.order = order                     # rank | id
+        self.order = order                     # rank | recursive_rank | id
         self.records: list[AppRecord] = []
         self.ended = 0                         # applications completed or dropped
         self.targets = [s.name for s in infra.servers] + (["cloud"] if infra.cloud else [])
@@ -102,8 +102,11 @@ class DagOffloading:
         self.records.append(record)
         app = _App(env, record, graph, device)
         model = self.cost_model(device)
-        order = tuple(rank_order(graph, task_times(graph, model)) if self.order == "rank"
-                      else id_order(graph))
+        if self.order == "id":
+            order = tuple(id_order(graph))
+        else:   # rank: MRLCO eq. (10); recursive_rank: MRLATO eq. (13)
+            order = tuple(rank_order(graph, task_times(graph, model),
+                                     "remote" if self.order == "recursive_rank" else "min"))
         actions = 1 + len(self.targets)
         plan_so_far: list[int] = []
         for position, task in enumerate(order):
