@@ -21,6 +21,8 @@ __all__ = ["PPOConfig", "gae", "Rollout", "ppo_loss", "ppo_update"]
 
 @dataclass(frozen=True)
 class PPOConfig:
+    """PPO hyperparameters; the defaults are MRLCO's (Table 2, no entropy bonus, one pass)."""
+
     gamma: float = 0.99
     """discount factor γ (Table 2)"""
     lam: float = 0.95
@@ -182,12 +184,12 @@ def ppo_loss(log_prob: Tensor, entropy: Tensor, value: Tensor, rollout_slice: Ro
     loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * mean_entropy  # −(eq. 20) − bonus
     with torch.no_grad():
         stats = {
-            "policy_loss": float(policy_loss),
-            "value_loss": float(value_loss),
-            "entropy": float(mean_entropy),
+            "policy_loss": float(policy_loss.detach()),
+            "value_loss": float(value_loss.detach()),
+            "entropy": float(mean_entropy.detach()),
             "approx_kl": float(_masked_mean((ratio - 1) - log_ratio, mask)),
             "clip_fraction": float(_masked_mean(((ratio - 1).abs() > cfg.clip).to(ratio.dtype), mask)),
-            "loss": float(loss),
+            "loss": float(loss.detach()),
         }
     return loss, stats
 

@@ -1,4 +1,4 @@
-"""The ``mecsim`` command: run | validate | controllers.
+"""The ``mecsim`` command: run | validate | controllers | train | eval.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2; outputs
 are staged in a temporary folder and moved into place only when all of them are written.
@@ -35,6 +35,24 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("scenario")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("controllers", help="list the registered controllers")
+    tr = sub.add_parser("train", help="train a learned controller on a scenario's training tasks")
+    tr.add_argument("scenario")
+    tr.add_argument("--controller", required=True, help="drl | mrlco | mrlato")
+    tr.add_argument("--out", required=True, help="checkpoint folder (checkpoint.pt, progress.csv)")
+    tr.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    tr.add_argument("--quiet", action="store_true")
+    ev = sub.add_parser("eval", help="adapt a checkpoint on the test tasks and compare with heuristics")
+    ev.add_argument("scenario")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--out", required=True)
+    ev.add_argument("--adapt-steps", default="0,1,2,5,10,20", help="comma-separated step counts")
+    ev.add_argument("--seeds", default="0", help="comma-separated seeds, or A-B")
+    ev.add_argument("--heuristics", default="greedy,heft,optimal")
+    ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument("--quiet", action="store_true")
     return parser
 
 
@@ -103,10 +121,55 @@ def _controllers(_: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        if "-" in text and "," not in text:
+            a, b = text.split("-")
+            return list(range(int(a), int(b) + 1))
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{what}: must be comma-separated integers or A-B, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise ConfigError(f"{what}: must be integers >= 0, got {text!r}")
+    return values
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mecsim.registry import trainer
+    train = trainer(args.controller)
+    if args.seed < 0:
+        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    out = train(args.scenario, args.out, budget=args.budget, seed=args.seed, resume=args.resume,
+                progress=not args.quiet, overrides=args.overrides)
+    if not args.quiet:
+        print(f"checkpoint and progress.csv in {out}/")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from controllers.offload_rl import evaluate_checkpoint, write_eval
+    rows = evaluate_checkpoint(args.scenario, args.checkpoint,
+                               adapt_steps=_int_list(args.adapt_steps, "--adapt-steps"),
+                               seeds=_int_list(args.seeds, "--seeds"),
+                               heuristics=[h for h in args.heuristics.split(",") if h],
+                               overrides=args.overrides, progress=not args.quiet)
+    write_eval(rows, args.out)
+    if not args.quiet:
+        import numpy as np
+        keys = sorted({(r["test_set"], r["controller"], r["adapt_steps"]) for r in rows})
+        print(f"{'test set':<12} {'controller':<10} {'steps':>5} {'latency ms (mean ± std over seeds)':>36}")
+        for test_set, ctrl, steps in keys:
+            vals = [r["latency_ms"] for r in rows if (r["test_set"], r["controller"], r["adapt_steps"]) == (test_set, ctrl, steps)]
+            print(f"{test_set:<12} {ctrl:<10} {steps:>5} {np.mean(vals):>24.2f} ± {np.std(vals):.2f}")
+        print(f"eval.csv and eval.png in {args.out}/")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "validate": _validate, "controllers": _controllers}[args.command](args)
+        return {"run": _run, "validate": _validate, "controllers": _controllers,
+                "train": _train, "eval": _eval}[args.command](args)
     except MecsimError as exc:
         print(f"mecsim: error: {exc}", file=sys.stderr)
         return 2

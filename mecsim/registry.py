@@ -17,7 +17,7 @@ import numpy as np
 
 from mecsim.errors import UnknownControllerError
 
-__all__ = ["REGISTRY", "resolve", "make_controller", "registered"]
+__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer"]
 
 REGISTRY: dict[str, str] = {
     "local": "controllers.heuristics:Local",
@@ -27,6 +27,16 @@ REGISTRY: dict[str, str] = {
     "greedy": "controllers.heuristics:Greedy",
     "heft": "controllers.heuristics:Heft",
     "optimal": "controllers.heuristics:Optimal",
+    "drl": "controllers.drl:DRL",
+    "mrlco": "controllers.mrlco:MRLCO",
+    "mrlato": "controllers.mrlato:MRLATO",
+}
+
+# learned controllers: name -> "module:train" (used by `mecsim train`)
+TRAINERS: dict[str, str] = {
+    "drl": "controllers.drl:train",
+    "mrlco": "controllers.mrlco:train",
+    "mrlato": "controllers.mrlato:train",
 }
 
 
@@ -73,3 +83,14 @@ def make_controller(name: str, params: Mapping[str, Any] | None = None,
         raise UnknownControllerError(f"controller {name!r}: bad parameters {sorted(params or {})}: {exc} "
                                      f"(accepted: {accepted})") from None
     return cls(**kwargs)
+
+
+def trainer(name: str):
+    """The train function of a learned controller."""
+    target = TRAINERS.get(name)
+    if target is None:
+        close = difflib.get_close_matches(name, TRAINERS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UnknownControllerError(f"controller {name!r} has no trainer{hint} (trainable: {', '.join(sorted(TRAINERS))})")
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -31,10 +31,10 @@ class DagBatch:
         self.mask = np.zeros((len(self.indices), env.max_tasks), dtype=bool)
         self.orders: list[list[int]] = []
         for b, k in enumerate(self.indices):
-            env.reset(options={"graph": int(k)})
-            self.tasks[b] = env._tasks
-            self.mask[b, :env._graph.n] = True
-            self.orders.append(list(env._order))
+            tasks, order = env.encoded(int(k))
+            self.tasks[b] = tasks
+            self.mask[b, :len(order)] = True
+            self.orders.append(order)
 
     def rewards(self, plans: np.ndarray) -> np.ndarray:
         """(B, N) rewards of plans (B, N) (actions by position; padding ignored, reward 0 there)."""

@@ -12,7 +12,7 @@ cloud or backhaul, no memory limits; ``tests/test_des_vs_closed_form.py``), the 
 the fast path; otherwise every partial plan is run in the DES. ``fast_path=False`` forces the DES.
 
 Observation (a Dict):
-  ``tasks``   (N, 5 + 2p) float32: per task in schedule order, [position / N, local time, upload time,
+  ``tasks``   (N, 5 + 2p) float32: per task in schedule order, [position / n, local time, upload time,
               execution time, download time] (times divided by the graph's largest local time; with
               several servers, the best server's), then the positions of up to p parents and p
               children (MRLCO §4.2, p = 12), padded with -1. Rows past the graph's n are all -1.
@@ -62,7 +62,7 @@ def embed(graph: TaskGraph, order: Sequence[int], model: CostModel, max_tasks: i
     best = np.argmin(times.up + times.mec + times.down, axis=0)
     for k, t in enumerate(order):
         s = best[t]
-        out[k, :PROFILE] = (k / max_tasks, times.local[t] / scale, times.up[s, t] / scale,
+        out[k, :PROFILE] = (k / graph.n, times.local[t] / scale, times.up[s, t] / scale,
                             times.mec[s, t] / scale, times.down[s, t] / scale)
         parents = sorted(position[q] for q in graph.parents[t])[:p]
         children = sorted(position[c] for c in graph.children[t])[:p]
@@ -118,6 +118,8 @@ class DagOffloadEnv(gym.Env):
         })
         self.action_space = spaces.Discrete(self.actions)
         self._graph: TaskGraph | None = None
+        self._encoded: dict[int, tuple[np.ndarray, list[int]]] = {}
+        self._reward_scale: float | None = None    # set by trainers (controllers/offload_rl.py)
 
     def _closed_form_holds(self) -> bool:
         """The configuration the DES = closed-form property test covers."""
@@ -137,15 +139,10 @@ class DagOffloadEnv(gym.Env):
         k = (options or {}).get("graph")
         k = int(self.np_random.integers(len(self.graphs))) if k is None else int(k)
         self._graph = graph = self.graphs[k]
-        times = task_times(graph, self.model)
-        if self.order_kind == "id":
-            self._order = id_order(graph)
-        else:
-            self._order = rank_order(graph, times, "min" if self.order_kind == "rank" else "remote")
-        self._tasks = embed(graph, self._order, self.model, self.max_tasks, self.p)
+        self._tasks, self._order = self.encoded(k)
         self._plan = np.full(self.max_tasks, -1, dtype=np.int64)
         self._pos, self._latency = 0, 0.0
-        self._state = PlanState(graph, self.model, times) if self.fast else None
+        self._state = PlanState(graph, self.model) if self.fast else None
         return self._obs(), {"graph": k, "order": list(self._order), "n": graph.n}
 
     def step(self, action):
@@ -166,6 +163,19 @@ class DagOffloadEnv(gym.Env):
         done = self._pos == graph.n
         info = {"latency": latency} if done else {}
         return self._obs(), float(reward), done, False, info
+
+    def encoded(self, k: int) -> tuple[np.ndarray, list[int]]:
+        """Graph k's padded embeddings and schedule order (cached: batched training asks often)."""
+        cache = self._encoded
+        if k not in cache:
+            graph = self.graphs[k]
+            times = task_times(graph, self.model)
+            if self.order_kind == "id":
+                order = id_order(graph)
+            else:
+                order = rank_order(graph, times, "min" if self.order_kind == "rank" else "remote")
+            cache[k] = (embed(graph, order, self.model, self.max_tasks, self.p), order)
+        return cache[k]
 
     # -- helpers ------------------------------------------------------------------------------------
     def _des_latency(self, upto: int) -> float:

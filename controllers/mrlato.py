@@ -1,0 +1,33 @@
+"""MRLATO (Zhang et al., TVT 2025): MRLCO's meta-training with multi-head attention and recursive ranks.
+
+Differences from MRLCO, all from the paper: 8-head attention over the encoder outputs (eqs. 18-22),
+128 hidden units (Table I), tasks ordered by the recursive rank of eq. (13), 2000 iterations (Table I).
+The meta-training loop is MRLCO's (controllers/mrlco.py).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from controllers import mrlco
+from controllers.offload_rl import LearnedOffloader
+
+__all__ = ["BUDGETS", "train", "MRLATO"]
+
+BUDGETS = {
+    "paper": replace(mrlco.BUDGETS["paper"], hidden=128, attention="multihead", heads=8, order="recursive_rank"),
+    "smoke": replace(mrlco.BUDGETS["smoke"], hidden=64, attention="multihead", heads=8, order="recursive_rank"),
+}
+
+
+def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
+          progress: bool = True, overrides: Sequence[str] = ()) -> Path:
+    return mrlco.train(scenario, out, budget=budget, seed=seed, resume=resume, progress=progress,
+                       config=BUDGETS[budget], name="mrlato", overrides=overrides)
+
+
+class MRLATO(LearnedOffloader):
+    """The acting MRLATO controller (loads a `mecsim train --controller mrlato` checkpoint)."""
+
+    controller_name = "mrlato"

@@ -1,0 +1,307 @@
+"""Shared pieces of the learned offloading controllers (DRL baseline, MRLCO, MRLATO).
+
+Learning tasks are a scenario's ``training`` entries (one DAG set or one rate each, MRLCO §4); each
+becomes a :class:`DagOffloadEnv`. A policy plans a whole DAG in one forward pass, so a batch of DAGs
+is sampled, decoded at once, and scored by :class:`DagBatch` (the simulator's rewards). PPO comes from
+:mod:`controllers.ppo`, the network from :mod:`controllers.seq2seq`. :class:`LearnedOffloader` is the
+acting side: it loads a checkpoint and answers the engine's decision points (greedy decoding).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from controllers.ppo import PPOConfig, Rollout, ppo_update
+from controllers.seq2seq import Seq2SeqPolicy
+from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.decision import DecisionPoint
+from mecsim.envs.batch import DagBatch
+from mecsim.envs.dag_offload import DagOffloadEnv, embed
+from mecsim.scenario.load import load_training
+
+__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency",
+           "evaluator", "train_loop", "LearnedOffloader"]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Constructor arguments of the Seq2SeqPolicy (kept in checkpoints to rebuild it)."""
+
+    obs_dim: int
+    n_actions: int
+    hidden: int = 256
+    layers: int = 2
+    attention: str = "additive"
+    heads: int = 8
+
+
+@dataclass
+class Task:
+    """One learning task: a name and its environment."""
+
+    name: str
+    env: DagOffloadEnv
+
+
+def load_tasks(scenario: str | Path, order: str, overrides: Sequence[str] = ()) -> dict[str, list[Task]]:
+    """The scenario's train and test tasks, each as an environment."""
+    return {split: [Task(name, DagOffloadEnv(sc, order=order)) for name, sc in entries]
+            for split, entries in load_training(scenario, overrides).items()}
+
+
+def build_policy(spec: NetworkSpec) -> Seq2SeqPolicy:
+    return Seq2SeqPolicy(spec.obs_dim, spec.n_actions, hidden=spec.hidden, layers=spec.layers,
+                         attention=spec.attention, heads=spec.heads)
+
+
+def sample(policy: Seq2SeqPolicy, env: DagOffloadEnv, episodes: int, rng: np.random.Generator,
+           generator: torch.Generator) -> tuple[Rollout, float]:
+    """`episodes` DAGs drawn from the task, decoded by sampling, scored by the simulator."""
+    batch = DagBatch(env, rng.integers(len(env.graphs), size=episodes).tolist())
+    tasks, mask = torch.from_numpy(batch.tasks), torch.from_numpy(batch.mask)
+    actions, log_prob, value = policy.act(tasks, mask, generator=generator)
+    rewards = torch.from_numpy(batch.rewards(actions.numpy())).float()
+    latency = float(-rewards.sum(1).mean())
+    rewards = rewards * reward_scale(env)
+    rollout = Rollout({"tasks": tasks, "mask": mask}, actions, mask, log_prob, value, rewards)
+    return rollout, latency
+
+
+def reward_scale(env: DagOffloadEnv) -> float:
+    """1 / the task's mean all-local latency, so returns are O(1) and the value loss does not swamp
+    the policy gradient (the papers use raw seconds and are silent on scaling; a positive factor leaves
+    the optimal policy unchanged)."""
+    scale = getattr(env, "_reward_scale", None)
+    if scale is None:
+        scale = env._reward_scale = 1.0 / float(np.mean([g.cycles.sum() / env.model.local_hz for g in env.graphs]))
+    return scale
+
+
+def evaluator(policy: Seq2SeqPolicy):
+    """The callable ppo_update needs: teacher-forced log-probs, entropies, values of a rollout slice."""
+    return lambda r: policy.evaluate(r.fields["tasks"], r.fields["mask"], r.actions)
+
+
+def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([s[k] for s in stats])) for k in METRICS}
+
+
+METRICS = ["sample_latency", "policy_loss", "value_loss", "approx_kl"]
+
+
+def train_loop(scenario: str | Path, out: str | Path, cfg: Any, *, name: str, seed: int, resume: bool,
+               progress: bool, overrides: Sequence[str], lr: float,
+               iteration: Callable[..., tuple[dict[str, float], int]]) -> Path:
+    """What every offloading trainer shares: tasks, network, optimizer, RNGs, resume, checkpoints, log.
+
+    ``iteration(policy, optimizer, tasks, rng, generator) -> (metrics, env_steps)`` is the algorithm.
+    A checkpoint is written after every iteration (a crash loses at most one); ``resume`` continues
+    the iteration count and the random streams from it.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = load_tasks(scenario, cfg.order, overrides)["train"]
+    env = tasks[0].env
+    spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads)
+    torch.manual_seed(seed)
+    policy = build_policy(spec)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    start, env_steps = 0, 0
+    if resume and (out / "checkpoint.pt").exists():
+        ck = load_checkpoint(out, name)
+        policy.load_state_dict(ck["policy"])
+        optimizer.load_state_dict(ck["optimizer"])
+        rng.bit_generator.state = ck["numpy_rng"]
+        gen.set_state(ck["torch_rng"])
+        start, env_steps = ck["iteration"], ck["env_steps"]
+    log = ProgressLog(out, METRICS, resume_from=start if resume else None)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {name}", unit="it")
+    wall0 = time.perf_counter()
+    for it in range(start + 1, cfg.iterations + 1):
+        metrics, steps = iteration(policy, optimizer, tasks, rng, gen)
+        env_steps += steps
+        save_checkpoint(out, name, it, {**policy_state(policy, spec, cfg.order), "config": asdict(cfg),
+                                        "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
+                                        "torch_rng": gen.get_state(), "env_steps": env_steps})
+        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **metrics})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(latency=f"{metrics['sample_latency']:.4g}")
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def adapt(policy: Seq2SeqPolicy, env: DagOffloadEnv, steps: int, cfg: PPOConfig, episodes: int,
+          rng: np.random.Generator, generator: torch.Generator, optimizer: torch.optim.Optimizer | None = None,
+          ) -> list[dict[str, float]]:
+    """`steps` PPO gradient steps on a task, each on freshly sampled DAGs (the inner loop / fine-tuning)."""
+    optimizer = optimizer or torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    stats = []
+    for _ in range(steps):
+        rollout, latency = sample(policy, env, episodes, rng, generator)
+        result = ppo_update(evaluator(policy), policy.parameters(), optimizer, rollout, cfg, generator=generator)
+        stats.append({**result, "sample_latency": latency})
+    return stats
+
+
+def greedy_latency(policy: Seq2SeqPolicy, env: DagOffloadEnv, chunk: int = 256) -> float:
+    """Mean latency of greedy plans over every DAG of the task (MRLCO §4.3 inference)."""
+    total = 0.0
+    for start in range(0, len(env.graphs), chunk):
+        batch = DagBatch(env, list(range(start, min(start + chunk, len(env.graphs)))))
+        actions, _, _ = policy.act(torch.from_numpy(batch.tasks), torch.from_numpy(batch.mask), greedy=True)
+        total += float(batch.latencies(actions.numpy()).sum())
+    return total / len(env.graphs)
+
+
+def clone(policy: Seq2SeqPolicy) -> Seq2SeqPolicy:
+    return copy.deepcopy(policy)
+
+
+def policy_state(policy: Seq2SeqPolicy, spec: NetworkSpec, order: str) -> dict[str, Any]:
+    """What a checkpoint needs to rebuild the acting policy."""
+    return {"network": asdict(spec), "order": order, "policy": policy.state_dict()}
+
+
+class LearnedOffloader:
+    """Acts with a trained seq2seq policy: plans each application at its first decision (greedy).
+
+    ``checkpoint`` is a folder written by ``mecsim train``. The schedule order is the one the policy
+    was trained with (rank or recursive_rank).
+    """
+
+    controller_name = ""
+
+    def __init__(self, checkpoint: str, greedy: bool = True) -> None:
+        payload = load_checkpoint(checkpoint, self.controller_name or None)
+        self.spec = NetworkSpec(**payload["network"])
+        self.policy = build_policy(self.spec)
+        self.policy.load_state_dict(payload["policy"])
+        self.policy.eval()
+        self.schedule_order = payload["order"]
+        self.greedy = greedy
+        self._app: int | None = None
+        self._plan: list[int] = []
+
+    def act(self, point: DecisionPoint) -> int:
+        ctx = point.context
+        if self._app != point.app:
+            tasks = embed(ctx.graph, ctx.order, ctx.cost_model, ctx.graph.n,
+                          (self.spec.obs_dim - 5) // 2)
+            mask = torch.ones((1, ctx.graph.n), dtype=torch.bool)
+            actions, _, _ = self.policy.act(torch.from_numpy(tasks)[None], mask, greedy=self.greedy)
+            self._app, self._plan = point.app, actions[0].tolist()
+        return int(self._plan[point.context.position])
+
+
+def _heuristic_latency(task: Task, controller: str) -> float | None:
+    """Mean latency of a heuristic on the task's DAGs, run in the engine (None if it refuses)."""
+    from mecsim.registry import make_controller
+    from mecsim.simulation import Simulation
+    ctrl = make_controller(controller)
+    check = getattr(ctrl, "check", None)
+    try:
+        if check is not None:
+            for g in task.env.graphs:
+                check(g.n, task.env.actions)
+    except ValueError:
+        return None
+    result = Simulation(task.env.scenario, ctrl, trace=False, graphs=[(g.name, g) for g in task.env.graphs]).run()
+    return float(np.mean([a.latency_s for a in result.apps]))
+
+
+def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Sequence[int],
+                        seeds: Sequence[int], heuristics: Sequence[str] = ("greedy", "heft", "optimal"),
+                        overrides: Sequence[str] = (), progress: bool = True) -> list[dict[str, Any]]:
+    """Adapt the trained policy on every `training.test` task and score it after each step count.
+
+    One adaptation step = DAGs sampled from the test task with the current policy, then one Adam
+    step of the PPO objective (eq. 20) at the inner learning rate α: MRLCO's "gradient update steps".
+    The heuristics run on the same DAGs in the same model. Rows: controller, test_set, adapt_steps,
+    seed, latency_ms.
+    """
+    payload = load_checkpoint(checkpoint)
+    name, cfg = payload["controller"], payload["config"]
+    spec = NetworkSpec(**payload["network"])
+    ppo = PPOConfig(**{**cfg["ppo"], "lr": cfg["inner_lr"], "epochs": 1})
+    tests = load_tasks(scenario, payload["order"], overrides)["test"]
+    steps = sorted(set(int(s) for s in adapt_steps))
+    rows: list[dict[str, Any]] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(tests) * (len(seeds) * (steps[-1] + 1) + 1), desc=f"eval {name}", unit="step")
+    for task in tests:
+        for h in heuristics:
+            latency = _heuristic_latency(task, h)
+            if latency is not None:
+                rows += [{"controller": h, "test_set": task.name, "adapt_steps": 0, "seed": s,
+                          "latency_ms": latency * 1e3} for s in seeds]
+        if bar is not None:
+            bar.update(1)
+        for seed in seeds:
+            policy = build_policy(spec)
+            policy.load_state_dict(payload["policy"])
+            rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+            optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.lr)
+            for s in range(steps[-1] + 1):
+                if s in steps:
+                    rows.append({"controller": name, "test_set": task.name, "adapt_steps": s, "seed": seed,
+                                 "latency_ms": greedy_latency(policy, task.env) * 1e3})
+                if s < steps[-1]:
+                    adapt(policy, task.env, 1, ppo, cfg["episodes"], rng, gen, optimizer)
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    return rows
+
+
+def write_eval(rows: list[dict[str, Any]], out: str | Path) -> None:
+    """eval.csv and eval.png (latency against adaptation steps per test set, heuristics as lines)."""
+    import csv
+    import io
+
+    from mecsim.fileio import atomic_write, atomic_write_text
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, ["controller", "test_set", "adapt_steps", "seed", "latency_ms"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({**r, "latency_ms": repr(float(r["latency_ms"]))} for r in rows)
+    atomic_write_text(out / "eval.csv", text.getvalue())
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    sets = sorted({r["test_set"] for r in rows})
+    fig = Figure(figsize=(4.5 * len(sets), 3.6))
+    FigureCanvasAgg(fig)
+    for i, test_set in enumerate(sets, 1):
+        ax = fig.add_subplot(1, len(sets), i)
+        mine = [r for r in rows if r["test_set"] == test_set]
+        for ctrl in sorted({r["controller"] for r in mine}):
+            pts = [r for r in mine if r["controller"] == ctrl]
+            xs = sorted({r["adapt_steps"] for r in pts})
+            ys = [np.mean([r["latency_ms"] for r in pts if r["adapt_steps"] == x]) for x in xs]
+            if len(xs) == 1:
+                ax.axhline(ys[0], ls="--", lw=1, label=ctrl)
+            else:
+                ax.plot(xs, ys, marker="o", ms=3, label=ctrl)
+        ax.set_title(test_set)
+        ax.set_xlabel("adaptation steps")
+        ax.set_ylabel("mean latency (ms)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_write(out / "eval.png", "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
