@@ -9,6 +9,7 @@ acting side: it loads a checkpoint and answers the engine's decision points (gre
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +54,13 @@ def load_tasks(scenario: str | Path, order: str, overrides: Sequence[str] = ()) 
     """The scenario's train and test tasks, each as an environment."""
     return {split: [Task(name, DagOffloadEnv(sc, order=order)) for name, sc in entries]
             for split, entries in load_training(scenario, overrides).items()}
+
+
+def set_threads() -> None:
+    """One intra-op thread unless MECSIM_TORCH_THREADS says otherwise: these networks are small, and
+    on the 2-core machines a second thread contending with anything else slowed steps several-fold
+    (measured); scale out with processes instead (DESIGN.md)."""
+    torch.set_num_threads(int(os.environ.get("MECSIM_TORCH_THREADS", "1")))
 
 
 def build_policy(spec: NetworkSpec) -> Seq2SeqPolicy:
@@ -106,6 +114,7 @@ def train_loop(scenario: str | Path, out: str | Path, cfg: Any, *, name: str, se
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    set_threads()
     tasks = load_tasks(scenario, cfg.order, overrides)["train"]
     env = tasks[0].env
     spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads)
@@ -232,6 +241,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
     seed, latency_ms.
     """
     payload = load_checkpoint(checkpoint)
+    set_threads()
     name, cfg = payload["controller"], payload["config"]
     spec = NetworkSpec(**payload["network"])
     ppo = PPOConfig(**{**cfg["ppo"], "lr": cfg["inner_lr"], "epochs": 1})

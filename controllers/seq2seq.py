@@ -114,7 +114,8 @@ class Seq2SeqPolicy(nn.Module):
         self.decoder = nn.ModuleList(nn.LSTMCell(2 * hidden if k == 0 else hidden, hidden)
                                      for k in range(layers))
         self.decoder_norm = nn.ModuleList(norm() for _ in range(layers))
-        self.attention = AdditiveAttention(hidden) if attention == "additive" else MultiheadContext(hidden, heads)
+        self.attention = (AdditiveAttention(hidden) if attention == "additive"
+                          else MultiheadContext(hidden, heads))
         # Heads on [d_j, c_j]: separate fully connected layers sharing the encoder-decoder (MRLCO §4.3).
         self.policy_head = _layer_init(nn.Linear(2 * hidden, n_actions), 0.01)
         self.value_head = _layer_init(nn.Linear(2 * hidden, 1), 1.0)
@@ -185,15 +186,18 @@ class Seq2SeqPolicy(nn.Module):
         entropy = -(logp_all.exp() * logp_all).sum(-1)
         value = self.value_head(feat).squeeze(-1)
         live = mask[:, :steps]
-        out = [torch.where(live, t, 0.0) for t in (logp, entropy, value)]
-        return tuple(nn.functional.pad(t, (0, n - steps)) for t in out)  # type: ignore[return-value]
+        logp, entropy, value = (nn.functional.pad(torch.where(live, t, 0.0), (0, n - steps))
+                                for t in (logp, entropy, value))
+        return logp, entropy, value
 
     @torch.no_grad()
     def act(self, tasks: Tensor, mask: Tensor, *, greedy: bool = False,
             generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Autoregressive decoding: (actions (B,N) long, log_prob (B,N), value (B,N)); padding positions get action 0, log_prob 0, value 0.
+        """Autoregressive decoding: (actions (B,N) long, log_prob (B,N), value (B,N)); padding
+        positions get action 0, log_prob 0, value 0.
 
-        Sampling draws from `generator` (reproducible rollouts); greedy takes the argmax (MRLCO §4.3 inference)."""
+        Sampling draws from `generator` (reproducible rollouts); greedy takes the argmax (MRLCO §4.3
+        inference)."""
         tasks, mask = self._check(tasks, mask)
         enc, states, query = self.encode(tasks, mask)
         keys = self.attention.prepare(enc)
