@@ -162,6 +162,8 @@ class Seq2SeqPolicy(nn.Module):
         mask = mask.to(device=tasks.device, dtype=torch.bool)
         if mask.shape != tasks.shape[:2] or not bool(mask[:, 0].all()):
             raise ValueError("mask must be (B, N) with at least one real task per row")
+        if bool((mask[:, 1:] & ~mask[:, :-1]).any()):
+            raise ValueError("padding must be at the end of each row (packing relies on it)")
         return tasks.float(), mask
 
     def evaluate(self, tasks: Tensor, mask: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:

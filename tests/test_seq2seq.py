@@ -182,3 +182,5 @@ def test_rejects_bad_configurations():
         policy.act(tasks, torch.zeros_like(mask))
     with pytest.raises(ValueError):
         policy.act(tasks[0], mask[0])
+    with pytest.raises(ValueError):
+        policy.act(tasks, torch.tensor([[True, False, True]]))
