@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mecsim.analytic import PlanState
+from mecsim.analytic import earliest_finish_plan
 from mecsim.decision import DecisionPoint
 from mecsim.optimal import MAX_LOG2_PLANS, optimal_plan
 
@@ -49,24 +49,17 @@ class RoundRobin:
 
 class _EarliestFinish:
     """Put each task where its estimated finish time is earliest; the device wins only if strictly
-    earlier (the authors' rule). Estimates advance only the chosen resources (closed form)."""
+    earlier (the authors' rule). Planned with the closed form at the application's first decision."""
 
     def __init__(self) -> None:
         self._app: int | None = None
-        self._state: PlanState | None = None
+        self._plan: list[int] = []
 
     def act(self, point: DecisionPoint) -> int:
         ctx = point.context
-        if self._app != point.app or ctx.position == 0:
-            self._app, self._state = point.app, PlanState(ctx.graph, ctx.cost_model)
-            for task, action in zip(ctx.order, ctx.plan):
-                self._state.apply(task, action)
-        state = self._state
-        finishes = [state.finish_if(point.task, a) for a in range(point.actions)]
-        best_remote = 1 + int(np.argmin(finishes[1:]))
-        action = 0 if finishes[0] < finishes[best_remote] else best_remote
-        state.apply(point.task, action)
-        return action
+        if self._app != point.app:
+            self._app, self._plan = point.app, earliest_finish_plan(ctx.graph, ctx.cost_model, ctx.order)
+        return self._plan[point.task]
 
 
 class Greedy(_EarliestFinish):

@@ -23,7 +23,8 @@ from controllers.seq2seq import Seq2SeqPolicy
 from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.batch import DagBatch
-from mecsim.envs.dag_offload import DagOffloadEnv, embed
+from mecsim.envs.dag_offload import DagOffloadEnv
+from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
 __all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency",
@@ -85,10 +86,7 @@ def reward_scale(env: DagOffloadEnv) -> float:
     """1 / the task's mean all-local latency, so returns are O(1) and the value loss does not swamp
     the policy gradient (the papers use raw seconds and are silent on scaling; a positive factor leaves
     the optimal policy unchanged)."""
-    scale = getattr(env, "_reward_scale", None)
-    if scale is None:
-        scale = env._reward_scale = 1.0 / float(np.mean([g.cycles.sum() / env.model.local_hz for g in env.graphs]))
-    return scale
+    return 1.0 / env.mean_local_latency
 
 
 def evaluator(policy: Seq2SeqPolicy):
@@ -206,10 +204,12 @@ class LearnedOffloader:
     def act(self, point: DecisionPoint) -> int:
         ctx = point.context
         if self._app != point.app:
-            tasks = embed(ctx.graph, ctx.order, ctx.cost_model, ctx.graph.n,
-                          (self.spec.obs_dim - 5) // 2)
+            tasks = point.observation["tasks"]           # the system's §4.2 embeddings (p = 12)
+            if tasks.shape[1] != self.spec.obs_dim:
+                raise MecsimError(f"checkpoint expects {self.spec.obs_dim} features per task, "
+                                  f"the system gives {tasks.shape[1]}")
             mask = torch.ones((1, ctx.graph.n), dtype=torch.bool)
-            actions, _, _ = self.policy.act(torch.from_numpy(tasks)[None], mask, greedy=self.greedy)
+            actions, _, _ = self.policy.act(torch.tensor(tasks)[None], mask, greedy=self.greedy)
             self._app, self._plan = point.app, actions[0].tolist()
         return int(self._plan[point.context.position])
 

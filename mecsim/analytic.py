@@ -25,7 +25,8 @@ import numpy as np
 
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["CostModel", "PlanState", "evaluate_plan", "rank_order", "id_order", "task_times"]
+__all__ = ["CostModel", "TaskTimes", "PlanState", "evaluate_plan", "earliest_finish_plan", "rank_order", "id_order",
+           "task_times"]
 
 UPLINK_MODES = ("serial", "entry_parallel", "parallel")
 DOWNLINK_MODES = ("serial", "parallel")
@@ -182,3 +183,16 @@ def evaluate_plan(graph: TaskGraph, model: CostModel, order: Sequence[int],
     for i in order:
         state.apply(i, int(plan[i]))
     return state.makespan
+
+
+def earliest_finish_plan(graph: TaskGraph, model: CostModel, order: Sequence[int],
+                         times: TaskTimes | None = None) -> list[int]:
+    """The papers' HEFT-based / Greedy rule: visit tasks in `order`, put each where its estimated
+    finish is earliest, advancing only the chosen resources. The device wins only if strictly earlier
+    (the authors' tie rule); among servers the first earliest wins. Returns the action per task id."""
+    state = PlanState(graph, model, times)
+    for i in order:
+        finishes = [state.finish_if(i, a) for a in range(model.servers + 1)]
+        best_remote = 1 + int(np.argmin(finishes[1:]))
+        state.apply(i, 0 if finishes[0] < finishes[best_remote] else best_remote)
+    return state.where[:]

@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a scenario key, e.g. --set servers.0.cores=4 (repeatable)")
     run.add_argument("--out", default=None, help="output folder (default: out/<scenario name>)")
     run.add_argument("--gantt", action="store_true", help="also draw gantt.png")
-    run.add_argument("--no-trace", action="store_true", help="skip trace.csv/trace.json (faster)")
+    run.add_argument("--no-trace", action="store_true", help="record no trace, write no trace.csv/trace.json (faster)")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
     val = sub.add_parser("validate", help="check a scenario file (and its DAG files)")
     val.add_argument("scenario")
@@ -86,16 +86,13 @@ def _run(args: argparse.Namespace) -> int:
     from mecsim.simulation import Simulation
 
     scenario, ctrl, name, seed = _prepare(args.scenario, args.overrides, args.controller, args.seed)
-    sim = Simulation(scenario, ctrl, seed=seed, trace=not args.no_trace, controller_name=name)
+    sim = Simulation(scenario, ctrl, seed=seed, trace=args.gantt or not args.no_trace, controller_name=name)
     result = sim.run(progress=not args.quiet)
     out = Path(args.out or Path("out") / scenario.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        summary = write_outputs(result, stage, gantt=args.gantt)
-        if args.no_trace:
-            for f in ("trace.csv", "trace.json"):
-                (stage / f).unlink()
+        summary = write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace)
         out.mkdir(parents=True, exist_ok=True)
         for f in sorted(stage.iterdir()):
             os.replace(f, out / f.name)

@@ -40,7 +40,9 @@ class OffloadContext:
 class DecisionPoint:
     """One decision. ``kind`` names the system's question ("offload": where task `task` runs).
 
-    ``observation`` is the system's Gymnasium observation when the system defines one, else None.
+    ``observation`` is the system's observation, as its Gymnasium environment gives it (offload: the
+    MRLCO §4.2 task embeddings, the partial plan, the step and the mask; see mecsim.envs.dag_offload),
+    unpadded: N is this application's number of tasks.
     ``actions`` is the number of valid actions (0 .. actions-1).
     """
 

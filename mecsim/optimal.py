@@ -3,7 +3,7 @@
 Decisions are made in schedule order; a batch of partial plans is expanded by every action at once
 (numpy), partial plans whose lower bound cannot beat the incumbent are dropped, and large batches are
 split and explored depth first so memory stays bounded. The incumbent starts from the best of the
-HEFT-style greedy plan, all-local and all-remote, so the search only has to prove or improve it.
+earliest-finish (HEFT-style) plan, all-local and all-remote, so the search only has to prove or improve it.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mecsim.analytic import CostModel, PlanState, TaskTimes, evaluate_plan, task_times
+from mecsim.analytic import CostModel, TaskTimes, earliest_finish_plan, evaluate_plan, task_times
 from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["optimal_plan", "MAX_LOG2_PLANS"]
@@ -45,15 +45,11 @@ def _tails(graph: TaskGraph, t: TaskTimes) -> np.ndarray:
     return tail
 
 
-def _greedy_incumbent(graph: TaskGraph, model: CostModel, order: Sequence[int],
-                      times: TaskTimes) -> tuple[float, list[int]]:
-    state = PlanState(graph, model, times)
-    for i in order:
-        finishes = [state.finish_if(i, a) for a in range(model.servers + 1)]
-        state.apply(i, int(np.argmin(finishes)))
-    candidates = [state.where[:], [0] * graph.n, [1] * graph.n]
-    scored = [(evaluate_plan(graph, model, order, p, times), p) for p in candidates]
-    return min(scored, key=lambda s: s[0])
+def _incumbent(graph: TaskGraph, model: CostModel, order: Sequence[int],
+               times: TaskTimes) -> tuple[float, list[int]]:
+    """The best of the earliest-finish plan, all-local and all-remote: the bound to beat."""
+    candidates = [earliest_finish_plan(graph, model, order, times), [0] * graph.n, [1] * graph.n]
+    return min(((evaluate_plan(graph, model, order, p, times), p) for p in candidates), key=lambda s: s[0])
 
 
 def optimal_plan(graph: TaskGraph, model: CostModel, order: Sequence[int]) -> tuple[float, list[int]]:
@@ -64,7 +60,7 @@ def optimal_plan(graph: TaskGraph, model: CostModel, order: Sequence[int]) -> tu
                          f"(n <= {int(MAX_LOG2_PLANS / np.log2(actions))} with {actions - 1} server(s))")
     t = task_times(graph, model)
     tails = _tails(graph, t)
-    best, best_plan = _greedy_incumbent(graph, model, order, t)
+    best, best_plan = _incumbent(graph, model, order, t)
     root = _Batch()
     root.depth = 0
     root.local, root.ul, root.dl, root.span = (np.zeros(1) for _ in range(4))

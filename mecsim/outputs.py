@@ -61,16 +61,17 @@ def _apps_csv(result: RunResult) -> str:
     return out.getvalue()
 
 
-def write_outputs(result: RunResult, out: str | Path, *, gantt: bool = False) -> dict[str, Any]:
-    """Write every output into `out`; returns the summary."""
+def write_outputs(result: RunResult, out: str | Path, *, gantt: bool = False, traces: bool = True) -> dict[str, Any]:
+    """Write every output into `out` (trace.csv/trace.json only with `traces`); returns the summary."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(result)
-    activities = result.trace.sorted()
-    write_trace_csv(activities, out / "trace.csv")
-    write_chrome_trace(activities, out / "trace.json",
-                       metadata={"scenario": result.scenario.name, "seed": result.seed,
-                                 "controller": result.controller})
+    activities = result.trace.sorted() if traces or gantt else []
+    if traces:
+        write_trace_csv(activities, out / "trace.csv")
+        write_chrome_trace(activities, out / "trace.json",
+                           metadata={"scenario": result.scenario.name, "seed": result.seed,
+                                     "controller": result.controller})
     atomic_write_text(out / "apps.csv", _apps_csv(result))
     if gantt:
         plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}")

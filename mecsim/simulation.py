@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ __all__ = ["Simulation", "RunResult", "load_graphs"]
 
 
 def _natural(path: Path) -> tuple:
-    import re
+    """random.20.10.gv after random.20.9.gv."""
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
 
 

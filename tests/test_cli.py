@@ -143,3 +143,9 @@ def test_shipped_scenarios_validate(path, capsys):
     if "mrlco" in path and not DATA.is_dir():
         pytest.skip("shared/data/mrlco is not beside the repo")
     assert main(["validate", str(ROOT / path)]) == 0
+
+
+def test_no_trace_writes_no_trace_files(tiny, tmp_path):
+    out = tmp_path / "o"
+    assert main(["run", str(tiny), "--out", str(out), "--no-trace", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["apps.csv", "summary.json"]

@@ -80,3 +80,23 @@ def test_batch_matches_env():
             np.testing.assert_allclose(rewards[b, :n], expected, rtol=1e-9)
             assert not rewards[b, n:].any()
         assert batch.mask.sum() == 16
+
+
+def test_decision_points_carry_the_env_observation():
+    """The engine's DecisionPoint.observation is the env's observation, unpadded, at every step."""
+    graph = random_dag(np.random.default_rng(3), 7, p_edge=0.4)
+    seen = []
+
+    class Recorder:
+        def act(self, point):
+            seen.append(point.observation)
+            return point.context.position % 2
+
+    Simulation(scenario(), Recorder(), graphs=[("g", graph)]).run()
+    env = DagOffloadEnv(scenario(), graphs=[graph])
+    obs, _ = env.reset(options={"graph": 0})
+    for position, got in enumerate(seen):
+        np.testing.assert_array_equal(got["tasks"], obs["tasks"])
+        np.testing.assert_array_equal(got["plan"], obs["plan"])
+        assert got["step"] == obs["step"] == position and got["mask"].sum() == 7
+        obs, *_ = env.step(position % 2)

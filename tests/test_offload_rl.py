@@ -5,16 +5,13 @@ Tiny networks and budgets: these tests check wiring and contracts, not learning 
 from __future__ import annotations
 
 import csv
-import shutil
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from controllers import drl, mrlco, mrlato
-from controllers.offload_rl import evaluate_checkpoint, write_eval
+from controllers.offload_rl import NetworkSpec, build_policy, evaluate_checkpoint, write_eval
 from mecsim.cli import main
 from mecsim.checkpoint import load_checkpoint
 
@@ -75,10 +72,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(scenario, tmp_path):
 
 def test_meta_step_moves_the_policy(scenario, tmp_path):
     mrlco.train(scenario, tmp_path / "a", config=replace(TINY, iterations=1), progress=False)
-    start = mrlco.build_policy if False else None  # noqa: F841  (documentation: the initial policy is seed-determined)
-    torch.manual_seed(0)
-    from controllers.offload_rl import NetworkSpec, build_policy
     ck = load_checkpoint(tmp_path / "a")
+    torch.manual_seed(0)                       # the trainer builds its initial policy right after this seed
     init = build_policy(NetworkSpec(**ck["network"])).state_dict()
     moved = sum(float((init[k] - ck["policy"][k]).abs().sum()) for k in init)
     assert moved > 0

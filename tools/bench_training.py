@@ -54,8 +54,8 @@ def main() -> None:
         steps = int(rows[-1].split(",")[1]) - int(rows[1].split(",")[1])
     its = args.iterations - 1
     print(f"machine: {platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"| budget | s / iteration | env steps / s | simulator share | network share |")
-    print(f"|---|---|---|---|---|")
+    print("| budget | s / iteration | env steps / s | simulator share | network share |")
+    print("|---|---|---|---|---|")
     print(f"| {args.budget} (meta batch {cfg.meta_batch}, {cfg.episodes} DAGs, hidden {cfg.hidden}) | "
           f"{wall / its:.2f} | {steps / wall:,.0f} | {spent['sim'] / wall:.1%} | {1 - spent['sim'] / wall:.1%} |")
 

@@ -23,6 +23,7 @@ Observation (a Dict):
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,18 +31,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mecsim.analytic import CostModel, PlanState, id_order, rank_order, task_times
+from mecsim.analytic import PlanState, id_order, rank_order, task_times
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import load_scenario
 from mecsim.scenario.model import Scenario
 from mecsim.simulation import Simulation, load_graphs
+from mecsim.systems.dag_offloading import PROFILE, embed
 from mecsim.rng import RandomStreams
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["DagOffloadEnv", "embed", "ORDERS"]
+__all__ = ["DagOffloadEnv", "ORDERS"]
 
 ORDERS = ("rank", "recursive_rank", "id")
-PROFILE = 5   # position + four service times
 
 
 def _subgraph(graph: TaskGraph, order: Sequence[int], upto: int) -> TaskGraph:
@@ -51,24 +52,6 @@ def _subgraph(graph: TaskGraph, order: Sequence[int], upto: int) -> TaskGraph:
     edges = [(where[a], where[b]) for a, b in graph.edges if a in where and b in where]
     return TaskGraph.from_edges(graph.name, graph.cycles[keep], graph.up_bytes[keep],
                                 graph.down_bytes[keep], edges, labels=[graph.labels[t] for t in keep])
-
-
-def embed(graph: TaskGraph, order: Sequence[int], model: CostModel, max_tasks: int, p: int = 12) -> np.ndarray:
-    """MRLCO §4.2 task embeddings in schedule order, padded to `max_tasks` rows (see module doc)."""
-    times = task_times(graph, model)
-    scale = float(times.local.max()) or 1.0
-    out = np.full((max_tasks, PROFILE + 2 * p), -1.0, dtype=np.float32)
-    position = {t: k for k, t in enumerate(order)}
-    best = np.argmin(times.up + times.mec + times.down, axis=0)
-    for k, t in enumerate(order):
-        s = best[t]
-        out[k, :PROFILE] = (k / graph.n, times.local[t] / scale, times.up[s, t] / scale,
-                            times.mec[s, t] / scale, times.down[s, t] / scale)
-        parents = sorted(position[q] for q in graph.parents[t])[:p]
-        children = sorted(position[c] for c in graph.children[t])[:p]
-        out[k, PROFILE:PROFILE + len(parents)] = parents
-        out[k, PROFILE + p:PROFILE + p + len(children)] = children
-    return out
 
 
 class _Answer:
@@ -119,7 +102,6 @@ class DagOffloadEnv(gym.Env):
         self.action_space = spaces.Discrete(self.actions)
         self._graph: TaskGraph | None = None
         self._encoded: dict[int, tuple[np.ndarray, list[int]]] = {}
-        self._reward_scale: float | None = None    # set by trainers (controllers/offload_rl.py)
 
     def _closed_form_holds(self) -> bool:
         """The configuration the DES = closed-form property test covers."""
@@ -164,6 +146,11 @@ class DagOffloadEnv(gym.Env):
         info = {"latency": latency} if done else {}
         return self._obs(), float(reward), done, False, info
 
+    @cached_property
+    def mean_local_latency(self) -> float:
+        """Mean all-local latency over the task's DAGs (trainers scale rewards by it)."""
+        return float(np.mean([g.cycles.sum() / self.model.local_hz for g in self.graphs]))
+
     def encoded(self, k: int) -> tuple[np.ndarray, list[int]]:
         """Graph k's padded embeddings and schedule order (cached: batched training asks often)."""
         cache = self._encoded
@@ -174,7 +161,7 @@ class DagOffloadEnv(gym.Env):
                 order = id_order(graph)
             else:
                 order = rank_order(graph, times, "min" if self.order_kind == "rank" else "remote")
-            cache[k] = (embed(graph, order, self.model, self.max_tasks, self.p), order)
+            cache[k] = (embed(graph, order, self.model, self.max_tasks, self.p, times), order)
         return cache[k]
 
     # -- helpers ------------------------------------------------------------------------------------

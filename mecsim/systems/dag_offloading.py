@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Generator
+from typing import Generator, Sequence
 
 import numpy as np
 import simpy
 
-from mecsim.analytic import CostModel, id_order, rank_order, task_times
+from mecsim.analytic import CostModel, TaskTimes, id_order, rank_order, task_times
 from mecsim.decision import DecisionBridge, DecisionPoint, OffloadContext, Outcome
 from mecsim.errors import MecsimError
 from mecsim.infrastructure import Device, EdgeServer, Infrastructure
@@ -32,7 +32,38 @@ from mecsim.station import Station
 from mecsim.trace import TraceRecorder
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["AppRecord", "DagOffloading"]
+__all__ = ["AppRecord", "DagOffloading", "embed", "PROFILE"]
+
+PROFILE = 5   # embedding columns before the parent/child positions: position + four service times
+
+
+def embed(graph: TaskGraph, order: Sequence[int], model: CostModel, max_tasks: int, p: int = 12,
+          times: TaskTimes | None = None) -> np.ndarray:
+    """MRLCO §4.2 task embeddings in schedule order, padded to `max_tasks` rows of -1.
+
+    Per task: [position / n, local, upload, execution, download time] (times divided by the graph's
+    largest local time; with several servers, the best server's), then the positions of up to p
+    parents and p children, padded with -1.
+    """
+    t = times if times is not None else task_times(graph, model)
+    order = np.asarray(order)
+    n = graph.n
+    best = np.argmin(t.up + t.mec + t.down, axis=0)[order]
+    scale = float(t.local.max()) or 1.0
+    out = np.full((max_tasks, PROFILE + 2 * p), -1.0, dtype=np.float32)
+    out[:n, 0] = np.arange(n) / n
+    out[:n, 1] = t.local[order] / scale
+    for col, part in enumerate((t.up, t.mec, t.down), 2):
+        out[:n, col] = part[best, order] / scale
+    position = [0] * n                       # plain ints: this loop is per application, on the hot path
+    for k, task in enumerate(order.tolist()):
+        position[task] = k
+    for k, task in enumerate(order.tolist()):
+        parents = sorted(position[q] for q in graph.parents[task])[:p]
+        children = sorted(position[c] for c in graph.children[task])[:p]
+        out[k, PROFILE:PROFILE + len(parents)] = parents
+        out[k, PROFILE + p:PROFILE + p + len(children)] = children
+    return out
 
 
 @dataclass
@@ -102,17 +133,24 @@ class DagOffloading:
         self.records.append(record)
         app = _App(env, record, graph, device)
         model = self.cost_model(device)
+        times = task_times(graph, model)
         if self.order == "id":
             order = tuple(id_order(graph))
         else:   # rank: MRLCO eq. (10); recursive_rank: MRLATO eq. (13)
-            order = tuple(rank_order(graph, task_times(graph, model),
-                                     "remote" if self.order == "recursive_rank" else "min"))
+            order = tuple(rank_order(graph, times, "remote" if self.order == "recursive_rank" else "min"))
         actions = 1 + len(self.targets)
         plan_so_far: list[int] = []
+        tasks = embed(graph, order, model, graph.n, times=times)   # MRLCO §4.2, once per application
+        tasks.flags.writeable = False
+        mask = np.ones(graph.n, dtype=np.int8)
         for position, task in enumerate(order):
             context = OffloadContext(graph, order, position, tuple(plan_so_far), device.index,
                                      tuple(self.targets), model, self.loads(device))
-            point = DecisionPoint("offload", env.now, record.app, task, graph.labels[task], actions, context)
+            plan = np.full(graph.n, -1, dtype=np.int64)
+            plan[:position] = plan_so_far
+            observation = {"tasks": tasks, "plan": plan, "step": position, "mask": mask}
+            point = DecisionPoint("offload", env.now, record.app, task, graph.labels[task], actions, context,
+                                  observation)
             action = yield self.bridge.decide(point)
             if isinstance(action, (np.integer,)):
                 action = int(action)
