@@ -136,16 +136,18 @@ class Infrastructure:
             self.links[(link.b, link.a)] = WiredLink(env, f"{link.b}-{link.a}/link", link.rate_bps, link.delay_s)
             topology.add_edge(link.a, link.b, weight=8.0 / link.rate_bps + link.delay_s)
         self._topology = topology
+        self._routes: dict[tuple[str, str], list[WiredLink]] = {}
 
     def route(self, src: str, dst: str) -> list[WiredLink]:
         """Backhaul links from access point src to dst (fewest seconds per byte, then delay)."""
-        if src == dst:
-            return []
-        try:
-            hops = nx.shortest_path(self._topology, src, dst, weight="weight")
-        except nx.NetworkXNoPath:
-            raise ConfigError(f"no backhaul route from access point {src!r} to {dst!r}; add links") from None
-        return [self.links[(a, b)] for a, b in zip(hops, hops[1:])]
+        route = self._routes.get((src, dst))
+        if route is None:   # the topology is fixed during a run: search once per pair
+            try:
+                hops = nx.shortest_path(self._topology, src, dst, weight="weight")
+            except nx.NetworkXNoPath:
+                raise ConfigError(f"no backhaul route from access point {src!r} to {dst!r}; add links") from None
+            route = self._routes[(src, dst)] = [self.links[(a, b)] for a, b in zip(hops, hops[1:])]
+        return route
 
     def stations(self) -> Generator[Station, None, None]:
         for d in self.devices:
