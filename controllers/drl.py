@@ -12,9 +12,10 @@ from typing import Sequence
 
 from controllers.mrlco import BUDGETS as MRLCO_BUDGETS
 from controllers.offload_rl import LearnedOffloader, evaluator, mean_stats, sample, train_loop
+from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import ppo_update
 
-__all__ = ["BUDGETS", "train", "DRL"]
+__all__ = ["BUDGETS", "train", "evaluate", "DRL"]
 
 BUDGETS = MRLCO_BUDGETS   # same network, PPO and sampling budget as MRLCO, for a like-for-like baseline
 

@@ -12,8 +12,9 @@ from typing import Sequence
 
 from controllers import mrlco
 from controllers.offload_rl import LearnedOffloader
+from controllers.offload_rl import evaluate_checkpoint as evaluate
 
-__all__ = ["BUDGETS", "train", "MRLATO"]
+__all__ = ["BUDGETS", "train", "evaluate", "MRLATO"]
 
 BUDGETS = {
     "paper": replace(mrlco.BUDGETS["paper"], hidden=128, attention="multihead", heads=8, order="recursive_rank"),

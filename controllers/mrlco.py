@@ -14,9 +14,10 @@ from typing import Sequence
 import torch
 
 from controllers.offload_rl import LearnedOffloader, clone, evaluator, mean_stats, sample, train_loop
+from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
 
-__all__ = ["MetaConfig", "BUDGETS", "train", "MRLCO"]
+__all__ = ["MetaConfig", "BUDGETS", "train", "evaluate", "MRLCO"]
 
 
 @dataclass(frozen=True)

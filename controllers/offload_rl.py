@@ -27,7 +27,7 @@ from mecsim.envs.dag_offload import DagOffloadEnv
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
-__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency",
+__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency", "HEURISTICS",
            "evaluator", "train_loop", "LearnedOffloader"]
 
 
@@ -98,6 +98,7 @@ def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([s[k] for s in stats])) for k in METRICS}
 
 
+HEURISTICS = ("greedy", "heft", "optimal")   # the baselines `mecsim eval` scores next to a learned offloader
 METRICS = ["sample_latency", "policy_loss", "value_loss", "approx_kl"]
 
 
@@ -231,7 +232,7 @@ def _heuristic_latency(task: Task, controller: str) -> float | None:
 
 
 def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Sequence[int],
-                        seeds: Sequence[int], heuristics: Sequence[str] = ("greedy", "heft", "optimal"),
+                        seeds: Sequence[int], heuristics: Sequence[str] | None = None,
                         overrides: Sequence[str] = (), progress: bool = True) -> list[dict[str, Any]]:
     """Adapt the trained policy on every `training.test` task and score it after each step count.
 
@@ -240,6 +241,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
     The heuristics run on the same DAGs in the same model. Rows: controller, test_set, adapt_steps,
     seed, latency_ms.
     """
+    heuristics = HEURISTICS if heuristics is None else heuristics
     payload = load_checkpoint(checkpoint)
     set_threads()
     name, cfg = payload["controller"], payload["config"]
@@ -276,42 +278,3 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
     if bar is not None:
         bar.close()
     return rows
-
-
-def write_eval(rows: list[dict[str, Any]], out: str | Path) -> None:
-    """eval.csv and eval.png (latency against adaptation steps per test set, heuristics as lines)."""
-    import csv
-    import io
-
-    from mecsim.fileio import atomic_write, atomic_write_text
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, ["controller", "test_set", "adapt_steps", "seed", "latency_ms"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({**r, "latency_ms": repr(float(r["latency_ms"]))} for r in rows)
-    atomic_write_text(out / "eval.csv", text.getvalue())
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    sets = sorted({r["test_set"] for r in rows})
-    fig = Figure(figsize=(4.5 * len(sets), 3.6))
-    FigureCanvasAgg(fig)
-    for i, test_set in enumerate(sets, 1):
-        ax = fig.add_subplot(1, len(sets), i)
-        mine = [r for r in rows if r["test_set"] == test_set]
-        for ctrl in sorted({r["controller"] for r in mine}):
-            pts = [r for r in mine if r["controller"] == ctrl]
-            xs = sorted({r["adapt_steps"] for r in pts})
-            ys = [np.mean([r["latency_ms"] for r in pts if r["adapt_steps"] == x]) for x in xs]
-            if len(xs) == 1:
-                ax.axhline(ys[0], ls="--", lw=1, label=ctrl)
-            else:
-                ax.plot(xs, ys, marker="o", ms=3, label=ctrl)
-        ax.set_title(test_set)
-        ax.set_xlabel("adaptation steps")
-        ax.set_ylabel("mean latency (ms)")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_write(out / "eval.png", "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("controllers", help="list the registered controllers")
     tr = sub.add_parser("train", help="train a learned controller on a scenario's training tasks")
     tr.add_argument("scenario")
-    tr.add_argument("--controller", required=True, help="drl | mrlco | mrlato")
+    tr.add_argument("--controller", required=True, help="a trainable controller (see `mecsim controllers`)")
     tr.add_argument("--out", required=True, help="checkpoint folder (checkpoint.pt, progress.csv)")
     tr.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
     tr.add_argument("--seed", type=int, default=0)
@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True)
     ev.add_argument("--adapt-steps", default="0,1,2,5,10,20", help="comma-separated step counts")
     ev.add_argument("--seeds", default="0", help="comma-separated seeds, or A-B")
-    ev.add_argument("--heuristics", default="greedy,heft,optimal")
+    ev.add_argument("--heuristics", default=None,
+                    help="comma-separated baselines on the same inputs (default: the controller's own list)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--quiet", action="store_true")
     return parser
@@ -69,6 +70,8 @@ def _prepare(path: str, overrides: Sequence[str], controller: str | None = None,
         raise ConfigError(f"--seed: must be an integer >= 0, got {seed}")
     name = controller or scenario.controller
     ctrl = make_controller(name, scenario.controller_params, RandomStreams(seed).get("controller"))
+    if scenario.system != "dag_offloading":
+        return scenario, ctrl, name, seed
     graphs = load_graphs(scenario, RandomStreams(seed))
     check = getattr(ctrl, "check", None)
     if check is not None:
@@ -84,8 +87,11 @@ def _prepare(path: str, overrides: Sequence[str], controller: str | None = None,
 def _run(args: argparse.Namespace) -> int:
     from mecsim.outputs import format_summary, write_outputs
     from mecsim.simulation import Simulation
+    from mecsim.systems import system_module
 
     scenario, ctrl, name, seed = _prepare(args.scenario, args.overrides, args.controller, args.seed)
+    if scenario.system != "dag_offloading":
+        Simulation = system_module(scenario.system).Simulation  # noqa: N806 (same constructor contract)
     sim = Simulation(scenario, ctrl, seed=seed, trace=args.gantt or not args.no_trace, controller_name=name)
     result = sim.run(progress=not args.quiet)
     out = Path(args.out or Path("out") / scenario.name)
@@ -99,15 +105,18 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if not args.quiet:
-        print(format_summary(summary))
+        print(format_summary(summary, result))
         print(f"outputs in {out}/")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
     scenario, _, name, _ = _prepare(args.scenario, args.overrides)
-    print(f"{args.scenario}: ok ({scenario.devices.count} device(s), {len(scenario.servers)} server(s), "
-          f"controller {name})")
+    if scenario.system == "dag_offloading":
+        print(f"{args.scenario}: ok ({scenario.devices.count} device(s), {len(scenario.servers)} server(s), "
+              f"controller {name})")
+    else:
+        print(f"{args.scenario}: ok (system {scenario.system}, controller {name})")
     return 0
 
 
@@ -144,12 +153,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from controllers.offload_rl import evaluate_checkpoint, write_eval
-    rows = evaluate_checkpoint(args.scenario, args.checkpoint,
-                               adapt_steps=_int_list(args.adapt_steps, "--adapt-steps"),
-                               seeds=_int_list(args.seeds, "--seeds"),
-                               heuristics=[h for h in args.heuristics.split(",") if h],
-                               overrides=args.overrides, progress=not args.quiet)
+    from mecsim.checkpoint import load_checkpoint
+    from mecsim.evaluation import write_eval
+    from mecsim.registry import evaluator
+    evaluate = evaluator(load_checkpoint(args.checkpoint)["controller"])
+    heuristics = None if args.heuristics is None else [h for h in args.heuristics.split(",") if h]
+    rows = evaluate(args.scenario, args.checkpoint,
+                    adapt_steps=_int_list(args.adapt_steps, "--adapt-steps"),
+                    seeds=_int_list(args.seeds, "--seeds"), heuristics=heuristics,
+                    overrides=args.overrides, progress=not args.quiet)
     write_eval(rows, args.out)
     if not args.quiet:
         import numpy as np

@@ -1,4 +1,8 @@
-"""Run outputs: summary.json, apps.csv, trace.csv, trace.json and gantt.png, each written atomically."""
+"""Run outputs: summary.json, the system's tables (apps.csv, ...), trace.csv, trace.json and gantt.png.
+
+Each file is written atomically. DAG runs (:class:`RunResult`) are summarised here; the results of the
+other systems summarise themselves (``summary()``, ``tables()``, ``headline()``; see mecsim.systems).
+"""
 from __future__ import annotations
 
 import csv
@@ -61,26 +65,32 @@ def _apps_csv(result: RunResult) -> str:
     return out.getvalue()
 
 
-def write_outputs(result: RunResult, out: str | Path, *, gantt: bool = False, traces: bool = True) -> dict[str, Any]:
+def write_outputs(result: Any, out: str | Path, *, gantt: bool = False, traces: bool = True) -> dict[str, Any]:
     """Write every output into `out` (trace.csv/trace.json only with `traces`); returns the summary."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(result)
+    if isinstance(result, RunResult):
+        summary, tables = summarize(result), {"apps.csv": _apps_csv(result)}
+    else:
+        summary, tables = result.summary(), result.tables()
     activities = result.trace.sorted() if traces or gantt else []
     if traces:
         write_trace_csv(activities, out / "trace.csv")
         write_chrome_trace(activities, out / "trace.json",
                            metadata={"scenario": result.scenario.name, "seed": result.seed,
                                      "controller": result.controller})
-    atomic_write_text(out / "apps.csv", _apps_csv(result))
+    for name, text in tables.items():
+        atomic_write_text(out / name, text)
     if gantt:
         plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def format_summary(summary: dict[str, Any]) -> str:
-    """A short table for the terminal."""
+def format_summary(summary: dict[str, Any], result: Any = None) -> str:
+    """A short table for the terminal (the result's own ``headline()`` for systems other than DAG)."""
+    if result is not None and not isinstance(result, RunResult):
+        return _table(result.headline())
     c, lat = summary["counts"], summary["latency_ms"]
     fmt = (lambda v: "-" if v is None else f"{v:.2f}")
     rows = [("scenario", summary["scenario"]), ("controller", summary["controller"]),
@@ -91,5 +101,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                            f"max {fmt(lat['max'])}"),
             ("simulated", f"{summary['sim_time_s']:.3f} s"),
             ("wall", f"{summary['wall_s']:.2f} s ({summary['events']} events)")]
+    return _table(rows)
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -17,7 +17,7 @@ import numpy as np
 
 from mecsim.errors import UnknownControllerError
 
-__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer"]
+__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer", "evaluator"]
 
 REGISTRY: dict[str, str] = {
     "local": "controllers.heuristics:Local",
@@ -32,11 +32,12 @@ REGISTRY: dict[str, str] = {
     "mrlato": "controllers.mrlato:MRLATO",
 }
 
-# learned controllers: name -> "module:train" (used by `mecsim train`)
+# learned controllers: name -> the module whose `train(...)` and `evaluate(...)` serve
+# `mecsim train` and `mecsim eval` (signatures: controllers/offload_rl.py train_loop, evaluate_checkpoint)
 TRAINERS: dict[str, str] = {
-    "drl": "controllers.drl:train",
-    "mrlco": "controllers.mrlco:train",
-    "mrlato": "controllers.mrlato:train",
+    "drl": "controllers.drl",
+    "mrlco": "controllers.mrlco",
+    "mrlato": "controllers.mrlato",
 }
 
 
@@ -87,10 +88,18 @@ def make_controller(name: str, params: Mapping[str, Any] | None = None,
 
 def trainer(name: str):
     """The train function of a learned controller."""
+    return _learner(name).train
+
+
+def evaluator(name: str):
+    """The evaluate function of a learned controller (`mecsim eval`)."""
+    return _learner(name).evaluate
+
+
+def _learner(name: str):
     target = TRAINERS.get(name)
     if target is None:
         close = difflib.get_close_matches(name, TRAINERS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise UnknownControllerError(f"controller {name!r} has no trainer{hint} (trainable: {', '.join(sorted(TRAINERS))})")
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return importlib.import_module(target)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from controllers import drl, mrlco, mrlato
-from controllers.offload_rl import NetworkSpec, build_policy, evaluate_checkpoint, write_eval
+from controllers.offload_rl import NetworkSpec, build_policy, evaluate_checkpoint
+from mecsim.evaluation import write_eval
 from mecsim.cli import main
 from mecsim.checkpoint import load_checkpoint
 

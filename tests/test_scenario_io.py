@@ -442,3 +442,11 @@ def test_distribution_validation_messages(text: str, kwargs: dict, expected: str
 def test_distribution_required(dists: Node) -> None:
     with pytest.raises(ConfigError, match=r"^d\.yaml:1: size: is required$"):
         read_distribution(dists, "size")
+
+
+def test_unknown_system_is_named_with_a_suggestion() -> None:
+    from tests.helpers import scenario
+    with pytest.raises(ConfigError) as excinfo:
+        scenario({"system": "edge_tunin"})
+    text = message(excinfo)
+    assert "tiny.yaml" in text and "system" in text and "'edge_tunin'" in text and "edge_tuning" in text

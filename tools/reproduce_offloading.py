@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from controllers.offload_rl import evaluate_checkpoint, write_eval
+from controllers.offload_rl import evaluate_checkpoint
+from mecsim.evaluation import write_eval
 from mecsim.registry import trainer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ folders) are relative to the scenario file's folder. Units are SI (see ``model.p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from mecsim.errors import ConfigError
 from mecsim.scenario.checks import Node, must
@@ -66,7 +66,20 @@ def _flow(value: object) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
-def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario:
+def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario | Any:
+    """The scenario of a document; systems other than dag_offloading load through their own module."""
+    system = Node(doc).str("system", "dag_offloading")
+    if system != "dag_offloading":
+        from mecsim.systems import system_module
+        try:
+            module = system_module(system)
+        except ValueError as exc:
+            raise Node(doc).error(str(exc), "system") from None
+        return module.load(doc, base)
+    return _dag_scenario(doc, base)
+
+
+def _dag_scenario(doc: Document, base: Path) -> Scenario:
     root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params",
                            "devices", "access_points", "servers", "cloud", "links", "workload", "compat",
                            "training")
@@ -89,7 +102,7 @@ def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario:
         name=root.str("name"),
         file=doc.file,
         seed=root.int("seed", 0, min=0),
-        system=root.str("system", "dag_offloading", choices=("dag_offloading",)),
+        system="dag_offloading",
         devices=devices,
         access_points=access_points,
         servers=servers,
