@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from controllers.mrlco import BUDGETS as MRLCO_BUDGETS
+from controllers.mrlco import with_iterations
 from controllers.offload_rl import LearnedOffloader, evaluator, mean_stats, sample, train_loop
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import ppo_update
@@ -21,8 +22,8 @@ BUDGETS = MRLCO_BUDGETS   # same network, PPO and sampling budget as MRLCO, for 
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = ()) -> Path:
-    cfg = BUDGETS[budget]
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
+    cfg = with_iterations(BUDGETS[budget], iterations)
     ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
 
     def pretrain_iteration(policy, optimizer, tasks, rng, gen):

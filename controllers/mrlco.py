@@ -17,7 +17,7 @@ from controllers.offload_rl import LearnedOffloader, clone, evaluator, mean_stat
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
 
-__all__ = ["MetaConfig", "BUDGETS", "train", "evaluate", "MRLCO"]
+__all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "evaluate", "MRLCO"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,11 @@ BUDGETS = {
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, config: MetaConfig | None = None, name: str = "mrlco",
-          overrides: Sequence[str] = ()) -> Path:
-    """Meta-train on the scenario's `training.train` tasks; checkpoint every iteration in `out`."""
-    cfg = config or BUDGETS[budget]
+          overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
+    """Meta-train on the scenario's `training.train` tasks; checkpoint every iteration in `out`.
+
+    ``iterations`` replaces the budget's count (resuming with a larger one trains on)."""
+    cfg = with_iterations(config or BUDGETS[budget], iterations)
     ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
 
     def meta_iteration(meta, outer, tasks, rng, gen) -> tuple[dict[str, float], int]:
@@ -83,6 +85,14 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
 
     return train_loop(scenario, out, cfg, name=name, seed=seed, resume=resume, progress=progress,
                       overrides=overrides, lr=cfg.outer_lr, iteration=meta_iteration)
+
+
+def with_iterations(cfg: MetaConfig, iterations: int | None) -> MetaConfig:
+    if iterations is None:
+        return cfg
+    if iterations < 1:
+        raise ValueError(f"iterations: must be >= 1, got {iterations}")
+    return replace(cfg, iterations=iterations)
 
 
 class MRLCO(LearnedOffloader):
