@@ -55,10 +55,15 @@ def load_checkpoint(folder: str | os.PathLike, controller: str | None = None) ->
 
 
 class ProgressLog:
-    """``progress.csv``: header ``iteration, env_steps, wall_s`` then the algorithm's metrics."""
+    """``progress.csv``: header ``iteration, env_steps, wall_s`` then the algorithm's metrics.
+
+    When ``tensorboard`` is installed the same numbers also go to TensorBoard scalars in ``folder/tb``
+    (step = iteration); on resume, events after the checkpoint's iteration are purged there too.
+    """
 
     def __init__(self, folder: str | os.PathLike, metrics: list[str], resume_from: int | None = None) -> None:
         self.path = Path(folder) / "progress.csv"
+        self._tb = _tensorboard(Path(folder) / "tb", resume_from)
         self.columns = ["iteration", "env_steps", "wall_s", *metrics]
         kept = []
         if resume_from is not None and self.path.exists():
@@ -76,3 +81,19 @@ class ProgressLog:
                 {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
             f.flush()
             os.fsync(f.fileno())
+        if self._tb is not None:
+            step = int(row["iteration"])
+            for key, value in row.items():
+                if key != "iteration" and isinstance(value, (int, float)):
+                    self._tb.add_scalar(key, value, step)
+            self._tb.flush()
+
+
+def _tensorboard(folder: Path, resume_from: int | None) -> Any:
+    """A SummaryWriter when tensorboard is installed (the optional extra), else None."""
+    try:
+        import tensorboard  # noqa: F401  (torch's writer needs it)
+    except ImportError:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(str(folder), purge_step=None if resume_from is None else resume_from + 1)

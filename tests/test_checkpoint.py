@@ -55,3 +55,17 @@ def test_progress_resume_drops_rows_after_the_checkpoint(tmp_path):
     ProgressLog(tmp_path, ["loss"], resume_from=3)
     rows = list(csv.DictReader(open(tmp_path / "progress.csv")))
     assert [r["iteration"] for r in rows] == ["1", "2", "3"] and rows[0]["loss"] == "1"
+
+
+def test_progress_also_goes_to_tensorboard_and_resume_purges(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    log = ProgressLog(tmp_path, ["loss"])
+    for i in range(1, 6):
+        log.append({"iteration": i, "env_steps": 10 * i, "wall_s": 0.5 * i, "loss": 1.0 / i})
+    resumed = ProgressLog(tmp_path, ["loss"], resume_from=3)
+    resumed.append({"iteration": 4, "env_steps": 40, "wall_s": 2.0, "loss": 7.0})
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    loss = {e.step: e.value for e in events.Scalars("loss")}
+    assert loss == {1: 1.0, 2: 0.5, 3: pytest.approx(1 / 3), 4: 7.0}

@@ -1,14 +1,16 @@
 """Reproduce MRLCO Table 3 / MRLATO Table III on the authors' data, every method in the same model.
 
     python tools/reproduce_offloading.py --experiment topology|tasks|rates --model authors|faithful \
-        --budget smoke|paper --out OUT [--seeds 0,1,2] [--iterations N] [--workers W] [--train-only]
+        --budget smoke|paper --out OUT [--seeds 0,1,2] [--controllers drl,mrlco,mrlato]
+        [--iterations N] [--workers W] [--train-only | --eval-only]
 
 For each seed: train DRL, MRLCO and MRLATO on the experiment's training tasks (what `mecsim train`
 does), then adapt each on every held-out task and score it after 0/1/20/30/100 steps next to Optimal,
 HEFT and Greedy on the same DAGs (what `mecsim eval` does). `--model authors` turns on the authors'
 entry-upload quirk (the model the paper's MRLCO figures were scored in); `faithful` keeps the serial
 uplink. `--iterations` replaces the budget's iteration count (checkpoints resume, so a second call with
-a larger count trains on); `--workers` runs the (seed, controller) jobs in parallel processes.
+a larger count trains on); `--workers` runs the (seed, controller) jobs in parallel processes;
+`--train-only` and `--eval-only` split the two phases (e.g. training under a wall-clock limit first).
 Writes OUT/eval.csv (all rows), OUT/table.md (mean ± std over seeds) and the per-run checkpoint folders.
 """
 from __future__ import annotations
@@ -38,8 +40,9 @@ def job(name: str, seed: int, args: argparse.Namespace) -> list[dict]:
     scenario = ROOT / "scenarios" / "mrlco" / f"{args.experiment}.yaml"
     overrides = [f"compat.entry_upload_bypass={'true' if args.model == 'authors' else 'false'}"]
     ck = Path(args.out) / f"{name}-seed{seed}"
-    trainer(name)(scenario, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
-                  overrides=overrides, iterations=args.iterations)
+    if not args.eval_only:
+        trainer(name)(scenario, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
+                      overrides=overrides, iterations=args.iterations)
     if args.train_only:
         return []
     heuristics = HEURISTICS if name == LEARNED[0] else ()
@@ -56,14 +59,20 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--iterations", type=int, default=None, help="replace the budget's iteration count")
     parser.add_argument("--workers", type=int, default=1, help="parallel (seed, controller) jobs")
-    parser.add_argument("--train-only", action="store_true", help="train (or resume) and stop")
+    parser.add_argument("--controllers", default=",".join(LEARNED), help="a subset of drl,mrlco,mrlato")
+    phase = parser.add_mutually_exclusive_group()
+    phase.add_argument("--train-only", action="store_true", help="train (or resume) and stop")
+    phase.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in OUT as they are")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.iterations is not None and args.iterations < 1:
         parser.error(f"--iterations: must be >= 1, got {args.iterations}")
     seeds = [int(s) for s in args.seeds.split(",")]
-    jobs = [(name, seed) for seed in seeds for name in LEARNED]
+    names = [n for n in args.controllers.split(",") if n]
+    if not names or set(names) - set(LEARNED):
+        parser.error(f"--controllers: must be a subset of {','.join(LEARNED)}, got {args.controllers!r}")
+    jobs = [(name, seed) for seed in seeds for name in names]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(job, *zip(*jobs), [args] * len(jobs)))
@@ -83,6 +92,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     sets = list(dict.fromkeys(r["test_set"] for r in rows))
     head = "| test set | " + " | ".join(c if c in HEURISTICS else f"{c} {s}" for c, s in COLUMNS) + " |"
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
+    if args.eval_only:
+        budget = f"{args.budget} network, checkpoints as trained (iterations: see each progress.csv)"
     lines = [f"Experiment {args.experiment}, {args.model} model, budget {budget}, seeds {args.seeds}; "
              "mean latency (the authors' units: s) ± std over seeds", "", head,
              "|" + "---|" * (len(COLUMNS) + 1)]
