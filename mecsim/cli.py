@@ -1,4 +1,4 @@
-"""The ``mecsim`` command: run | validate | controllers | train | eval.
+"""The ``mecsim`` command: run | validate | controllers | train | eval | sweep.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2; outputs
 are staged in a temporary folder and moved into place only when all of them are written.
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="output folder (default: out/<scenario name>)")
     run.add_argument("--gantt", action="store_true", help="also draw gantt.png")
     run.add_argument("--no-trace", action="store_true", help="record no trace, write no trace.csv/trace.json (faster)")
+    run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default=None,
+                     help="write trace.csv (or trace.parquet) in batches while running: flat memory for long "
+                          "horizons; rows in recording order, not sorted; no trace.json")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
     val = sub.add_parser("validate", help="check a scenario file (and its DAG files)")
     val.add_argument("scenario")
@@ -54,50 +57,45 @@ def _parser() -> argparse.ArgumentParser:
                     help="comma-separated baselines on the same inputs (default: the controller's own list)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--quiet", action="store_true")
+    sw = sub.add_parser("sweep", help="run every grid combination x seed in parallel; runs.csv and table.md")
+    sw.add_argument("scenario")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                    help="a scenario key and its values, e.g. servers.0.cores=2,4 (repeatable: the product)")
+    sw.add_argument("--seeds", default=None, help="comma-separated seeds, or A-B (default: the file's seed)")
+    sw.add_argument("--backend", choices=("local", "ray"), default="local")
+    sw.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    sw.add_argument("--workers", type=int, default=None, help="parallel runs (default: all CPUs)")
+    sw.add_argument("--controller", help="registered name or module:Class (overrides the file)")
+    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sw.add_argument("--metrics", default=None, help="comma-separated summary columns for table.md")
+    sw.add_argument("--out", required=True, help="folder for runs.csv, table.md and runs/ (the cache)")
+    sw.add_argument("--quiet", action="store_true")
     return parser
-
-
-def _prepare(path: str, overrides: Sequence[str], controller: str | None = None, seed: int | None = None):
-    """Load and check everything a run needs before anything is written."""
-    from mecsim.registry import make_controller
-    from mecsim.rng import RandomStreams
-    from mecsim.scenario.load import load_scenario
-    from mecsim.simulation import load_graphs
-
-    scenario = load_scenario(path, overrides)
-    seed = scenario.seed if seed is None else seed
-    if seed < 0:
-        raise ConfigError(f"--seed: must be an integer >= 0, got {seed}")
-    name = controller or scenario.controller
-    ctrl = make_controller(name, scenario.controller_params, RandomStreams(seed).get("controller"))
-    if scenario.system != "dag_offloading":
-        return scenario, ctrl, name, seed
-    graphs = load_graphs(scenario, RandomStreams(seed))
-    check = getattr(ctrl, "check", None)
-    if check is not None:
-        actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
-        for source, graph in graphs:
-            try:
-                check(graph.n, actions)
-            except ValueError as exc:
-                raise ConfigError(f"{exc} (in {source})", file=scenario.file, path="controller") from None
-    return scenario, ctrl, name, seed
 
 
 def _run(args: argparse.Namespace) -> int:
     from mecsim.outputs import format_summary, write_outputs
-    from mecsim.simulation import Simulation
-    from mecsim.systems import system_module
+    from mecsim.simulation import prepare, simulation_class
 
-    scenario, ctrl, name, seed = _prepare(args.scenario, args.overrides, args.controller, args.seed)
-    if scenario.system != "dag_offloading":
-        Simulation = system_module(scenario.system).Simulation  # noqa: N806 (same constructor contract)
-    sim = Simulation(scenario, ctrl, seed=seed, trace=args.gantt or not args.no_trace, controller_name=name)
-    result = sim.run(progress=not args.quiet)
+    scenario, ctrl, name, seed = prepare(args.scenario, args.overrides, args.controller, args.seed)
+    stream = args.trace_stream
+    if stream and (args.no_trace or args.gantt):
+        raise ConfigError(f"--trace-stream {stream}: cannot be combined with --no-trace or --gantt")
+    if stream and scenario.system != "dag_offloading":
+        raise ConfigError(f"--trace-stream: only the dag_offloading system streams its trace, got {scenario.system}")
     out = Path(args.out or Path("out") / scenario.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        trace = args.gantt or not args.no_trace
+        if stream:
+            from mecsim.trace import TraceStream
+            try:
+                trace = TraceStream(stage / f"trace.{stream}", stream)
+            except ValueError as exc:
+                raise ConfigError(f"--trace-stream {exc}") from None
+        sim = simulation_class(scenario)(scenario, ctrl, seed=seed, trace=trace, controller_name=name)
+        result = sim.run(progress=not args.quiet)
         summary = write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace)
         out.mkdir(parents=True, exist_ok=True)
         for f in sorted(stage.iterdir()):
@@ -111,7 +109,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario, _, name, _ = _prepare(args.scenario, args.overrides)
+    from mecsim.simulation import prepare
+    scenario, _, name, _ = prepare(args.scenario, args.overrides)
     if scenario.system == "dag_offloading":
         print(f"{args.scenario}: ok ({scenario.devices.count} device(s), {len(scenario.servers)} server(s), "
               f"controller {name})")
@@ -174,11 +173,30 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from mecsim.sweep import parse_grid, sweep
+    seeds = None if args.seeds is None else _int_list(args.seeds, "--seeds")
+    metrics = None if args.metrics is None else [m for m in args.metrics.split(",") if m]
+    result = sweep(args.scenario, parse_grid(args.grid), seeds, args.out, backend=args.backend,
+                   workers=args.workers, address=args.address, controller=args.controller,
+                   overrides=args.overrides, metrics=metrics, progress=not args.quiet)
+    if not args.quiet:
+        print(result.table)
+        print(f"{len(result.rows)} runs ({result.cached} cached, {result.failed} failed); "
+              f"runs.csv and table.md in {args.out}/")
+    params = result.columns[:result.columns.index("status")]
+    for row in result.rows:
+        if row["status"] == "failed":
+            where = " ".join(f"{k}={row[k]}" for k in params)
+            print(f"mecsim: run failed ({where}): {row['error']}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "validate": _validate, "controllers": _controllers,
-                "train": _train, "eval": _eval}[args.command](args)
+                "train": _train, "eval": _eval, "sweep": _sweep}[args.command](args)
     except MecsimError as exc:
         print(f"mecsim: error: {exc}", file=sys.stderr)
         return 2

@@ -15,9 +15,9 @@ import numpy as np
 
 from mecsim.fileio import atomic_write_text
 from mecsim.simulation import RunResult
-from mecsim.trace import plot_gantt, write_chrome_trace, write_trace_csv
+from mecsim.trace import TraceStream, plot_gantt, write_chrome_trace, write_trace_csv
 
-__all__ = ["summarize", "write_outputs", "format_summary"]
+__all__ = ["summarize", "summary_of", "write_outputs", "format_summary"]
 
 APPS_COLUMNS = ("app", "device", "source", "arrival_s", "finish_s", "latency_ms", "status", "reason", "plan")
 
@@ -52,6 +52,11 @@ def summarize(result: RunResult) -> dict[str, Any]:
     }
 
 
+def summary_of(result: Any) -> dict[str, Any]:
+    """The summary.json content of any system's result."""
+    return summarize(result) if isinstance(result, RunResult) else result.summary()
+
+
 def _apps_csv(result: RunResult) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -66,15 +71,22 @@ def _apps_csv(result: RunResult) -> str:
 
 
 def write_outputs(result: Any, out: str | Path, *, gantt: bool = False, traces: bool = True) -> dict[str, Any]:
-    """Write every output into `out` (trace.csv/trace.json only with `traces`); returns the summary."""
+    """Write every output into `out` (trace.csv/trace.json only with `traces`); returns the summary.
+
+    A streamed trace (:class:`mecsim.trace.TraceStream`) is closed into its own file instead, and
+    there is no trace.json: the Chrome trace needs every activity at once.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(result, RunResult):
-        summary, tables = summarize(result), {"apps.csv": _apps_csv(result)}
-    else:
-        summary, tables = result.summary(), result.tables()
-    activities = result.trace.sorted() if traces or gantt else []
-    if traces:
+    summary = summary_of(result)
+    tables = {"apps.csv": _apps_csv(result)} if isinstance(result, RunResult) else result.tables()
+    streamed = isinstance(result.trace, TraceStream)
+    if streamed and gantt:
+        raise ValueError("gantt: needs the whole trace in memory, not a TraceStream")
+    activities = result.trace.sorted() if (traces or gantt) and not streamed else []
+    if streamed:
+        result.trace.close()     # the stream's own file (under `out`, where its caller put it) is the trace
+    elif traces:
         write_trace_csv(activities, out / "trace.csv")
         write_chrome_trace(activities, out / "trace.json",
                            metadata={"scenario": result.scenario.name, "seed": result.seed,

@@ -30,6 +30,13 @@ REGISTRY: dict[str, str] = {
     "drl": "controllers.drl:DRL",
     "mrlco": "controllers.mrlco:MRLCO",
     "mrlato": "controllers.mrlato:MRLATO",
+    "sac_aisf": "controllers.sac_discrete:SacAisf",
+    "sac_dts": "controllers.sac_discrete:SacDTs",
+    "sac_tm": "controllers.sac_discrete:SacTM",
+    "pearl_dt": "controllers.pearl_dt:PearlDT",
+    "random_tuning": "controllers.hmppo:Random",
+    "hmppo": "controllers.hmppo:HMPPO",
+    "ippo": "controllers.ippo:IPPO",
 }
 
 # learned controllers: name -> the module whose `train(...)` and `evaluate(...)` serve
@@ -38,6 +45,10 @@ TRAINERS: dict[str, str] = {
     "drl": "controllers.drl",
     "mrlco": "controllers.mrlco",
     "mrlato": "controllers.mrlato",
+    "sac_baselines": "controllers.sac_discrete",
+    "pearl_dt": "controllers.pearl_dt",
+    "hmppo": "controllers.hmppo",
+    "ippo": "controllers.ippo",
 }
 
 

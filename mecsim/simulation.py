@@ -12,16 +12,17 @@ import numpy as np
 import simpy
 
 from mecsim.decision import Controller, DecisionBridge
+from mecsim.errors import ConfigError
 from mecsim.infrastructure import Device, Infrastructure
 from mecsim.rng import RandomStreams
 from mecsim.scenario.model import Scenario
 from mecsim.systems.dag_offloading import AppRecord, DagOffloading
-from mecsim.trace import TraceRecorder
+from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload.daggen import generate_dag
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["Simulation", "RunResult", "load_graphs"]
+__all__ = ["Simulation", "RunResult", "load_graphs", "prepare", "simulation_class"]
 
 
 def _natural(path: Path) -> tuple:
@@ -40,6 +41,43 @@ def load_graphs(scenario: Scenario, streams: RandomStreams) -> list[tuple[str, T
             for k in range(source.count)]
 
 
+def prepare(path: str | Path, overrides: Sequence[str] = (), controller: str | None = None,
+            seed: int | None = None) -> tuple[Any, Any, str, int]:
+    """(scenario, controller, controller name, seed): everything a run needs, checked before it starts.
+
+    Shared by ``mecsim run/validate`` and ``mecsim sweep`` so a sweep's run is exactly a ``mecsim run``.
+    """
+    from mecsim.registry import make_controller
+    from mecsim.scenario.load import load_scenario
+
+    scenario = load_scenario(path, overrides)
+    seed = scenario.seed if seed is None else seed
+    if seed < 0:
+        raise ConfigError(f"--seed: must be an integer >= 0, got {seed}")
+    name = controller or scenario.controller
+    ctrl = make_controller(name, scenario.controller_params, RandomStreams(seed).get("controller"))
+    if scenario.system != "dag_offloading":
+        return scenario, ctrl, name, seed
+    graphs = load_graphs(scenario, RandomStreams(seed))
+    check = getattr(ctrl, "check", None)
+    if check is not None:
+        actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
+        for source, graph in graphs:
+            try:
+                check(graph.n, actions)
+            except ValueError as exc:
+                raise ConfigError(f"{exc} (in {source})", file=scenario.file, path="controller") from None
+    return scenario, ctrl, name, seed
+
+
+def simulation_class(scenario: Any) -> type:
+    """The Simulation class of the scenario's system (every system has the same constructor)."""
+    if scenario.system == "dag_offloading":
+        return Simulation
+    from mecsim.systems import system_module
+    return system_module(scenario.system).Simulation
+
+
 @dataclass
 class RunResult:
     """Everything a run produced (written to files by :mod:`mecsim.outputs`)."""
@@ -48,7 +86,7 @@ class RunResult:
     seed: int
     controller: str
     apps: list[AppRecord]
-    trace: TraceRecorder
+    trace: TraceRecorder | TraceStream
     utilisation: dict[str, float]
     sim_time_s: float
     wall_s: float
@@ -61,14 +99,15 @@ class Simulation:
     """One run of a scenario. Without a controller, decisions wait for :attr:`bridge` answers."""
 
     def __init__(self, scenario: Scenario, controller: Controller | None = None, *,
-                 seed: int | None = None, trace: bool = True, controller_name: str = "",
+                 seed: int | None = None, trace: bool | TraceStream = True, controller_name: str = "",
                  graphs: Sequence[tuple[str, TaskGraph]] | None = None) -> None:
-        """`graphs` replaces the workload's DAG source (tests, environments, tools)."""
+        """`trace`: record in memory (True), not at all (False) or into a TraceStream (long runs).
+        `graphs` replaces the workload's DAG source (tests, environments, tools)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.streams = RandomStreams(self.seed)
         self.env = simpy.Environment(initial_time=0.0)
-        self.trace = TraceRecorder(trace)
+        self.trace = trace if isinstance(trace, TraceStream) else TraceRecorder(trace)
         self.bridge = DecisionBridge(self.env, controller)
         self.controller_name = controller_name or type(controller).__name__
         self.infra = Infrastructure(self.env, scenario, self.streams)

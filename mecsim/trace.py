@@ -4,6 +4,12 @@ The recorder sits on the simulator's hot path, so ``record`` only appends a plai
 formatting, sorting and checking happens later, in the writers. Every writer puts activities in one
 canonical order and goes through :func:`mecsim.fileio.atomic_write`, so the same activities give
 byte-identical files and a failure never leaves a partial one.
+
+For long horizons :class:`TraceStream` takes the recorder's place: it keeps at most ``batch``
+activities in memory and appends them to a CSV (or Parquet) file, so memory stays flat however
+long the run. Its rows are those of the in-memory trace, in recording order (when each activity
+ended), not the canonical order: sorting a file too big for memory is left to the reader
+(e.g. ``sort_values(["start_s", "end_s", "resource", "app", "task", "kind"])``).
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import csv
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from operator import itemgetter
@@ -23,6 +30,8 @@ __all__ = [
     "TRACE_COLUMNS",
     "Activity",
     "TraceRecorder",
+    "TraceStream",
+    "STREAM_FORMATS",
     "write_trace_csv",
     "write_chrome_trace",
     "plot_gantt",
@@ -85,6 +94,123 @@ class TraceRecorder:
     def sorted(self) -> list[Activity]:
         """Activities by (start_s, end_s, resource, app, task, kind): the order files use."""
         return list(map(_as_activity, sorted(self._rows, key=_SORT_KEY)))
+
+
+STREAM_FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+
+class TraceStream:
+    """Activities appended to a file in batches of `batch`: memory holds at most `batch` of them.
+
+    Same ``record`` as :class:`TraceRecorder`. The file is written under a temporary name next to
+    `path` and renamed by :meth:`close` (a failed run leaves no partial trace). ``csv``: the columns
+    and number format of :func:`write_trace_csv`; ``parquet`` (needs pyarrow): one row group per
+    batch, int64/string/float64 columns.
+    """
+
+    __slots__ = ("path", "format", "batch", "_rows", "_append", "_written", "_tmp", "_handle", "_writer")
+
+    def __init__(self, path: str | os.PathLike, format: str = "csv", batch: int = 8192) -> None:
+        if format not in STREAM_FORMATS:
+            raise ValueError(f"format: must be one of {STREAM_FORMATS}, got {format!r}")
+        if batch < 1:
+            raise ValueError(f"batch: must be >= 1, got {batch!r}")
+        self.path, self.format, self.batch = os.fspath(path), format, int(batch)
+        self._rows: list[tuple] = []
+        self._append = self._rows.append
+        self._written = 0
+        if format == "parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise ValueError("format parquet: needs pyarrow (pip install pyarrow); use csv") from None
+        folder = os.path.dirname(self.path) or "."
+        os.makedirs(folder, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=folder)
+        if format == "csv":
+            self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._handle, lineterminator="\n")
+            self._writer.writerow(TRACE_COLUMNS)
+        else:
+            os.close(fd)
+            self._handle = None
+            self._writer = pq.ParquetWriter(self._tmp, _arrow_schema())
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    @property
+    def buffered(self) -> int:
+        """Activities recorded but not yet written (never more than ``batch``)."""
+        return len(self._rows)
+
+    def record(self, app: int, task: int, device: int, kind: str, resource: str,
+               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0) -> None:
+        """Append one activity; every `batch` activities go to the file."""
+        self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles))
+        if len(self._rows) >= self.batch:
+            self.flush()
+
+    def __len__(self) -> int:
+        return self._written + len(self._rows)
+
+    def flush(self) -> None:
+        rows = self._rows
+        if not rows or self._writer is None:
+            return
+        if self.format == "csv":
+            self._writer.writerows(map(_format_row, rows))
+        else:
+            import pyarrow as pa
+            schema = _arrow_schema()
+            columns = list(zip(*rows))
+            self._writer.write_table(pa.Table.from_arrays(
+                [pa.array(col, type=field.type) for col, field in zip(columns, schema)], schema=schema))
+        self._written += len(rows)
+        rows.clear()
+
+    def close(self) -> None:
+        """Write what is left and move the file into place (idempotent)."""
+        if self._writer is None:
+            return
+        self.flush()
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        else:
+            self._writer.close()
+        self._writer = None
+        os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Give the file up (a failed run): close and delete the temporary file."""
+        if self._writer is None:
+            return
+        if self._handle is not None:
+            self._handle.close()
+        else:
+            self._writer.close()
+        self._writer = None
+        self._rows.clear()
+        if os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+
+    def __enter__(self) -> "TraceStream":
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
+
+
+def _arrow_schema():
+    import pyarrow as pa
+    types = (pa.int64(),) * 3 + (pa.string(),) * 2 + (pa.float64(),) * 4
+    return pa.schema(list(zip(TRACE_COLUMNS, types)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,14 +1,31 @@
-"""Engine speed: bare SimPy timeouts/s, DES offloaded tasks/s and events/s, closed-form plans/s.
+"""Engine speed: DES offloaded tasks/s and events/s from 1 to 10,000 devices beside bare SimPy's
+timeouts/s (measured in the same run: the ratio is the engine's overhead), peak memory at horizons
+×1 and ×10, sweep speed-up with 1 and 2 workers, closed-form plans/s.
 
-    python tools/bench_engine.py [--tasks 20000] [--repeat 3]
+    python tools/bench_engine.py [--quick] [--tasks 20000] [--repeat 3]
 
-Prints a Markdown table (best of --repeat runs) for BENCHMARKS.md. Speed lives here, never in tests.
+Prints Markdown tables (best of --repeat runs) for BENCHMARKS.md, each measure beside the target of
+the scale-out issue where it has one. ``--quick`` is a smoke check (small sizes, one repeat): its
+numbers are not benchmarks. Speed lives here, never in tests.
+
+Workload of the device rows: DAG applications of 20 tasks (daggen-style), every task offloaded
+(``remote``): uplink (FIFO) → shared 64-core server pool → downlink (FIFO), fixed rates, Poisson
+arrivals whose total rate does not depend on the device count (400 offered tasks/s), so rows differ
+only by how many devices share the resources. Offloaded tasks are counted as executions finished on
+the server (exact without a trace); wall time is the run alone, not building the system.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
@@ -16,11 +33,15 @@ import yaml
 
 from controllers.heuristics import Remote
 from mecsim.analytic import CostModel, evaluate_plan, rank_order, task_times
-from mecsim.scenario.load import scenario_from_document
+from mecsim.scenario.load import load_scenario, scenario_from_document
 from mecsim.scenario.source import parse_yaml
 from mecsim.simulation import Simulation
+from mecsim.trace import TraceStream
 
 M = 2 ** 20
+ROOT = Path(__file__).resolve().parents[1]
+N_TASKS = 20
+OFFERED_TASKS_S = 400.0
 
 
 def bare_simpy(n: int) -> float:
@@ -37,37 +58,55 @@ def bare_simpy(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def scenario(devices: int, apps_per_device: int, n_tasks: int):
+def scenario(devices: int, horizon_s: float, apps_per_device: int | None = None, rate_hz: float = 1.0):
     data = {
         "name": f"bench-{devices}",
         "seed": 0,
+        "horizon_s": horizon_s,
         "devices": {"count": devices, "cpu": {"cores": 1, "speed_hz": 1e9}},
         "access_points": [{"name": "ap0",
                            "uplink": {"rate": {"model": "fixed", "bps": 1e9}, "sharing": "fifo"},
                            "downlink": {"rate": {"model": "fixed", "bps": 1e9}, "sharing": "fifo"}}],
         "servers": [{"name": "mec0", "cores": 64, "speed_hz": 1e10, "vms": "shared"}],
-        "workload": {"dags": {"generate": {"n": n_tasks, "fat": 0.6, "density": 0.6, "regularity": 0.5,
+        "workload": {"dags": {"generate": {"n": N_TASKS, "fat": 0.6, "density": 0.6, "regularity": 0.5,
                                            "ccr": 0.4, "mindata": 10000, "maxdata": 100000, "count": 50}},
-                     "arrival": {"process": "poisson", "rate_hz": 1.0},
+                     "arrival": {"process": "poisson", "rate_hz": rate_hz},
                      "apps_per_device": apps_per_device, "pick": "random"},
     }
     return scenario_from_document(parse_yaml(yaml.safe_dump(data), "bench"))
 
 
+def offered(devices: int, tasks: int):
+    """`tasks` offloaded tasks expected over a horizon at OFFERED_TASKS_S, whatever the device count."""
+    horizon = tasks / OFFERED_TASKS_S
+    return scenario(devices, horizon, rate_hz=OFFERED_TASKS_S / N_TASKS / devices)
+
+
+def offloaded(sim: Simulation) -> int:
+    return sum(vm.served for server in sim.infra.servers for vm in server.vms)
+
+
 def des(devices: int, tasks: int, trace: bool) -> tuple[float, float]:
     """(offloaded tasks/s, events/s) with every task offloaded."""
-    n_tasks = 20
-    apps = max(1, tasks // (devices * n_tasks))
-    sim = Simulation(scenario(devices, apps, n_tasks), Remote(), trace=trace)
+    sim = Simulation(offered(devices, tasks), Remote(), trace=trace)
     result = sim.run()
-    done = sum(1 for a in result.apps if a.status == "completed") * n_tasks
-    return done / result.wall_s, result.events / result.wall_s
+    return offloaded(sim) / result.wall_s, result.events / result.wall_s
+
+
+def scale_run(horizon_s: float) -> tuple[float, float, int]:
+    """scenarios/scale/devices_1000.yaml (Shannon FDMA channels with fading, backhaul), no trace."""
+    from mecsim.registry import make_controller
+    from mecsim.rng import RandomStreams
+    sc = load_scenario(ROOT / "scenarios" / "scale" / "devices_1000.yaml", [f"horizon_s={horizon_s}"])
+    ctrl = make_controller(sc.controller, sc.controller_params, RandomStreams(sc.seed).get("controller"))
+    sim = Simulation(sc, ctrl, trace=False)
+    result = sim.run()
+    return offloaded(sim) / result.wall_s, result.events / result.wall_s, offloaded(sim)
 
 
 def closed_form(evals: int) -> float:
     rng = np.random.default_rng(0)
-    sc = scenario(1, 1, 20)
-    sim = Simulation(sc, Remote())
+    sim = Simulation(scenario(1, 10.0, 1), Remote())
     graph = sim.graphs[0][1]
     model = CostModel(M, (10 * M,), (7 * M,), (7 * M,))
     times = task_times(graph, model)
@@ -79,26 +118,118 @@ def closed_form(evals: int) -> float:
     return evals / (time.perf_counter() - start)
 
 
+# -- peak memory: each measure in a fresh process, so one run's peak cannot hide another's ----------
+def memory_child(mode: str, horizon: float, devices: int) -> None:
+    """Print this process's peak RSS (MiB) after one run; `mode`: none | stream | memory."""
+    sc = scenario(devices, horizon, rate_hz=OFFERED_TASKS_S / N_TASKS / devices)
+    folder = tempfile.mkdtemp(prefix="bench-trace.")
+    try:
+        trace = TraceStream(Path(folder) / "trace.csv") if mode == "stream" else mode == "memory"
+        Simulation(sc, Remote(), trace=trace).run()
+        if mode == "stream":
+            trace.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)   # Linux: KiB
+
+
+def peak_mib(mode: str, horizon: float, devices: int) -> float:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", mode, str(horizon), str(devices)],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    return float(out.stdout.split()[-1])
+
+
+# -- sweep speed-up -------------------------------------------------------------------------------
+def sweep_seconds(workers: int, runs: int, horizon: float, out: Path) -> float:
+    """Wall time of a `runs`-seed sweep of the 100-device workload with `workers` processes."""
+    from mecsim.sweep import sweep
+    path = out / "sweep.yaml"
+    rate = OFFERED_TASKS_S / N_TASKS / 100
+    path.write_text(yaml.safe_dump({
+        "name": "bench-sweep", "seed": 0, "horizon_s": horizon, "controller": "remote",
+        "devices": {"count": 100, "cpu": {"cores": 1, "speed_hz": 1e9}},
+        "access_points": [{"name": "ap0",
+                           "uplink": {"rate": {"model": "fixed", "bps": 1e9}, "sharing": "fifo"},
+                           "downlink": {"rate": {"model": "fixed", "bps": 1e9}, "sharing": "fifo"}}],
+        "servers": [{"name": "mec0", "cores": 64, "speed_hz": 1e10, "vms": "shared"}],
+        "workload": {"dags": {"generate": {"n": N_TASKS, "fat": 0.6, "density": 0.6, "regularity": 0.5,
+                                           "ccr": 0.4, "mindata": 10000, "maxdata": 100000, "count": 50}},
+                     "arrival": {"process": "poisson", "rate_hz": rate}, "pick": "random"}}))
+    folder = out / f"workers-{workers}"
+    start = time.perf_counter()
+    result = sweep(path, [], list(range(runs)), folder, workers=workers, progress=False)
+    wall = time.perf_counter() - start
+    assert result.failed == 0 and result.cached == 0
+    return wall
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", type=int, default=20000, help="offloaded tasks per DES run")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke check")
+    parser.add_argument("--tasks", type=int, default=None, help="offloaded tasks per DES run (20,000; quick 2,000)")
+    parser.add_argument("--repeat", type=int, default=None, help="best of (3; quick 1)")
+    parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "HORIZON", "DEVICES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    best = lambda f: max(f() for _ in range(args.repeat))  # noqa: E731
-    rows = [("bare SimPy timeouts/s", f"{best(lambda: bare_simpy(300_000)):,.0f}")]
-    for devices in (1, 100):
-        for trace in (False, True):
-            runs = [des(devices, args.tasks, trace) for _ in range(args.repeat)]
-            tasks_s, events_s = max(runs)
-            label = f"{devices} device(s), trace {'on' if trace else 'off'}"
-            rows.append((f"DES offloaded tasks/s, {label}", f"{tasks_s:,.0f}"))
-            rows.append((f"DES events/s, {label}", f"{events_s:,.0f}"))
-    rows.append(("closed-form plan evaluations/s (n = 20)", f"{best(lambda: closed_form(20_000)):,.0f}"))
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"SimPy {simpy.__version__}")
-    print("| measure | value |\n|---|---|")
-    for k, v in rows:
-        print(f"| {k} | {v} |")
+    if args.memory_child:
+        mode, horizon, devices = args.memory_child
+        memory_child(mode, float(horizon), int(devices))
+        return
+    quick = args.quick
+    tasks = args.tasks or (2_000 if quick else 20_000)
+    repeat = args.repeat or (1 if quick else 3)
+    best = lambda f: max(f() for _ in range(repeat))  # noqa: E731
+
+    bare = best(lambda: bare_simpy(100_000 if quick else 300_000))
+    rows = [("bare SimPy timeouts/s", f"{bare:,.0f}", "")]
+    events_at: dict[int, float] = {}
+    for devices in (1, 100, 1000, 10000):
+        for trace in ((False,) if quick else (False, True)):
+            tasks_s, events_s = max(des(devices, tasks, trace) for _ in range(repeat))
+            label = f"{devices:,} device(s), trace {'on' if trace else 'off'}"
+            target = "≥ 20,000 per core" if devices == 10000 and not trace else ""
+            rows.append((f"DES offloaded tasks/s, {label}", f"{tasks_s:,.0f}", target))
+            rows.append((f"DES events/s, {label} (÷ bare SimPy)", f"{events_s:,.0f} ({events_s / bare:.3f})", ""))
+            if not trace:
+                events_at[devices] = events_s
+    rows.append(("events/s at 10,000 devices ÷ at 100", f"{events_at[10000] / events_at[100]:.2f}", "≥ 0.8"))
+    horizon = 5.0 if quick else 30.0
+    tasks_s, events_s, n = scale_run(horizon)
+    rows.append((f"scenarios/scale/devices_1000.yaml, {horizon:g} s, no trace: offloaded tasks/s ({n:,} tasks)",
+                 f"{tasks_s:,.0f}", ""))
+    rows.append(("scenarios/scale/devices_1000.yaml: events/s", f"{events_s:,.0f}", ""))
+    rows.append(("closed-form plan evaluations/s (n = 20)", f"{best(lambda: closed_form(20_000)):,.0f}", ""))
+
+    # memory: 100 devices at 400 offered tasks/s; horizons ×1 and ×10
+    h1 = 5.0 if quick else 30.0
+    mem_rows = []
+    for mode in ("none", "stream", "memory"):
+        one, ten = peak_mib(mode, h1, 100), peak_mib(mode, 10 * h1, 100)
+        label = {"none": "no trace", "stream": "streamed trace (CSV)", "memory": "in-memory trace"}[mode]
+        mem_rows.append((label, f"{one:,.1f}", f"{ten:,.1f}", f"{ten / one:.2f}",
+                         "≤ 1.2" if mode == "stream" else ""))
+
+    # sweep: the same seeds with 1 and 2 worker processes (pool start-up included)
+    runs, sweep_h = (4, 5.0) if quick else (8, 30.0)
+    with tempfile.TemporaryDirectory(prefix="bench-sweep.") as folder:
+        t1 = sweep_seconds(1, runs, sweep_h, Path(folder))
+        t2 = sweep_seconds(2, runs, sweep_h, Path(folder))
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), "
+          f"Python {platform.python_version()}, SimPy {simpy.__version__}")
+    print(f"command: python tools/bench_engine.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"\n{tasks:,} offloaded tasks offered per device row, best of {repeat}\n")
+    print("| measure | value | target |\n|---|---|---|")
+    for k, v, t in rows:
+        print(f"| {k} | {v} | {t} |")
+    print(f"\nPeak memory (max RSS, MiB, one process per measure; 100 devices, horizon {h1:g} s and {10 * h1:g} s)\n")
+    print("| trace | ×1 | ×10 | ratio | target |\n|---|---|---|---|---|")
+    for row in mem_rows:
+        print("| " + " | ".join(row) + " |")
+    speedup = t1 / t2
+    print(f"\nSweep: {runs} seeds of the 100-device workload, {sweep_h:g} s each\n")
+    print("| workers | wall s | speed-up | parallel efficiency | target |\n|---|---|---|---|---|")
+    print(f"| 1 | {t1:.2f} | 1.00 | 1.00 | |")
+    print(f"| 2 | {t2:.2f} | {speedup:.2f} | {speedup / 2:.2f} | ≥ 0.85 |")
 
 
 if __name__ == "__main__":

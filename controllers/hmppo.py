@@ -1,0 +1,421 @@
+"""HMPPO (Yu, Chua, Zhao §V-B), its IPPO baseline and Random, for the edge fine-tuning system.
+
+HMPPO is MAPPO with a hybrid action (CTDE): a discrete actor (agent 1: z for every UE, one Bernoulli per
+UE), a continuous actor conditioned on z (agent 2: E for every UE, a Gaussian in [−1, 1] units applied
+clipped, the unclipped sample's log-prob kept), and one centralised critic V(s) on the global state
+(mecsim.envs.edge_tuning.STATE_DOC says why z is left out of eq. (22)'s [s_1; s_2]). Both actors are
+trained with their own clipped surrogate (eq. 21) on the same GAE advantage (eqs. 17-18) and the critic
+on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). IPPO (§VI-B) is the same
+but each agent has its own critic on its own observation, hence its own advantage. Random (§VI-B)
+draws z ~ Bernoulli(½), E ~ U[E_min, E_max].
+
+The PPO pieces come from :mod:`controllers.ppo`: a batch holds each episode twice, once per agent (field
+``agent``), so :func:`ppo_loss`'s masked mean over rows is the mean of the two agents' clipped
+surrogates, each with its own ratio, while the value loss is that of the shared critic (HMPPO) or of
+each agent's critic (IPPO). Read top to bottom: config and budgets, networks, value normalisation,
+sampling, update, train, evaluate, acting controllers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from controllers.offload_rl import set_threads
+from controllers.ppo import PPOConfig, Rollout, ppo_update
+from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.decision import DecisionPoint
+from mecsim.envs.edge_tuning import EdgeTuningParallelEnv, case_observation, emulator_observation, retention
+from mecsim.errors import MecsimError
+from mecsim.scenario.load import load_scenario
+from mecsim.systems.edge_tuning import EdgeTuningSpec, Simulation
+from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
+
+__all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
+           "to_rollout", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "Random", "evaluate"]
+
+
+@dataclass(frozen=True)
+class HMPPOConfig:
+    """One training run. The paper gives the budget (§VI-A); the rest is MAPPO's defaults (Yu et al. 2022)."""
+
+    iterations: int = 600
+    """PPO iterations: 600 × 10 episodes × 50 steps = 3·10⁵ training steps (§VI-A)"""
+    envs: int = 10
+    """episodes sampled per iteration (one per simulator, in lockstep): 500 steps, §VI-A's eval interval"""
+    critic: str = "central"
+    """"central": one critic V(s) (HMPPO, eq. 22); "local": one per agent on its own observation (IPPO)"""
+    hidden: int = 64
+    """units of the two hidden layers of every network (MAPPO default)"""
+    log_std_init: float = -0.5
+    """initial log σ of agent 2's Gaussian in [−1, 1] units (σ ≈ 0.6: most samples inside the range)"""
+    emulator_entropy: float = 0.0
+    """weight of agent 2's entropy in the bonus relative to agent 1's: 0 = on the discrete head only, as the
+    public H-PPO codes do (../shared/notes/mappo_hybrid_ppo_pettingzoo.md §2.2), so σ can shrink"""
+    eval_every: int = 1
+    """iterations between greedy evaluations logged as eval_* (§VI-A: every 500 steps)"""
+    eval_episodes: int = 2
+    """greedy episodes per evaluation, on fixed seeds"""
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(
+        gamma=0.99, lam=0.95, clip=0.2, vf_coef=1.0, ent_coef=0.01, lr=5e-4, epochs=10, minibatches=1,
+        max_grad_norm=10.0, normalize_advantages=True, clip_value=False, value_target="lambda"))
+    """MAPPO: γ 0.99, λ 0.95, ε 0.2, value coefficient 1, entropy 0.01, Adam 5e-4, 10 epochs (MPE), one
+    minibatch, gradient norm 10; λ-return value targets as eq. (22)"""
+
+
+BUDGETS = {
+    "paper": HMPPOConfig(),
+    # smoke: 40 iterations × 10 episodes = 2·10⁴ steps, about a minute per run on one core (RESULTS.md)
+    "smoke": HMPPOConfig(iterations=40, eval_every=5),
+}
+HEURISTICS = ("random_tuning",)      # the baselines `mecsim eval` scores next to a learned tuner
+METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
+           "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
+
+
+# -- networks ---------------------------------------------------------------------------------------------
+
+def mlp(inputs: int, outputs: int, hidden: int, gain: float) -> nn.Sequential:
+    """LayerNorm on the inputs, two ReLU layers, orthogonal init (gain `gain` on the output), zero biases."""
+    net = nn.Sequential(nn.LayerNorm(inputs), nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                        nn.ReLU(), nn.Linear(hidden, outputs))
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    for k, layer in enumerate(linears):
+        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else math.sqrt(2))
+        nn.init.zeros_(layer.bias)
+    return net
+
+
+class ValueNorm(nn.Module):
+    """Running mean and variance of the value targets; the critic learns them standardised (MAPPO)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("var", torch.ones((), dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+
+    def update(self, x: Tensor) -> None:
+        x = x.detach().double().flatten()
+        n, mean, var = float(x.numel()), x.mean(), x.var(unbiased=False)
+        total = self.count + n
+        delta = mean - self.mean
+        self.var.copy_((self.var * self.count + var * n + delta ** 2 * self.count * n / total) / total)
+        self.mean.copy_(self.mean + delta * n / total)
+        self.count.copy_(total)
+
+    def _std(self) -> Tensor:
+        return self.var.clamp(min=1e-4).sqrt()
+
+    def normalize(self, x: Tensor) -> Tensor:
+        return ((x.double() - self.mean) / self._std()).to(x.dtype)
+
+    def denormalize(self, x: Tensor) -> Tensor:
+        return (x.double() * self._std() + self.mean).to(x.dtype)
+
+
+class Agents(nn.Module):
+    """Agent 1's Bernoulli actor, agent 2's Gaussian actor, and the critic(s) with their value norms."""
+
+    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float) -> None:
+        super().__init__()
+        if critic not in ("central", "local"):
+            raise ValueError(f"critic: must be 'central' or 'local', got {critic!r}")
+        self.ues, self.critic = ues, critic
+        self.case = mlp(case_dim(ues), ues, hidden, 0.01)
+        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01)
+        self.log_std = nn.Parameter(torch.full((ues,), log_std_init))
+        # central: V(s), s = the env's state() = [s_1, t/T]; local: V_1([s_1, t/T]), V_2([s_2, t/T])
+        self.critics = nn.ModuleList([mlp(case_dim(ues) + 1, 1, hidden, 1.0)] if critic == "central" else
+                                     [mlp(case_dim(ues) + 1, 1, hidden, 1.0), mlp(emulator_dim(ues) + 1, 1, hidden, 1.0)])
+        self.norms = nn.ModuleList([ValueNorm() for _ in self.critics])
+
+    def case_log_prob(self, s1: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Σ_n log π_1(z_n | s_1) and the summed Bernoulli entropy."""
+        logits = self.case(s1)
+        log_p, log_q = nn.functional.logsigmoid(logits), nn.functional.logsigmoid(-logits)
+        entropy = -(torch.sigmoid(logits) * log_p + torch.sigmoid(-logits) * log_q)
+        return (z * log_p + (1 - z) * log_q).sum(-1), entropy.sum(-1)
+
+    def emulator_log_prob(self, s2: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+        """Σ_n log N(u_n; μ_n(s_2), σ_n) and the summed Gaussian entropy."""
+        dist = torch.distributions.Normal(self.emulator(s2), self.log_std.exp())
+        return dist.log_prob(u).sum(-1), dist.entropy().sum(-1).expand(u.shape[:-1])
+
+    def values(self, state: Tensor, s2: Tensor) -> list[Tensor]:
+        """Each critic's output (normalised units), in the order of ``critics``; ``state`` is [s_1, t/T]."""
+        inputs = (state,) if self.critic == "central" else (state, torch.cat([s2, state[..., -1:]], -1))
+        return [c(x).squeeze(-1) for c, x in zip(self.critics, inputs)]
+
+    def act_case(self, s1: Tensor, greedy: bool, generator: torch.Generator | None) -> Tensor:
+        logits = self.case(s1)
+        return (logits > 0).float() if greedy else torch.bernoulli(torch.sigmoid(logits), generator=generator)
+
+    def act_emulator(self, s2: Tensor, greedy: bool, generator: torch.Generator | None) -> Tensor:
+        mu = self.emulator(s2)
+        if greedy:
+            return mu
+        return mu + self.log_std.exp() * torch.randn(mu.shape, generator=generator)
+
+
+# -- sampling ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Episodes:
+    """K episodes run in lockstep: per step (K, …) arrays, plus their Table I metrics."""
+
+    state: list[Tensor] = field(default_factory=list)
+    s1: list[Tensor] = field(default_factory=list)
+    s2: list[Tensor] = field(default_factory=list)
+    z: list[Tensor] = field(default_factory=list)
+    u: list[Tensor] = field(default_factory=list)
+    rewards: list[np.ndarray] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def run_episodes(model: Agents, envs: Sequence[EdgeTuningParallelEnv], seeds: Sequence[int], greedy: bool,
+                 generator: torch.Generator | None = None) -> Episodes:
+    """One episode per env (seeded), both agents acting in turn: z ~ π_1(s_1), then E ~ π_2(s_2 with z)."""
+    out = Episodes()
+    obs = [env.reset(seed=int(s))[0] for env, s in zip(envs, seeds)]
+    delay = perplexity = switches = server = 0.0
+    rewards = np.zeros(len(envs))
+    with torch.no_grad():
+        while envs[0].agents:
+            s1 = torch.from_numpy(np.stack([o["case"][:-1] for o in obs]))
+            state = torch.from_numpy(np.stack([env.state() for env in envs]))
+            z = model.act_case(s1, greedy, generator)
+            obs = [env.step({"case": zk.numpy().astype(np.int8), "emulator": np.zeros(model.ues, np.float32)})[0]
+                   for env, zk in zip(envs, z)]
+            s2 = torch.from_numpy(np.stack([o["emulator"][:-1] for o in obs]))
+            u = model.act_emulator(s2, greedy, generator)
+            step = [env.step({"case": zk.numpy().astype(np.int8), "emulator": np.clip(uk.numpy(), -1, 1)})
+                    for env, zk, uk in zip(envs, z, u)]
+            obs = [s[0] for s in step]
+            r = np.array([s[1]["case"] for s in step])
+            infos = [s[4]["case"] for s in step]
+            for store, value in ((out.state, state), (out.s1, s1), (out.s2, s2), (out.z, z), (out.u, u),
+                                 (out.rewards, r)):
+                store.append(value)
+            rewards += r
+            delay += sum(i["delay_s"] for i in infos)
+            perplexity += sum(i["perplexity"] for i in infos)
+            switches += sum(i["switches"] for i in infos)
+            server += float(z.mean()) * len(envs)
+    k, steps = len(envs), len(out.rewards)
+    out.metrics = {"reward": float(rewards.mean()), "total_delay_min": delay / k / 60.0,
+                   "perplexity": perplexity / (k * steps), "switches": switches / k, "server_share": server / (k * steps)}
+    return out
+
+
+def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
+    """The episodes as a PPO batch with each episode twice (agent 1's rows, then agent 2's), advantages
+    from raw values, and value targets and old values in each critic's normalised units."""
+    state, s1, s2 = torch.stack(ep.state, 1), torch.stack(ep.s1, 1), torch.stack(ep.s2, 1)   # (K, T, d)
+    z, u = torch.stack(ep.z, 1), torch.stack(ep.u, 1)                        # (K, T, N)
+    k, t = s1.shape[:2]
+    rewards = torch.from_numpy(np.stack(ep.rewards, 1)).float()
+    with torch.no_grad():
+        lp1, _ = model.case_log_prob(s1, z)
+        lp2, _ = model.emulator_log_prob(s2, u)
+        outputs = model.values(state, s2)
+    raw = [norm.denormalize(v) for norm, v in zip(model.norms, outputs)]
+    rollout = Rollout(
+        fields={"state": torch.cat([state, state]), "s1": torch.cat([s1, s1]), "s2": torch.cat([s2, s2]),
+                "agent": torch.cat([torch.zeros(k, dtype=torch.long), torch.ones(k, dtype=torch.long)])},
+        actions=torch.cat([z, u]), mask=torch.ones(2 * k, t, dtype=torch.bool),
+        old_log_prob=torch.cat([lp1, lp2]), old_value=torch.cat([raw[0], raw[-1]]),   # central: V twice
+        rewards=torch.cat([rewards, rewards]),
+    ).with_advantages(cfg)
+    groups = [slice(0, 2 * k)] if model.critic == "central" else [slice(0, k), slice(k, 2 * k)]
+    returns = rollout.returns.clone()
+    for norm, rows in zip(model.norms, groups):
+        norm.update(rollout.returns[rows][:k])           # central: one copy of the (duplicated) targets
+        returns[rows] = norm.normalize(rollout.returns[rows])
+    # MAPPO: targets in the updated normalisation, old values as the critic gave them when sampling
+    return dataclasses.replace(rollout, returns=returns, old_value=torch.cat([outputs[0], outputs[-1]]))
+
+
+def evaluator(model: Agents, emulator_entropy: float = 1.0):
+    """ppo_update's callable: each row's agent log-prob and entropy (agent 2's × ``emulator_entropy``), and
+    its critic's value."""
+    def evaluate(r: Rollout) -> tuple[Tensor, Tensor, Tensor]:
+        s1, s2, first = r.fields["s1"], r.fields["s2"], (r.fields["agent"] == 0)[:, None]
+        lp1, h1 = model.case_log_prob(s1, r.actions)
+        lp2, h2 = model.emulator_log_prob(s2, r.actions)
+        values = model.values(r.fields["state"], s2)
+        value = values[0] if len(values) == 1 else torch.where(first, values[0], values[1])
+        return torch.where(first, lp1, lp2), torch.where(first, h1, emulator_entropy * h2), value
+    return evaluate
+
+
+# -- training -----------------------------------------------------------------------------------------------
+
+EVAL_SEEDS = 1_000_003    # greedy evaluations run on seeds EVAL_SEEDS + k, the same every time
+
+
+def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
+          config: HMPPOConfig | None = None, name: str = "hmppo") -> Path:
+    """Train on the scenario (episodes on fresh seeds); checkpoint and a progress.csv row every iteration.
+
+    ``resume`` continues from ``out``'s checkpoint: the iteration count, the weights, the optimizer and
+    the random streams go on, so a crash loses at most one iteration. ``iterations`` replaces the
+    budget's count (resuming with a larger one trains on)."""
+    cfg = config or BUDGETS[budget]
+    if iterations is not None:
+        cfg = dataclasses.replace(cfg, iterations=iterations)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_threads()
+    spec = load_scenario(scenario, overrides)
+    if not isinstance(spec, EdgeTuningSpec):
+        raise MecsimError(f"{scenario}: {name} trains on edge_tuning scenarios, got system {spec.system!r}")
+    if spec.horizon_s is not None:
+        raise MecsimError(f"{scenario}: horizon_s must be null to train (every episode is T steps), "
+                          f"got {spec.horizon_s:g}")
+    envs = [EdgeTuningParallelEnv(spec) for _ in range(cfg.envs)]
+    evals = [EdgeTuningParallelEnv(spec) for _ in range(cfg.eval_episodes)]
+    torch.manual_seed(seed)
+    model = Agents(spec.ues, cfg.hidden, cfg.critic, cfg.log_std_init)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=1e-5)
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    start, env_steps = 0, 0
+    if resume and (out / "checkpoint.pt").exists():
+        ck = load_checkpoint(out, name)
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        rng.bit_generator.state = ck["numpy_rng"]
+        gen.set_state(ck["torch_rng"])
+        start, env_steps = ck["iteration"], ck["env_steps"]
+    log = ProgressLog(out, METRICS, resume_from=start if resume else None)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {name}", unit="it")
+    wall0 = time.perf_counter()
+    for it in range(start + 1, cfg.iterations + 1):
+        episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
+        stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, to_rollout(model, episodes, cfg.ppo),
+                           cfg.ppo, generator=gen)
+        env_steps += cfg.envs * len(episodes.rewards)
+        metrics = {**episodes.metrics, **{k: stats[k] for k in ("policy_loss", "value_loss", "entropy", "approx_kl")}}
+        if it % cfg.eval_every == 0 or it == cfg.iterations:
+            greedy = run_episodes(model, evals, [EVAL_SEEDS + k for k in range(cfg.eval_episodes)], True)
+            metrics.update({f"eval_{k}": v for k, v in greedy.metrics.items() if k != "server_share"})
+        save_checkpoint(out, name, it, {"network": {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic,
+                                                    "log_std_init": cfg.log_std_init},
+                                        "model": model.state_dict(), "config": asdict(cfg),
+                                        "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
+                                        "torch_rng": gen.get_state(), "env_steps": env_steps})
+        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **metrics})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['reward']:.2f}")
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def build(payload: dict[str, Any]) -> Agents:
+    """The trained agents of a checkpoint, in eval mode."""
+    model = Agents(**payload["network"])
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+# -- acting -------------------------------------------------------------------------------------------------
+
+class LearnedTuner:
+    """Acts with trained agents: at each step's first decision, z for every UE from s_1, then E from s_2
+    with those z (CTDE execution: no critic); each UE's decision point then gets its (z, E).
+
+    ``checkpoint`` is a folder written by ``mecsim train``; ``greedy`` takes the most likely z and the
+    mean E (else samples, from ``rng``)."""
+
+    controller_name = ""
+
+    def __init__(self, checkpoint: str, greedy: bool = True, rng: np.random.Generator | None = None) -> None:
+        self.model = build(load_checkpoint(checkpoint, self.controller_name or None))
+        self.greedy = greedy
+        seed = int((rng or np.random.default_rng(0)).integers(2 ** 31 - 1))
+        self.generator = torch.Generator().manual_seed(seed)
+        self._actions: list[tuple[int, float]] = []
+
+    def act(self, point: DecisionPoint) -> tuple[int, float]:
+        ctx = point.context
+        if ctx.ues != self.model.ues:
+            raise MecsimError(f"the checkpoint was trained for {self.model.ues} UEs, the scenario has {ctx.ues}")
+        if ctx.ue == 0:
+            obs = point.observation
+            with torch.no_grad():
+                z = self.model.act_case(torch.from_numpy(case_observation(obs))[None], self.greedy, self.generator)[0]
+                s2 = torch.from_numpy(emulator_observation(obs, z.numpy()))[None]
+                u = self.model.act_emulator(s2, self.greedy, self.generator)[0].numpy()
+            e = retention(u, ctx.e_min, ctx.e_max)
+            self._actions = [(int(zn), float(en)) for zn, en in zip(z.tolist(), e)]
+        return self._actions[ctx.ue]
+
+
+class HMPPO(LearnedTuner):
+    """The acting HMPPO controller: ``mecsim run ... --controller hmppo --set controller_params.checkpoint=DIR``."""
+
+    controller_name = "hmppo"
+
+
+class Random:
+    """§VI-B's Random baseline: both agents act uniformly at random, from the controller's own stream."""
+
+    def __init__(self, rng: np.random.Generator | None = None) -> None:
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def act(self, point: DecisionPoint) -> tuple[int, float]:
+        ctx = point.context
+        return int(self.rng.integers(2)), float(self.rng.uniform(ctx.e_min, ctx.e_max))
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
+
+def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Sequence[int], seeds: Sequence[int],
+             heuristics: Sequence[str] | None = None, overrides: Sequence[str] = (),
+             progress: bool = True) -> list[dict[str, Any]]:
+    """One greedy episode per seed of the trained tuner, and of each baseline on the same seeds, in the engine.
+
+    The tuners do not adapt at test time, so only ``adapt_steps`` 0 is reported. Rows: controller,
+    test_set (N UEs), adapt_steps, seed, latency_ms (the episode's total delay Σ_t max_n d, eq. 11),
+    reward, total_delay_min, perplexity, switches, server_share."""
+    from mecsim.registry import make_controller
+    from mecsim.rng import RandomStreams
+    payload = load_checkpoint(checkpoint)
+    name = payload["controller"]
+    spec = load_scenario(scenario, overrides)
+    if not isinstance(spec, EdgeTuningSpec):
+        raise MecsimError(f"{scenario}: {name} evaluates on edge_tuning scenarios, got system {spec.system!r}")
+    controllers = [name, *(HEURISTICS if heuristics is None else heuristics)]
+    rows = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(seeds) * len(controllers), desc=f"eval {name}", unit="episode")
+    for s in seeds:
+        for ctrl in controllers:
+            params = {"checkpoint": str(checkpoint)} if ctrl == name else {}
+            controller = make_controller(ctrl, params, RandomStreams(s).get("controller"))
+            totals = Simulation(spec, controller, seed=s, trace=False, controller_name=ctrl).run().totals()
+            rows.append({"controller": ctrl, "test_set": f"N={spec.ues}", "adapt_steps": 0, "seed": s,
+                         "latency_ms": totals["total_delay_s"] * 1e3, "reward": totals["reward"],
+                         "total_delay_min": totals["total_delay_s"] / 60.0, "perplexity": totals["perplexity"],
+                         "switches": totals["switches"], "server_share": totals["server_share"]})
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return rows
+

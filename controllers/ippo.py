@@ -1,0 +1,26 @@
+"""IPPO (HMPPO paper §VI-B, after de Witt et al. / Yu et al.): HMPPO's two actors, each agent with its
+own critic on its own observation (so its own advantage), everything else as in controllers/hmppo.py."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+from controllers import hmppo
+from controllers.hmppo import LearnedTuner, evaluate
+
+__all__ = ["BUDGETS", "train", "evaluate", "IPPO"]
+
+BUDGETS = {name: dataclasses.replace(cfg, critic="local") for name, cfg in hmppo.BUDGETS.items()}
+
+
+def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
+    return hmppo.train(scenario, out, budget=budget, seed=seed, resume=resume, progress=progress,
+                       overrides=overrides, iterations=iterations, config=BUDGETS[budget], name="ippo")
+
+
+class IPPO(LearnedTuner):
+    """The acting IPPO controller: ``mecsim run ... --controller ippo --set controller_params.checkpoint=DIR``."""
+
+    controller_name = "ippo"

@@ -1,0 +1,392 @@
+"""PEARL-DT (§IV-C, IV-D, Algorithm 1): an off-policy meta-policy trained on digital twins, which adapts
+to a new AI-model condition from a few transitions, without a gradient step.
+
+Read top to bottom: the config, the context encoder q_φ(z|c), contexts, one training iteration
+(Algorithm 1), adaptation and evaluation, the acting controller.
+
+- **Encoder** (PEARL, as in the reference implementation): each context transition is mapped to a
+  Gaussian factor (μ_n, σ²_n = softplus); the posterior is their product (permutation invariant);
+  the prior N(0, I) enters only through the KL term β·KL(q(z|c) ‖ p(z)) (eqs. 20, 29, β = 0.1),
+  summed over the meta-batch's conditions. z is appended to the state of the actor and the critics.
+  The critic loss and the KL train the encoder; the actor and the temperature see z detached.
+- **Context** c = (s, a, r, ℓ): the slot's observation, the one-hot action, the reward and the
+  per-ED latencies observed. The paper writes (s, a, r, s'); here s' does not depend on (s, a) (§V
+  draws states at random), so it says nothing about the condition, while the per-ED latencies
+  ℓ_u = T_u of eq. (5) (data observed in the physical system) reveal the models' complexity directly.
+- **Training data**: per training condition (a digital twin, see :func:`controllers.sac_discrete.
+  digital_twins`) a replay buffer B_k and a window of its most recent transitions c_k. A context for
+  the encoder is a random-size sample (1 .. ``context_max``) of c_k, so the encoder learns both from
+  few and from many transitions, as adaptation will use it.
+- **Algorithm 1**: per outer step, one slot per condition with z ~ q(z|c_k) (the prior when c_k is
+  empty); then T_train epochs on |K'| = 2 random conditions: critic + encoder every epoch, temperature
+  every λ1, actor every λ2, soft updates (:func:`controllers.sac_discrete.sac_epoch`).
+- **Adaptation** on a new condition: start from the meta-policy, act for ``adapt_steps`` slots with z
+  drawn from the posterior of the transitions so far (the prior at first), then fix z to the posterior
+  mean of the collected context and act greedily. No parameter changes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from controllers.offload_rl import set_threads
+from controllers.sac_discrete import (HEURISTICS, BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers,
+                                      ReplayBuffer, SACConfig, Worker, condition_env, digital_twins, eval_seed,
+                                      hash_seed, heuristic_rows, merge, mlp, sac_epoch, uniform_policy)
+from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.decision import DecisionPoint
+from mecsim.scenario.load import load_scenario
+from mecsim.systems.service_management import ServiceScenario, Simulation, World, build_world, observation
+
+__all__ = ["PearlConfig", "BUDGETS", "ContextEncoder", "Context", "train", "evaluate", "adapt_and_run", "PearlDT"]
+
+
+@dataclass(frozen=True)
+class PearlConfig:
+    """PEARL-DT's hyperparameters: its SAC part and the encoder's."""
+
+    sac: SACConfig = field(default_factory=SACConfig)
+    latent: int = 5                   # dimension of z (PEARL's default; the paper is silent)
+    beta: float = 0.1                 # KL weight β (eqs. 20, 29; Table I)
+    encoder_hidden: int = 200         # encoder width (PEARL's 200 × 3; the paper is silent)
+    encoder_layers: int = 3
+    window: int = 256                 # recent transitions per condition kept as its context c_k
+    context_max: int = 64             # largest context the encoder is trained on
+    adapt_steps: int = 5              # slots of context collected on a new condition for the curves
+
+
+BUDGETS: dict[str, PearlConfig] = {
+    "paper": PearlConfig(),
+    "smoke": PearlConfig(sac=SAC_BUDGETS["smoke"], encoder_hidden=64, encoder_layers=2, window=64, context_max=16),
+}
+
+
+# -- the context encoder ------------------------------------------------------------------------------
+
+class ContextEncoder(nn.Module):
+    """q_φ(z|c): a Gaussian factor per transition, multiplied into the posterior (PEARL)."""
+
+    def __init__(self, context_dim: int, latent: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.latent = latent
+        self.net = mlp([context_dim] + [hidden] * layers + [2 * latent])
+
+    def posterior(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, context_dim) → mean and variance of the product of the N Gaussian factors; with no
+        transition, the prior N(0, I)."""
+        if context.shape[0] == 0:
+            return torch.zeros(self.latent), torch.ones(self.latent)
+        out = self.net(context)
+        mu, var = out[:, :self.latent], nn.functional.softplus(out[:, self.latent:]).clamp(min=1e-7)
+        var_post = 1.0 / (1.0 / var).sum(0)
+        return var_post * (mu / var).sum(0), var_post
+
+
+def kl_to_prior(mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) summed over the latent dimensions."""
+    return 0.5 * (var + mu ** 2 - 1.0 - var.log()).sum()
+
+
+class Context:
+    """Transitions of one condition, encoded as the encoder's input rows."""
+
+    def __init__(self, nvec: Sequence[int]) -> None:
+        self.nvec = [int(n) for n in nvec]
+        self.rows: list[np.ndarray] = []
+
+    def row(self, obs: np.ndarray, action: np.ndarray, reward: float, latency: np.ndarray) -> np.ndarray:
+        """(s, one-hot a, r, ℓ) flattened; rewards and latencies in units of 0.1 s."""
+        onehot = [np.eye(n, dtype=np.float32)[action[:, k]] for k, n in enumerate(self.nvec)]
+        return np.concatenate([np.asarray(obs, np.float32).ravel(), np.concatenate(onehot, 1).ravel(),
+                               [reward * 10.0], np.asarray(latency, np.float32) * 10.0]).astype(np.float32)
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, latency: np.ndarray) -> None:
+        self.rows.append(self.row(obs, action, reward, latency))
+
+    def tensor(self) -> torch.Tensor:
+        if not self.rows:
+            return torch.zeros((0, 0))
+        return torch.from_numpy(np.stack(self.rows))
+
+
+def context_dim(obs_shape: Sequence[int], nvec: Sequence[int]) -> int:
+    u, f = obs_shape
+    return u * f + u * sum(nvec) + 1 + u
+
+
+def buffer_context(buffer: ReplayBuffer, index: np.ndarray, nvec: Sequence[int]) -> torch.Tensor:
+    """Encoder rows of some transitions of a replay buffer (vectorised Context.row)."""
+    onehot = [np.eye(n, dtype=np.float32)[buffer.action[index, :, k]] for k, n in enumerate(nvec)]
+    b = index.shape[0]
+    parts = [buffer.obs[index].astype(np.float32).reshape(b, -1), np.concatenate(onehot, 2).reshape(b, -1),
+             buffer.reward[index, None] * 10.0, buffer.latency[index] * 10.0]
+    return torch.from_numpy(np.concatenate(parts, 1).astype(np.float32))
+
+
+def window_index(buffer: ReplayBuffer, window: int) -> np.ndarray:
+    """Indices of the condition's most recent transitions (its context c_k)."""
+    n = min(window, buffer.size)
+    return (buffer.next - 1 - np.arange(n)) % buffer.capacity
+
+
+# -- training (Algorithm 1) ---------------------------------------------------------------------------
+
+@dataclass
+class Learner:
+    """Everything that trains: the SAC agent with z, the encoder and their optimisers."""
+
+    agent: FactoredSAC
+    encoder: ContextEncoder
+    opt: Optimizers
+    enc_opt: torch.optim.Optimizer
+
+
+def build_learner(cfg: PearlConfig, shape: Sequence[int], nvec: Sequence[int]) -> Learner:
+    agent = FactoredSAC(shape, nvec, cfg.sac, latent=cfg.latent)
+    encoder = ContextEncoder(context_dim(shape, nvec), cfg.latent, cfg.encoder_hidden, cfg.encoder_layers)
+    return Learner(agent, encoder, Optimizers.build(agent, cfg.sac.lr),
+                   torch.optim.AdamW(encoder.parameters(), lr=cfg.sac.lr))
+
+
+def sample_z(learner: Learner, context: torch.Tensor, gen: torch.Generator, *, mean: bool = False) -> torch.Tensor:
+    """z ~ q(z|c) (the prior for an empty context), as a (1, latent) tensor, without gradients."""
+    with torch.no_grad():
+        mu, var = learner.encoder.posterior(context)
+        if mean:
+            return mu[None]
+        return (mu + var.sqrt() * torch.randn(mu.shape, generator=gen))[None]
+
+
+def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
+          progress: bool = True, overrides: Sequence[str] = ()) -> Path:
+    """Meta-train PEARL-DT on the digital twins of the scenario's training conditions (Algorithm 1)."""
+    cfg = BUDGETS[budget]
+    sac = cfg.sac
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_threads()
+    sc = load_scenario(scenario, overrides)
+    world = build_world(sc)
+    dts = digital_twins(sc, world, seed)
+    twins = list(dts.twins)
+    tests = [c.name for c in world.test]
+    workers = {c: Worker(condition_env(sc, world, dts, c), hash_seed(seed, 0, j)) for j, c in enumerate(twins)}
+    env = next(iter(workers.values())).env
+    shape, nvec = env.observation_space.shape, env.nvec.tolist()
+    torch.manual_seed(seed)
+    learner = build_learner(cfg, shape, nvec)
+    buffers = {c: ReplayBuffer(sac.buffer, shape) for c in twins}
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    start, env_steps = 0, 0
+    if resume and (out / "checkpoint.pt").exists():
+        ck = load_checkpoint(out, "pearl_dt")
+        learner.agent.load_state_dict(ck["agent"])
+        learner.encoder.load_state_dict(ck["encoder"])
+        learner.opt.load_state_dict(ck["opt"])
+        learner.enc_opt.load_state_dict(ck["enc_opt"])
+        for j, c in enumerate(twins):
+            buffers[c].load_state_dict(ck["buffers"][c])
+            workers[c].rng = np.random.default_rng(hash_seed(seed, 0, j, ck["iteration"]))   # episodes restart
+        rng.bit_generator.state = ck["numpy_rng"]
+        gen.set_state(ck["torch_rng"])
+        start, env_steps = ck["iteration"], ck["env_steps"]
+    log = ProgressLog(out, ["sample_latency_ms", "critic_loss", "kl", "alpha", "entropy",
+                            *[f"test_{t}_ms" for t in tests]], resume_from=start if resume else None)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=sac.iterations, initial=start, desc="train pearl_dt", unit="it")
+    wall0 = time.perf_counter()
+    for it in range(start + 1, sac.iterations + 1):
+        rewards, stats = [], {}
+        for _ in range(sac.outer_steps):
+            for c, w in workers.items():                 # Algorithm 1 lines 2-5
+                if buffers[c].size < sac.warmup:
+                    policy = uniform_policy(nvec, shape[0], rng)
+                else:
+                    z = sample_z(learner, _random_context(buffers[c], cfg, nvec, rng), gen)
+                    policy = (lambda obs, z=z: learner.agent.act(obs, z, generator=gen))
+                rewards.append(w.step(policy, [buffers[c]]))
+                env_steps += 1
+            if min(b.size for b in buffers.values()) < sac.warmup:
+                continue
+            for epoch in range(1, sac.updates + 1):      # lines 6-19
+                stats = _meta_epoch(learner, cfg, epoch, buffers, twins, nvec, rng, gen)
+        row: dict[str, Any] = {"sample_latency_ms": -1e3 * float(np.mean(rewards)),
+                               "alpha": float(learner.agent.alpha.detach()), **stats}
+        if it % sac.eval_every == 0 or it == sac.iterations:
+            for k, t in enumerate(tests):
+                row[f"test_{t}_ms"] = 1e3 * adapt_and_run(learner.agent.actor, learner.encoder, sc, world, t,
+                                                          cfg.adapt_steps, seed, k, sac.eval_slots, nvec)
+        save_checkpoint(out, "pearl_dt", it, {
+            "config": asdict(cfg), "obs_shape": list(shape), "nvec": nvec, "budget": budget,
+            "agent": learner.agent.state_dict(), "encoder": learner.encoder.state_dict(),
+            "opt": learner.opt.state_dict(), "enc_opt": learner.enc_opt.state_dict(),
+            "buffers": {c: b.state_dict() for c, b in buffers.items()},
+            "numpy_rng": rng.bit_generator.state, "torch_rng": gen.get_state(), "env_steps": env_steps})
+        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **row})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _random_context(buffer: ReplayBuffer, cfg: PearlConfig, nvec: Sequence[int], rng: np.random.Generator
+                    ) -> torch.Tensor:
+    """A random-size sample of the condition's recent window c_k."""
+    recent = window_index(buffer, cfg.window)
+    n = int(rng.integers(1, min(cfg.context_max, recent.size) + 1))
+    return buffer_context(buffer, rng.choice(recent, size=n, replace=False), nvec)
+
+
+def _meta_epoch(learner: Learner, cfg: PearlConfig, epoch: int, buffers: dict[str, ReplayBuffer],
+                twins: Sequence[str], nvec: Sequence[int], rng: np.random.Generator,
+                gen: torch.Generator) -> dict[str, float]:
+    """Algorithm 1 lines 8-19 for one epoch over |K'| random conditions."""
+    sac = cfg.sac
+    chosen = rng.choice(list(twins), size=min(sac.conditions_per_batch, len(twins)), replace=False)
+    batches, zs, kl = [], [], torch.zeros(())
+    for c in chosen:
+        mu, var = learner.encoder.posterior(_random_context(buffers[c], cfg, nvec, rng))
+        z = mu + var.sqrt() * torch.randn(mu.shape, generator=gen)           # reparameterised
+        kl = kl + kl_to_prior(mu, var)
+        batches.append(buffers[c].batch(buffers[c].sample(sac.batch, rng), nvec, sac.gamma, sac.credit == "per_ed"))
+        zs.append(z.expand(sac.batch, -1))
+    out = sac_epoch(learner.agent, learner.opt, sac, epoch, merge(batches), torch.cat(zs),
+                    extra_loss=cfg.beta * kl, extra_opt=learner.enc_opt)
+    out["kl"] = float(kl.detach())
+    return out
+
+
+# -- adaptation and evaluation --------------------------------------------------------------------------
+
+class _Adapting:
+    """Acts on a new condition: z from the posterior of the context so far (exploration) for
+    ``adapt_steps`` slots, then z fixed to the posterior mean and greedy actions."""
+
+    def __init__(self, actor: FactoredActor, encoder: ContextEncoder, nvec: Sequence[int], adapt_steps: int,
+                 gen: torch.Generator) -> None:
+        self.actor, self.encoder, self.adapt_steps, self.gen = actor, encoder, adapt_steps, gen
+        self.context = Context(nvec)
+        self.z: torch.Tensor | None = None
+
+    def observe(self, obs: np.ndarray, action: np.ndarray, reward: float, latency: np.ndarray) -> None:
+        if len(self.context.rows) < self.adapt_steps:
+            self.context.add(obs, action, reward, latency)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        ctx = self.context.tensor()
+        mu, var = self.encoder.posterior(ctx)
+        obs_t = torch.as_tensor(obs, dtype=torch.float32)[None]
+        if len(self.context.rows) < self.adapt_steps:
+            z = (mu + var.sqrt() * torch.randn(mu.shape, generator=self.gen))[None]
+            logps = self.actor(obs_t, z)
+            return torch.stack([torch.multinomial(lp[0].exp(), 1, generator=self.gen)[:, 0] for lp in logps], 1).numpy()
+        logps = self.actor(obs_t, mu[None])
+        return torch.stack([lp[0].argmax(-1) for lp in logps], 1).numpy()
+
+
+def adapt_and_run(actor: FactoredActor, encoder: ContextEncoder, sc: ServiceScenario, world: World, condition: str,
+                  adapt_steps: int, seed: int, k: int, slots: int, nvec: Sequence[int]) -> float:
+    """Mean latency (s) on `condition` after adapting from `adapt_steps` slots of context.
+
+    The adaptation slots run first (their own run seed); the measured slots are then the same inputs
+    as every other controller's (``eval_seed(seed, 0)``), acted on with z fixed."""
+    policy = _Adapting(actor, encoder, nvec, adapt_steps, torch.Generator().manual_seed(hash_seed(seed, k, 7)))
+    if adapt_steps:
+        explore = Simulation(sc, _Driver(policy), seed=eval_seed(seed, 50 + k), trace=False, condition=condition,
+                             slots=adapt_steps, world=world).run()
+        for s in explore.slots:
+            policy.observe(observation(sc, s.state), s.action, s.reward, s.latency_s)
+    run = Simulation(sc, _Driver(policy), seed=eval_seed(seed, 0), trace=False, condition=condition,
+                     slots=slots, world=world).run()
+    return float(run.latencies_s().mean())
+
+
+class _Driver:
+    """Engine controller around an adapting policy."""
+
+    def __init__(self, policy: _Adapting) -> None:
+        self.policy = policy
+
+    def act(self, point: DecisionPoint) -> np.ndarray:
+        return self.policy.act(point.observation)
+
+
+def load_parts(payload: dict[str, Any]) -> tuple[FactoredActor, ContextEncoder, list[int], PearlConfig]:
+    cfg = PearlConfig(**{**payload["config"], "sac": SACConfig(**payload["config"]["sac"])})
+    shape, nvec = payload["obs_shape"], payload["nvec"]
+    agent = FactoredSAC(shape, nvec, cfg.sac, latent=cfg.latent)
+    agent.load_state_dict(payload["agent"])
+    encoder = ContextEncoder(context_dim(shape, nvec), cfg.latent, cfg.encoder_hidden, cfg.encoder_layers)
+    encoder.load_state_dict(payload["encoder"])
+    agent.actor.eval()
+    encoder.eval()
+    return agent.actor, encoder, nvec, cfg
+
+
+def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Sequence[int], seeds: Sequence[int],
+             heuristics: Sequence[str] | None = None, overrides: Sequence[str] = (),
+             progress: bool = True) -> list[dict[str, Any]]:
+    """PEARL-DT on every test condition after each number of adaptation slots (no gradient step),
+    next to the heuristics on the same inputs."""
+    payload = load_checkpoint(checkpoint, "pearl_dt")
+    set_threads()
+    sc = load_scenario(scenario, overrides)
+    world = build_world(sc)
+    actor, encoder, nvec, cfg = load_parts(payload)
+    tests = [c.name for c in world.test]
+    rows = heuristic_rows(sc, world, HEURISTICS if heuristics is None else heuristics, tests, seeds,
+                          cfg.sac.eval_slots)
+    steps = sorted(set(int(s) for s in adapt_steps))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(tests) * len(steps) * len(seeds), desc="eval pearl_dt", unit="run")
+    for k, t in enumerate(tests):
+        for n in steps:
+            for s in seeds:
+                lat = adapt_and_run(actor, encoder, sc, world, t, n, s, k, cfg.sac.eval_slots, nvec)
+                rows.append({"controller": "pearl_dt", "test_set": t, "adapt_steps": n, "seed": s,
+                             "latency_ms": lat * 1e3})
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    return rows
+
+
+# -- the acting controller ------------------------------------------------------------------------------
+
+class PearlDT:
+    """PEARL-DT in the engine: at every AI-model upgrade (a new epoch in the decision context) the
+    policy restarts from the meta-policy with an empty context, collects ``adapt_steps`` slots of
+    context from what it observes, then acts greedily with z fixed. No gradient step, ever."""
+
+    def __init__(self, checkpoint: str, adapt_steps: int = 5, seed: int = 0) -> None:
+        if adapt_steps < 0:
+            raise ValueError(f"adapt_steps: must be >= 0, got {adapt_steps}")
+        payload = load_checkpoint(checkpoint, "pearl_dt")
+        self.actor, self.encoder, self.nvec, _ = load_parts(payload)
+        self.adapt_steps, self.seed = adapt_steps, seed
+        self.epoch: int | None = None
+        self.policy: _Adapting | None = None
+
+    def act(self, point: DecisionPoint) -> np.ndarray:
+        ctx = point.context
+        if ctx.epoch != self.epoch or self.policy is None:
+            self.epoch = ctx.epoch
+            gen = torch.Generator().manual_seed(hash_seed(self.seed, ctx.epoch))
+            self.policy = _Adapting(self.actor, self.encoder, self.nvec, self.adapt_steps, gen)
+        elif ctx.previous is not None:          # the previous slot ran under this condition
+            prev = ctx.previous
+            self.policy.observe(prev.observation, prev.action, prev.reward, prev.latency_s)
+        return self.policy.act(point.observation)

@@ -1,0 +1,236 @@
+"""The edge fine-tuning system (HMPPO §II-III) as SimPy processes on the engine.
+
+Every step t, each of the N UEs takes the next task of its buffer. The orchestrator decides, for each
+UE in turn through the hook (a DecisionPoint of kind ``"tune"``, action ``(z, E)``):
+
+    z = 1  upload D over the FDMA uplink, then train on the server              (case 1)
+    z = 0  download the emulator E·D_FM over the FDMA downlink unless it is the  (case 2)
+           cached one (eq. 4), then train locally on it
+
+All transfers of a step run at once: uploads share W_u equally (eq. 3), downloads share W_d and P_d
+equally (eq. 7); a transfer that ends frees its share for the others (the FDMA station re-divides the
+band). Rates are the exact ergodic rates of the Rayleigh block-fading links (see model.link_rate_bps),
+so a transfer is one activity, not one event per 10 ms block. The step ends when the slowest UE is
+done; its delay is max_n d_n (eq. 8) and its reward R_t (§IV-C). Every transfer and every training run
+is an activity in the trace: ``uplink`` / ``downlink`` on ``server/uplink`` / ``server/downlink``,
+``exec`` on ``server/gpu``, ``local`` on ``ue<n>/gpu`` (app = step, task = device = UE).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Generator
+
+import numpy as np
+import simpy
+
+from mecsim.decision import Controller, DecisionBridge, DecisionPoint
+from mecsim.errors import MecsimError
+from mecsim.rng import RandomStreams
+from mecsim.station import RateFn, Station
+from mecsim.systems.edge_tuning.model import (downlink_rate_bps, kept_layers, path_gain, perplexity,
+                                              step_reward, uplink_rate_bps)
+from mecsim.systems.edge_tuning.observation import Scales
+from mecsim.systems.edge_tuning.result import StepRecord, TaskRecord, TuningResult
+from mecsim.systems.edge_tuning.spec import EdgeTuningSpec
+from mecsim.trace import TraceRecorder
+
+__all__ = ["TuneContext", "Simulation"]
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class TuneContext:
+    """What a tuning controller may know about UE ``ue``'s task at step ``step`` (never the simulator)."""
+
+    ue: int
+    step: int
+    ues: int
+    tasks: int
+    data_mb: float
+    complexity: float
+    power_w: float
+    cached: float | None
+    """retention of the emulator cached on the UE, None before its first download"""
+    e_min: float
+    e_max: float
+    layers: int
+
+
+class _UE:
+    """A UE: its mean path gain, the current task's transmit power, its cached emulator."""
+
+    __slots__ = ("index", "gain", "power", "cached")
+
+    def __init__(self, index: int, gain: float) -> None:
+        self.index, self.gain = index, gain
+        self.power = 0.0
+        self.cached: int | None = None          # kept layers of the cached emulator
+
+
+class Simulation:
+    """One episode (T steps) of a scenario. Without a controller, decisions wait for bridge answers."""
+
+    def __init__(self, spec: EdgeTuningSpec, controller: Controller | None = None, *, seed: int | None = None,
+                 trace: bool = True, controller_name: str = "") -> None:
+        self.scenario = spec
+        self.seed = spec.seed if seed is None else seed
+        self.streams = RandomStreams(self.seed)
+        self.env = simpy.Environment(initial_time=0.0)
+        self.trace = TraceRecorder(trace)
+        self.bridge = DecisionBridge(self.env, controller)
+        self.controller_name = controller_name or type(controller).__name__
+        n, t, radio = spec.ues, spec.tasks, spec.radio
+        distance = np.atleast_1d(radio.distance_m.sample(self.streams.get("distance"), n))
+        self.ues = [_UE(k, path_gain(float(distance[k]), radio)) for k in range(n)]
+        # every UE's buffer is drawn up front from its own stream: decisions never shift the workload
+        self.data_mb = np.empty((n, t))
+        self.complexity = np.empty((n, t))
+        self.power_w = np.empty((n, t))
+        for k in range(n):
+            draw = self.streams.get(f"tasks/{k}")
+            self.data_mb[k] = spec.data_mb.sample(draw, t)
+            self.complexity[k] = spec.complexity.sample(draw, t)
+            self.power_w[k] = radio.uplink_power_w.sample(draw, t)
+        self.scales = Scales(spec)
+        # rates[n, k-1]: UE n's rate when k transfers share the link (eqs. 2-3, 6-7); the uplink table
+        # changes with the task's transmit power, so it is rebuilt every step
+        self.shares = 1.0 / np.arange(1, n + 1)
+        self.gains = np.array([u.gain for u in self.ues])
+        self.up_rates = np.zeros((n, n))
+        self.down_rates = downlink_rate_bps(self.shares[None, :], self.gains[:, None], radio)
+        self.uplink = Station(self.env, "server/uplink", "fdma", None, self._rate_fn("up_rates"))
+        self.downlink = Station(self.env, "server/downlink", "fdma", None, self._rate_fn("down_rates"))
+        self.tasks: list[TaskRecord] = []
+        self.steps: list[StepRecord] = []
+        self.events = 0
+        self.env.process(self._episode())
+
+    # -- the story ------------------------------------------------------------------------------------
+    def _episode(self) -> Generator:
+        spec, env = self.scenario, self.env
+        emu = spec.emulator
+        observed = self._observed_gains(0.0)
+        for t in range(spec.tasks):
+            cached = np.array([0.0 if u.cached is None else u.cached / emu.layers for u in self.ues])
+            obs = self.scales.observation(observed, self.complexity[:, t], self.data_mb[:, t], cached,
+                                         t / spec.tasks)
+            self.up_rates = uplink_rate_bps(self.shares[None, :], self.power_w[:, t, None], self.gains[:, None],
+                                            spec.radio)
+            actions = []
+            for ue in self.ues:
+                n = ue.index
+                ue.power = float(self.power_w[n, t])
+                ctx = TuneContext(n, t, spec.ues, spec.tasks, float(self.data_mb[n, t]), float(self.complexity[n, t]),
+                                  ue.power, None if ue.cached is None else ue.cached / emu.layers, emu.min, emu.max,
+                                  emu.layers)
+                point = DecisionPoint("tune", env.now, t, n, f"ue{n}/task{t}", 2, ctx, obs)
+                actions.append(self._check((yield self.bridge.decide(point)), point))
+            start = env.now
+            runs = [env.process(self._task(ue, t, z, e)) for ue, (z, e) in zip(self.ues, actions)]
+            records = []
+            for run in runs:                      # each a Process: never a reused condition (DESIGN.md)
+                records.append((yield run))
+            self.tasks.extend(records)
+            delays = [r.delay_s for r in records]
+            kappas = [r.perplexity for r in records]
+            self.steps.append(StepRecord(t, start, env.now, max(delays), float(np.mean(kappas)),
+                                         sum(r.switch for r in records), step_reward(kappas, delays, spec.reward)))
+            observed = self._observed_gains(env.now - start)
+
+    def _task(self, ue: _UE, t: int, z: int, e: float) -> Generator:
+        """One UE's task of step t: its transfer, then its training run; returns its TaskRecord."""
+        env, spec, trace, n = self.env, self.scenario, self.trace, ue.index
+        start = env.now
+        data_mb = float(self.data_mb[n, t])
+        if z:
+            _, begin, end = yield self.uplink.serve(data_mb * 8e6, ue)
+            trace.record(t, n, n, "uplink", "server/uplink", begin, end, data_mb * 1e6, 0.0)
+            delay, applied, switch = end - start, 1.0, 0
+            run, resource, kind = data_mb * spec.compute.server_s_per_mb, "server/gpu", "exec"
+        else:
+            layers = kept_layers(e, spec.emulator)
+            applied = layers / spec.emulator.layers
+            switch = int(ue.cached != layers)                        # eq. (4)
+            if switch:
+                size = applied * spec.model_gb * 1e9                 # eq. (5): E·D_FM
+                _, begin, end = yield self.downlink.serve(size * 8.0, ue)
+                trace.record(t, n, n, "downlink", "server/downlink", begin, end, size, 0.0)
+                ue.cached = layers
+            delay = env.now - start
+            run, resource, kind = data_mb * spec.compute.ue_s_per_mb * applied, f"ue{n}/gpu", "local"
+        begin = env.now
+        if run > 0:
+            yield env.timeout(run)
+        trace.record(t, n, n, kind, resource, begin, env.now, 0.0, 0.0)
+        kappa = perplexity(z, applied, float(self.complexity[n, t]), spec.emulator)
+        return TaskRecord(t, n, z, e, applied, switch, delay, kappa, data_mb, float(self.complexity[n, t]), ue.power)
+
+    def _rate_fn(self, table: str) -> RateFn:
+        """The station's rate function: a lookup of the tabulated rate for k = 1/share sharers."""
+        def rate(ue: _UE, share: float, now: float) -> tuple[float, float]:
+            return float(getattr(self, table)[ue.index, round(1.0 / share) - 1]), INF
+        return rate
+
+    def _observed_gains(self, duration_s: float) -> np.ndarray:
+        """h_{t-1} of §IV-A: each UE's path gain times its fading gain averaged over the step's blocks.
+
+        The mean of k i.i.d. Exp(1) block gains is exactly Gamma(k, 1)/k, so one draw per UE stands
+        for the k blocks (one block when the step took no time)."""
+        radio = self.scenario.radio
+        gains = self.gains
+        if radio.fading == "none":
+            return gains.copy()
+        blocks = max(1.0, math.ceil(duration_s / radio.coherence_s))
+        draw = self.streams.get("fading")
+        return gains * draw.gamma(blocks, 1.0, len(self.ues)) / blocks
+
+    def _check(self, action: Any, point: DecisionPoint) -> tuple[int, float]:
+        emu = self.scenario.emulator
+        try:
+            z, e = action
+            z_ok = isinstance(z, (bool, int, np.integer, np.bool_)) and int(z) in (0, 1)
+            e = float(e)
+        except (TypeError, ValueError):
+            z_ok, e = False, math.nan
+        if not z_ok or not emu.min - 1e-9 <= e <= emu.max + 1e-9:
+            raise MecsimError(f"controller answered {action!r} for {point.task_label}: must be (z, E) with z in "
+                              f"{{0, 1}} and E in [{emu.min:g}, {emu.max:g}]")
+        return int(z), min(max(e, emu.min), emu.max)
+
+    # -- running ------------------------------------------------------------------------------------
+    def step(self) -> bool:
+        """Process one event; False when nothing is left (or the horizon is reached)."""
+        nxt = self.env.peek()
+        horizon = self.scenario.horizon_s
+        if nxt == INF or (horizon is not None and nxt > horizon):
+            return False
+        self.env.step()
+        self.events += 1
+        return True
+
+    def run_until_decision(self) -> DecisionPoint | None:
+        """Without a controller: run until a decision is pending (returned) or the episode is over (None)."""
+        while self.bridge.pending is None and self.step():
+            pass
+        return self.bridge.pending
+
+    def run(self, progress: bool = False) -> TuningResult:
+        """Run the episode to its end (or the horizon) with the attached controller."""
+        wall = time.perf_counter()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=self.scenario.tasks, unit="step", delay=2.0, leave=False)
+        while self.step():
+            if bar is not None and len(self.steps) > bar.n:
+                bar.update(len(self.steps) - bar.n)
+        if bar is not None:
+            bar.close()
+        return self.result(time.perf_counter() - wall)
+
+    def result(self, wall_s: float = 0.0) -> TuningResult:
+        return TuningResult(self.scenario, self.seed, self.controller_name, self.trace, list(self.tasks),
+                            list(self.steps), self.env.now, wall_s, self.events, self.bridge.decisions)

@@ -1,0 +1,160 @@
+"""HMPPO / IPPO / Random on the edge fine-tuning system: training plumbing, the two-agent PPO batch, value
+normalisation, checkpoints, resume, acting in the engine, `mecsim train/run/eval`.
+
+Tiny networks and budgets: these tests check wiring and contracts; learning is the slow test's job.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from controllers import hmppo, ippo
+from controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout
+from mecsim.checkpoint import load_checkpoint
+from mecsim.cli import main
+from mecsim.envs import EdgeTuningParallelEnv
+from mecsim.errors import MecsimError
+from mecsim.scenario.load import load_scenario
+from mecsim.systems.edge_tuning import Simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dataclasses.replace(HMPPOConfig(), iterations=2, envs=2, hidden=8, eval_every=1, eval_episodes=1,
+                           ppo=dataclasses.replace(HMPPOConfig().ppo, epochs=2))
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    path = tmp_path / "tune.yaml"
+    text = (ROOT / "scenarios" / "hmppo" / "edge_tuning.yaml").read_text()
+    path.write_text(text.replace("ues: 6 ", "ues: 3 ").replace("tasks: 50 ", "tasks: 5 "))
+    assert load_scenario(path).ues == 3
+    return path
+
+
+def rows(folder: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(open(folder / "progress.csv")))
+
+
+def test_one_iteration_writes_progress_and_a_weights_only_checkpoint(scenario, tmp_path):
+    out = tmp_path / "ck"
+    hmppo.train(scenario, out, config=dataclasses.replace(TINY, iterations=1), progress=False)
+    (row,) = rows(out)
+    assert row["iteration"] == "1" and row["env_steps"] == str(2 * 5)
+    assert {"wall_s", "reward", "total_delay_min", "perplexity", "switches", "policy_loss", "eval_reward"} <= set(row)
+    assert float(row["reward"]) < 0 and float(row["eval_perplexity"]) > 13
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert payload["controller"] == "hmppo" and payload["iteration"] == 1 and payload["network"]["critic"] == "central"
+
+
+def test_resume_continues_the_count_and_equals_an_uninterrupted_run(scenario, tmp_path):
+    straight, crashed = tmp_path / "a", tmp_path / "b"
+    hmppo.train(scenario, straight, config=dataclasses.replace(TINY, iterations=3), progress=False)
+    hmppo.train(scenario, crashed, config=TINY, progress=False)
+    hmppo.train(scenario, crashed, config=dataclasses.replace(TINY, iterations=3), resume=True, progress=False)
+    assert [r["iteration"] for r in rows(crashed)] == ["1", "2", "3"]
+    assert rows(crashed)[2]["env_steps"] == str(3 * 2 * 5)
+    a, b = load_checkpoint(straight, "hmppo"), load_checkpoint(crashed, "hmppo")
+    assert b["iteration"] == 3
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_training_moves_both_actors_and_the_critic(scenario, tmp_path):
+    hmppo.train(scenario, tmp_path / "a", config=dataclasses.replace(TINY, iterations=1), progress=False)
+    ck = load_checkpoint(tmp_path / "a")
+    torch.manual_seed(0)                       # the trainer builds its agents right after this seed
+    init = Agents(**ck["network"]).state_dict()
+    for part in ("case.", "emulator.", "critics.0.", "log_std"):
+        moved = sum(float((init[k] - ck["model"][k]).abs().sum()) for k in init if k.startswith(part))
+        assert moved > 0, part
+    assert float(ck["model"]["norms.0.count"]) == 2 * 5    # the value norm saw one copy of the targets
+
+
+def test_value_norm_tracks_the_running_statistics():
+    norm = ValueNorm()
+    x = torch.tensor([1.0, 2.0, 3.0])
+    assert torch.equal(norm.normalize(x), x)                 # identity before any update
+    data = torch.randn(500, generator=torch.Generator().manual_seed(0)) * 7 + 40
+    for chunk in data.split(123):
+        norm.update(chunk)
+    assert float(norm.mean) == pytest.approx(float(data.double().mean()), rel=1e-12)
+    assert float(norm.var) == pytest.approx(float(data.double().var(unbiased=False)), rel=1e-9)
+    assert torch.allclose(norm.denormalize(norm.normalize(data)), data, atol=1e-4)
+
+
+@pytest.mark.parametrize("critic", ["central", "local"])
+def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, critic):
+    spec = load_scenario(scenario)
+    torch.manual_seed(1)
+    model = Agents(spec.ues, 8, critic, -0.5)
+    gen = torch.Generator().manual_seed(0)
+    episodes = run_episodes(model, [EdgeTuningParallelEnv(spec) for _ in range(2)], [4, 5], False, gen)
+    cfg = dataclasses.replace(HMPPOConfig().ppo, normalize_advantages=False)
+    batch = to_rollout(model, episodes, cfg)
+    assert batch.batch_size == 4 and batch.actions.shape == (4, 5, 3)
+    assert set(batch.actions[:2].unique().tolist()) <= {0.0, 1.0}          # agent 1's rows: z
+    log_prob, entropy, value = evaluator(model)(batch)
+    torch.testing.assert_close(log_prob, batch.old_log_prob)               # same policy: ratio 1
+    z_lp = model.case_log_prob(batch.fields["s1"][:2], batch.actions[:2])[0]
+    e_lp = model.emulator_log_prob(batch.fields["s2"][2:], batch.actions[2:])[0]
+    torch.testing.assert_close(log_prob, torch.cat([z_lp, e_lp]))
+    shared = torch.allclose(batch.advantages[:2], batch.advantages[2:])
+    assert shared == (critic == "central")                                 # HMPPO: one advantage (eq. 21)
+    torch.testing.assert_close(value, batch.old_value)                     # both in normalised units
+
+
+def test_acting_controller_replays_the_greedy_episode_in_the_engine(scenario, tmp_path):
+    hmppo.train(scenario, tmp_path / "ck", config=dataclasses.replace(TINY, iterations=1), progress=False)
+    spec = load_scenario(scenario)
+    model = hmppo.build(load_checkpoint(tmp_path / "ck"))
+    greedy = run_episodes(model, [EdgeTuningParallelEnv(spec)], [7], True)
+    totals = Simulation(spec, hmppo.HMPPO(str(tmp_path / "ck")), seed=7).run().totals()
+    assert totals["reward"] == pytest.approx(greedy.metrics["reward"], rel=1e-6)
+    assert totals["switches"] == greedy.metrics["switches"]
+    wrong = load_scenario(scenario, ["ues=4"])
+    with pytest.raises(MecsimError, match="trained for 3 UEs, the scenario has 4"):
+        Simulation(wrong, hmppo.HMPPO(str(tmp_path / "ck"))).run()
+
+
+@pytest.mark.parametrize("name, module", [("hmppo", hmppo), ("ippo", ippo)])
+def test_cli_train_resume_run_and_eval(scenario, tmp_path, name, module, monkeypatch):
+    monkeypatch.setitem(module.BUDGETS, "smoke", dataclasses.replace(TINY, iterations=1,
+                                                                     critic=module.BUDGETS["smoke"].critic))
+    out = tmp_path / name
+    assert main(["train", str(scenario), "--controller", name, "--out", str(out), "--quiet"]) == 0
+    monkeypatch.setitem(module.BUDGETS, "smoke", dataclasses.replace(module.BUDGETS["smoke"], iterations=2))
+    assert main(["train", str(scenario), "--controller", name, "--out", str(out), "--resume", "--quiet"]) == 0
+    assert [r["iteration"] for r in rows(out)] == ["1", "2"]
+    ck = load_checkpoint(out, name)
+    assert len([k for k in ck["model"] if k.startswith("norms.")]) == (3 if name == "hmppo" else 6)
+    run = tmp_path / "run"
+    assert main(["run", str(scenario), "--controller", name, "--set", f"controller_params.checkpoint={out}",
+                 "--out", str(run), "--quiet"]) == 0
+    assert json.loads((run / "summary.json").read_text())["controller"] == name
+    ev = tmp_path / "ev"
+    assert main(["eval", str(scenario), "--checkpoint", str(out), "--out", str(ev), "--seeds", "0,1", "--quiet"]) == 0
+    table = list(csv.DictReader(open(ev / "eval.csv")))
+    assert {(r["controller"], r["seed"]) for r in table} == {(c, s) for c in (name, "random_tuning") for s in "01"}
+    assert all(r["adapt_steps"] == "0" and r["test_set"] == "N=3" for r in table)
+    assert {"reward", "perplexity", "switches", "total_delay_min"} <= set(table[0])
+    assert (ev / "eval.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_random_is_uniform_and_seeded(scenario):
+    spec = load_scenario(scenario)
+    a = Simulation(spec, hmppo.Random(np.random.default_rng(3))).run()
+    b = Simulation(spec, hmppo.Random(np.random.default_rng(3))).run()
+    assert a.tables() == b.tables()
+    es = [r.E for r in a.tasks]
+    assert min(es) >= 0.2 and max(es) <= 0.8 and 0 < np.mean([r.z for r in a.tasks]) < 1
+
+
+def test_training_refuses_another_system(tmp_path):
+    with pytest.raises(MecsimError, match="trains on edge_tuning scenarios"):
+        hmppo.train(ROOT / "scenarios" / "quickstart.yaml", tmp_path / "x", config=TINY, progress=False)

@@ -1,0 +1,167 @@
+"""Factored discrete SAC, the SAC baselines and PEARL-DT: losses, gradient routing, training, resume,
+checkpoints and adaptation without parameter changes."""
+from __future__ import annotations
+
+import csv
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from controllers import pearl_dt, sac_discrete
+from controllers.pearl_dt import ContextEncoder, PearlDT, kl_to_prior
+from controllers.sac_discrete import FactoredSAC, SACConfig, entropy, joint_probs
+from mecsim.checkpoint import load_checkpoint
+from mecsim.cli import main
+from mecsim.scenario.load import load_scenario
+from mecsim.systems.service_management import Simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "scenarios" / "pearl_dt" / "small.yaml"
+TINY_SAC = SACConfig(hidden=16, layers=1, lr=1e-3, batch=8, updates=2, alpha_every=1, policy_every=2, buffer=64,
+                     warmup=2, outer_steps=2, iterations=2, eval_every=1, eval_slots=2, patience=5)
+
+
+@pytest.fixture
+def tiny_budgets(monkeypatch):
+    monkeypatch.setitem(sac_discrete.BUDGETS, "smoke", TINY_SAC)
+    monkeypatch.setitem(pearl_dt.BUDGETS, "smoke", replace(pearl_dt.BUDGETS["smoke"], sac=TINY_SAC, encoder_hidden=8,
+                                                           encoder_layers=1, window=8, context_max=4, adapt_steps=2))
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path / "progress.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# -- the factored SAC's pieces --------------------------------------------------------------------
+
+def test_expected_q_over_the_factored_policy_is_exact():
+    """Σ_u Σ_{a_u} P_u Q_u equals the expectation of Σ_u Q_u(a_u) over every joint action of all EDs."""
+    torch.manual_seed(0)
+    nvec, u = [2, 3, 2], 2
+    logps = [torch.log_softmax(torch.randn(1, u, n), -1) for n in nvec]
+    q = torch.randn(1, u, 12)
+    fast = float((joint_probs(logps) * q).sum())
+    brute = 0.0
+    for a in itertools.product(*[range(n) for n in nvec * u]):
+        p, value = 1.0, 0.0
+        for ed in range(u):
+            ds, ta, ms = a[3 * ed: 3 * ed + 3]
+            p *= float(logps[0][0, ed, ds].exp() * logps[1][0, ed, ta].exp() * logps[2][0, ed, ms].exp())
+            value += float(q[0, ed, (ds * 3 + ta) * 2 + ms])
+        brute += p * value
+    assert fast == pytest.approx(brute, rel=1e-5)
+    assert torch.allclose(joint_probs(logps).sum(-1), torch.ones(1, u))
+    uniform = [torch.full((1, u, n), -np.log(n)) for n in nvec]
+    assert float(entropy(uniform)) == pytest.approx(u * np.log(12), rel=1e-6)
+
+
+def _batch(rng, shape, nvec, n=6):
+    return {"obs": torch.rand(n, *shape), "next_obs": torch.rand(n, *shape),
+            "action": torch.randint(0, int(np.prod(nvec)), (n, shape[0])), "reward": -torch.rand(n),
+            "reward_ed": -torch.rand(n, shape[0]), "done": torch.zeros(n), "gamma": torch.tensor(0.5)}
+
+
+@pytest.mark.parametrize("credit", ["per_ed", "joint"])
+def test_encoder_trained_by_critic_and_kl_never_by_actor(credit):
+    torch.manual_seed(1)
+    shape, nvec = (3, 4), [2, 3, 2]
+    agent = FactoredSAC(shape, nvec, TINY_SAC, latent=2)
+    encoder = ContextEncoder(5, 2, 8, 1)
+    batch = _batch(None, shape, nvec)
+    if credit == "joint":
+        del batch["reward_ed"]
+    mu, var = encoder.posterior(torch.randn(4, 5))
+    z = (mu + var.sqrt() * torch.randn(2)).expand(6, -1)
+    loss_pi, _ = agent.actor_loss(batch["obs"], z.detach())
+    loss_pi.backward()
+    assert all(p.grad is None for p in encoder.parameters())
+    assert any(p.grad is not None for p in agent.actor.parameters())
+    (agent.critic_loss(batch, z) + 0.1 * kl_to_prior(mu, var)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters())
+
+
+def test_product_of_gaussians_posterior():
+    enc = ContextEncoder(3, 2, 4, 1)
+    ctx = torch.randn(5, 3)
+    mu, var = enc.posterior(ctx)
+    out = enc.net(ctx)
+    m, v = out[:, :2], torch.nn.functional.softplus(out[:, 2:])
+    assert torch.allclose(var, 1 / (1 / v).sum(0)) and torch.allclose(mu, var * (m / v).sum(0))
+    mu2, var2 = enc.posterior(ctx[torch.randperm(5)])           # permutation invariant
+    assert torch.allclose(mu, mu2, atol=1e-6) and torch.allclose(var, var2, atol=1e-6)
+    prior = enc.posterior(torch.zeros(0, 3))
+    assert torch.equal(prior[0], torch.zeros(2)) and torch.equal(prior[1], torch.ones(2))
+    assert float(kl_to_prior(torch.zeros(2), torch.ones(2))) == 0.0
+
+
+def test_temperature_rises_when_entropy_is_below_target():
+    agent = FactoredSAC((2, 3), [2, 2, 2], TINY_SAC)
+    opt = torch.optim.SGD([agent.log_alpha], lr=0.1)
+    before = float(agent.log_alpha.detach())
+    agent.alpha_loss(torch.zeros(4)).backward()     # entropy 0 < H̄
+    opt.step()
+    assert float(agent.log_alpha.detach()) > before
+    assert 0 < agent.target_entropy < 2 * 3 * np.log(2)   # well below the maximum
+
+
+# -- training, resume, checkpoints ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["pearl_dt", "sac_baselines"])
+def test_train_resume_and_checkpoint(name, tiny_budgets, tmp_path):
+    out = tmp_path / name
+    assert main(["train", str(SMALL), "--controller", name, "--out", str(out), "--quiet"]) == 0
+    rows = _rows(out)
+    assert [r["iteration"] for r in rows] == ["1", "2"]
+    payload = load_checkpoint(out, name)                      # weights_only loading
+    assert payload["iteration"] == 2 and payload["env_steps"] == int(rows[-1]["env_steps"])
+    key = "critic_loss" if name == "pearl_dt" else "sac_dts_critic_loss"
+    assert rows[-1][key] != ""                                 # updates happened
+    # resume continues the count (a larger budget: 3 iterations)
+    more = replace(TINY_SAC, iterations=3)
+    if name == "pearl_dt":
+        pearl_dt.BUDGETS["smoke"] = replace(pearl_dt.BUDGETS["smoke"], sac=more)
+    else:
+        sac_discrete.BUDGETS["smoke"] = more
+    assert main(["train", str(SMALL), "--controller", name, "--out", str(out), "--resume", "--quiet"]) == 0
+    rows = _rows(out)
+    assert [r["iteration"] for r in rows] == ["1", "2", "3"]
+    assert int(rows[2]["env_steps"]) > int(rows[1]["env_steps"])
+    assert load_checkpoint(out, name)["iteration"] == 3
+    evald = tmp_path / "eval"
+    assert main(["eval", str(SMALL), "--checkpoint", str(out), "--out", str(evald), "--adapt-steps", "0,1",
+                 "--seeds", "0", "--quiet"]) == 0
+    with open(evald / "eval.csv", newline="") as f:
+        got = {(r["controller"], r["test_set"]) for r in csv.DictReader(f)}
+    learned = {"pearl_dt"} if name == "pearl_dt" else {"sac_aisf", "sac_dts", "sac_tm"}
+    assert {c for c, _ in got} == learned | {"random", "local"} and {t for _, t in got} == {"t1", "t2", "t3"}
+
+
+def test_adaptation_changes_no_weights(tiny_budgets, tmp_path):
+    out = tmp_path / "pearl"
+    pearl_dt.train(SMALL, out, budget="smoke", progress=False)
+    ctrl = PearlDT(str(out), adapt_steps=2)
+    before = {k: v.clone() for k, v in {**ctrl.actor.state_dict(), **ctrl.encoder.state_dict()}.items()}
+    sc = load_scenario(SMALL)      # its timeline has two upgrades: the controller restarts its context twice
+    result = Simulation(sc, ctrl, seed=0, trace=False).run()
+    assert len({s.epoch for s in result.slots}) == 3 and len(ctrl.policy.context.rows) == 2
+    pearl_dt.evaluate(SMALL, out, adapt_steps=[0, 2], seeds=[0], heuristics=[], progress=False)
+    after = {**ctrl.actor.state_dict(), **ctrl.encoder.state_dict()}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    payload = load_checkpoint(out, "pearl_dt")
+    assert all(torch.equal(payload["agent"][f"actor.{k}"], v) for k, v in ctrl.actor.state_dict().items())
+
+
+def test_sac_acting_controllers_run_in_the_engine(tiny_budgets, tmp_path):
+    out = tmp_path / "sac"
+    sac_discrete.train(SMALL, out, budget="smoke", progress=False)
+    out_run = tmp_path / "run"
+    for name in ("sac_dts", "sac_tm", "sac_aisf"):
+        assert main(["run", str(SMALL), "--controller", name, "--set", f"controller_params={{checkpoint: {out}}}",
+                     "--out", str(out_run), "--quiet", "--no-trace"]) == 0
+    with pytest.raises(ValueError, match="condition"):
+        sac_discrete.SacAisf(str(out), condition="g1")

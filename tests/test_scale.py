@@ -1,0 +1,144 @@
+"""Large scenarios, streamed traces (flat memory), and traces pinned across engine optimisations."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mecsim.cli import main
+from mecsim.registry import make_controller
+from mecsim.rng import RandomStreams
+from mecsim.scenario.load import load_scenario, scenario_from_document
+from mecsim.scenario.source import parse_yaml
+from mecsim.simulation import Simulation
+from mecsim.trace import TRACE_COLUMNS, TraceStream, _format_row, write_trace_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALE = ROOT / "scenarios" / "scale"
+
+
+def _scenario(data: dict):
+    return scenario_from_document(parse_yaml(yaml.safe_dump(data, sort_keys=False), "pinned.yaml"))
+
+
+def _simulation(scenario, trace) -> Simulation:
+    ctrl = make_controller(scenario.controller, scenario.controller_params,
+                           RandomStreams(scenario.seed).get("controller"))
+    return Simulation(scenario, ctrl, trace=trace)
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+# --- the scale scenarios -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, devices, servers", [("devices_1000", 1000, 4), ("devices_10000", 10000, 40)])
+def test_scale_scenarios_validate(capsys, name, devices, servers):
+    assert main(["validate", str(SCALE / f"{name}.yaml")]) == 0
+    assert f"ok ({devices} device(s), {servers} server(s)" in capsys.readouterr().out
+    sc = load_scenario(SCALE / f"{name}.yaml")
+    assert len(sc.access_points) == servers and all(s.vms == "shared" for s in sc.servers)
+    assert all(ap.uplink.sharing == ap.downlink.sharing == "fdma" for ap in sc.access_points)
+    assert sc.workload.arrival.process == "poisson" and sc.horizon_s >= 600
+
+
+def test_thousand_devices_run_with_a_short_horizon(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(SCALE / "devices_1000.yaml"), "--set", "horizon_s=1.5", "--no-trace",
+                 "--quiet", "--out", str(out)]) == 0
+    rows = _csv_rows(out / "apps.csv")[1:]
+    # Poisson arrivals at 0.01/s on 1,000 devices: ~15 applications in 1.5 s, spread over many devices
+    assert 3 <= len(rows) <= 40 and len({r[1] for r in rows}) >= 3
+    assert {r[6] for r in rows} <= {"completed", "in_flight"}
+
+
+# --- streamed traces -----------------------------------------------------------------------------
+
+STREAMED = {
+    "name": "streamed", "seed": 5, "horizon_s": 6.0, "controller": "random",
+    "devices": {"count": 20, "cpu": {"cores": 1, "speed_hz": 5.0e6},
+                "position": {"x": {"uniform": [-300, 300]}, "y": {"uniform": [-300, 300]}}},
+    "access_points": [
+        {"name": "ap0", "position": [0, 0],
+         "uplink": {"sharing": "fdma", "rate": {"model": "fixed", "bps": 1.0e8}},
+         "downlink": {"sharing": "fifo", "rate": {"model": "fixed", "bps": 2.0e8}}}],
+    "servers": [{"name": "mec0", "cores": 4, "speed_hz": 5.0e8, "vms": "shared"}],
+    "workload": {"dags": {"generate": {"n": 8, "fat": 0.6, "density": 0.6, "regularity": 0.5, "ccr": 0.4,
+                                       "mindata": 20000, "maxdata": 200000, "count": 10}},
+                 "arrival": {"process": "poisson", "rate_hz": 0.5}, "pick": "random"},
+}
+
+
+def test_streamed_csv_has_the_rows_of_the_in_memory_trace(tmp_path):
+    sc = _scenario(STREAMED)
+    memory = _simulation(sc, True).run()
+    write_trace_csv(memory.trace, tmp_path / "memory.csv")
+    stream = TraceStream(tmp_path / "stream.csv", batch=50)
+    streamed = _simulation(sc, stream).run()
+    stream.close()
+    a, b = _csv_rows(tmp_path / "memory.csv"), _csv_rows(tmp_path / "stream.csv")
+    assert a[0] == b[0] == list(TRACE_COLUMNS)
+    assert len(a) > 200 and sorted(a[1:]) == sorted(b[1:])
+    assert b[1:] == [_format_row(r) for r in memory.trace]      # recording order, not canonical
+    assert [(x.app, x.status, x.finish_s) for x in streamed.apps] == \
+        [(x.app, x.status, x.finish_s) for x in memory.apps]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_streamed_parquet_has_the_same_rows(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    sc = _scenario(STREAMED)
+    memory = _simulation(sc, True).run()
+    with TraceStream(tmp_path / "trace.parquet", "parquet", batch=64) as stream:
+        _simulation(sc, stream).run()
+    table = pq.read_table(tmp_path / "trace.parquet")
+    assert table.column_names == list(TRACE_COLUMNS)
+    assert sorted(_format_row(tuple(r.values())) for r in table.to_pylist()) == \
+        sorted(_format_row(r) for r in memory.trace)
+
+
+def test_stream_memory_stays_flat(tmp_path):
+    """However long the run, at most `batch` activities are held; the rest is on disk."""
+    batch = 32
+    stream = TraceStream(tmp_path / "trace.csv", batch=batch)
+    sim = _simulation(_scenario({**STREAMED, "horizon_s": 12.0}), stream)
+    most = 0
+    while sim.step():
+        most = max(most, stream.buffered)
+    total = len(stream)
+    stream.close()
+    assert total > 20 * batch and most <= batch
+    assert len(_csv_rows(tmp_path / "trace.csv")) == total + 1
+
+
+def test_failed_stream_leaves_no_file(tmp_path):
+    with pytest.raises(RuntimeError):
+        with TraceStream(tmp_path / "trace.csv", batch=2) as stream:
+            for k in range(5):
+                stream.record(0, k, 0, "exec", "mec0/cpu", 0.0, 1.0)
+            raise RuntimeError("the run failed")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="format"):
+        TraceStream(tmp_path / "trace.txt", "txt")
+
+
+def test_cli_trace_stream(tmp_path, capsys):
+    path = tmp_path / "streamed.yaml"
+    path.write_text(yaml.safe_dump(STREAMED, sort_keys=False))
+    full, streamed = tmp_path / "full", tmp_path / "streamed"
+    assert main(["run", str(path), "--quiet", "--out", str(full)]) == 0
+    assert main(["run", str(path), "--quiet", "--trace-stream", "--out", str(streamed)]) == 0
+    assert sorted(p.name for p in streamed.iterdir()) == ["apps.csv", "summary.json", "trace.csv"]
+    assert (full / "apps.csv").read_bytes() == (streamed / "apps.csv").read_bytes()
+    assert sorted(_csv_rows(full / "trace.csv")) == sorted(_csv_rows(streamed / "trace.csv"))
+    code = main(["run", str(path), "--quiet", "--trace-stream", "--gantt", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and re.fullmatch(r"mecsim: error: --trace-stream csv: cannot be combined with .*", err)
+    assert not (tmp_path / "x").exists()
