@@ -1,4 +1,5 @@
-"""Heuristic offloading controllers (MRLCO §5.2 baselines, as the authors' code runs them).
+"""Heuristic controllers: the offloading baselines (MRLCO §5.2, as the authors' code runs them) and the
+edge-tuning Random baseline (HMPPO §VI-B). None of them imports torch.
 
 Every controller answers one decision at a time; planners that need the whole application plan it
 at the application's first decision with the closed form (``mecsim.analytic``) and replay the plan.
@@ -11,7 +12,7 @@ from mecsim.analytic import earliest_finish_plan
 from mecsim.decision import DecisionPoint
 from mecsim.optimal import MAX_LOG2_PLANS, optimal_plan
 
-__all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal"]
+__all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning"]
 
 
 class Local:
@@ -102,3 +103,12 @@ class Optimal:
                              f"Hint: use heft or greedy for large DAGs")
 
 
+class RandomTuning:
+    """§VI-B's Random baseline: both agents act uniformly at random, from the controller's own stream."""
+
+    def __init__(self, rng: np.random.Generator | None = None) -> None:
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def act(self, point: DecisionPoint) -> tuple[int, float]:
+        ctx = point.context
+        return int(self.rng.integers(2)), float(self.rng.uniform(ctx.e_min, ctx.e_max))

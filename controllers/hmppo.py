@@ -2,12 +2,13 @@
 
 HMPPO is MAPPO with a hybrid action (CTDE): a discrete actor (agent 1: z for every UE, one Bernoulli per
 UE), a continuous actor conditioned on z (agent 2: E for every UE, a Gaussian in [−1, 1] units applied
-clipped, the unclipped sample's log-prob kept), and one centralised critic V(s) on the global state
-(mecsim.envs.edge_tuning.STATE_DOC says why z is left out of eq. (22)'s [s_1; s_2]). Both actors are
+clipped, the unclipped sample's log-prob kept), and one centralised critic V(s) on the env's state()
+[s_1, t/T] (mecsim.envs.edge_tuning.STATE_DOC says why z is left out of eq. (22)'s [s_1; s_2] and why
+t/T is added). Both actors are
 trained with their own clipped surrogate (eq. 21) on the same GAE advantage (eqs. 17-18) and the critic
 on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). IPPO (§VI-B) is the same
-but each agent has its own critic on its own observation, hence its own advantage. Random (§VI-B)
-draws z ~ Bernoulli(½), E ~ U[E_min, E_max].
+but each agent has its own critic on its own observation (and t/T), hence its own advantage. Random (§VI-B)
+draws z ~ Bernoulli(½), E ~ U[E_min, E_max]; it is `random_tuning` (controllers/heuristics.py, no torch).
 
 The PPO pieces come from :mod:`controllers.ppo`: a batch holds each episode twice, once per agent (field
 ``agent``), so :func:`ppo_loss`'s masked mean over rows is the mean of the two agents' clipped
@@ -39,7 +40,7 @@ from mecsim.systems.edge_tuning import EdgeTuningSpec, Simulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 
 __all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
-           "to_rollout", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "Random", "evaluate"]
+           "to_rollout", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,15 @@ class HMPPOConfig:
         gamma=0.99, lam=0.95, clip=0.2, vf_coef=1.0, ent_coef=0.01, lr=5e-4, epochs=10, minibatches=1,
         max_grad_norm=10.0, normalize_advantages=True, clip_value=False, value_target="lambda"))
     """MAPPO: γ 0.99, λ 0.95, ε 0.2, value coefficient 1, entropy 0.01, Adam 5e-4, 10 epochs (MPE), one
-    minibatch, gradient norm 10; λ-return value targets as eq. (22)"""
+    minibatch, gradient norm 10; λ-return value targets as eq. (22). A batch row is one agent's episode,
+    so the loss is ½(L_1 + L_2) − 0.01·½(H_1 + w·H_2) + V: each agent's surrogate-to-entropy ratio is MAPPO's"""
 
 
 BUDGETS = {
     "paper": HMPPOConfig(),
-    # smoke: 40 iterations × 10 episodes = 2·10⁴ steps, about a minute per run on one core (RESULTS.md)
+    # smoke: 40 iterations × 10 episodes = 2·10⁴ steps, ~25 s per run on one core (measured); learning has
+    # barely started (sampled rewards ~1-2% above Random's), the greedy tuners beat Random mostly by
+    # keeping their emulators (a deterministic E), see tools/reproduce_hmppo.py for the paper budget
     "smoke": HMPPOConfig(iterations=40, eval_every=5),
 }
 HEURISTICS = ("random_tuning",)      # the baselines `mecsim eval` scores next to a learned tuner
@@ -133,8 +137,8 @@ class Agents(nn.Module):
         self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01)
         self.log_std = nn.Parameter(torch.full((ues,), log_std_init))
         # central: V(s), s = the env's state() = [s_1, t/T]; local: V_1([s_1, t/T]), V_2([s_2, t/T])
-        self.critics = nn.ModuleList([mlp(case_dim(ues) + 1, 1, hidden, 1.0)] if critic == "central" else
-                                     [mlp(case_dim(ues) + 1, 1, hidden, 1.0), mlp(emulator_dim(ues) + 1, 1, hidden, 1.0)])
+        dims = [case_dim(ues) + 1] if critic == "central" else [case_dim(ues) + 1, emulator_dim(ues) + 1]
+        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0) for d in dims])
         self.norms = nn.ModuleList([ValueNorm() for _ in self.critics])
 
     def case_log_prob(self, s1: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -211,7 +215,8 @@ def run_episodes(model: Agents, envs: Sequence[EdgeTuningParallelEnv], seeds: Se
             server += float(z.mean()) * len(envs)
     k, steps = len(envs), len(out.rewards)
     out.metrics = {"reward": float(rewards.mean()), "total_delay_min": delay / k / 60.0,
-                   "perplexity": perplexity / (k * steps), "switches": switches / k, "server_share": server / (k * steps)}
+                   "perplexity": perplexity / (k * steps), "switches": switches / k,
+                   "server_share": server / (k * steps)}
     return out
 
 
@@ -303,8 +308,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     wall0 = time.perf_counter()
     for it in range(start + 1, cfg.iterations + 1):
         episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
-        stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, to_rollout(model, episodes, cfg.ppo),
-                           cfg.ppo, generator=gen)
+        batch = to_rollout(model, episodes, cfg.ppo)
+        stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
+                           generator=gen)
         env_steps += cfg.envs * len(episodes.rewards)
         metrics = {**episodes.metrics, **{k: stats[k] for k in ("policy_loss", "value_loss", "entropy", "approx_kl")}}
         if it % cfg.eval_every == 0 or it == cfg.iterations:
@@ -368,17 +374,6 @@ class HMPPO(LearnedTuner):
     """The acting HMPPO controller: ``mecsim run ... --controller hmppo --set controller_params.checkpoint=DIR``."""
 
     controller_name = "hmppo"
-
-
-class Random:
-    """§VI-B's Random baseline: both agents act uniformly at random, from the controller's own stream."""
-
-    def __init__(self, rng: np.random.Generator | None = None) -> None:
-        self.rng = rng if rng is not None else np.random.default_rng(0)
-
-    def act(self, point: DecisionPoint) -> tuple[int, float]:
-        ctx = point.context
-        return int(self.rng.integers(2)), float(self.rng.uniform(ctx.e_min, ctx.e_max))
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------

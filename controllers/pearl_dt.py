@@ -23,6 +23,14 @@ Read top to bottom: the config, the context encoder q_φ(z|c), contexts, one tra
 - **Adaptation** on a new condition: start from the meta-policy, act for ``adapt_steps`` slots with z
   drawn from the posterior of the transitions so far (the prior at first), then fix z to the posterior
   mean of the collected context and act greedily. No parameter changes.
+
+Measured (``scenarios/pearl_dt/small.yaml``, three twins, smoke networks, 80 iterations, about a
+minute): with β = 0.1 the posterior stayed at the prior (|μ| < 0.03 for every condition) and the
+adapted policy acted exactly as with the prior; with β = 0.001 the encoder separated the conditions
+(posterior means about 1 apart, spreads of 0.01-0.06 within a condition) but the adapted policy was
+not faster. β is relative to the critic loss, whose scale follows the reward unit (``reward_unit_s``,
+0.1 s per ED here; the paper does not give its reward scale), so β = 0.1 is a strong bottleneck at
+this scale; whether adaptation pays off at the paper budget is not established here.
 """
 from __future__ import annotations
 
@@ -257,7 +265,7 @@ def _meta_epoch(learner: Learner, cfg: PearlConfig, epoch: int, buffers: dict[st
         mu, var = learner.encoder.posterior(_random_context(buffers[c], cfg, nvec, rng))
         z = mu + var.sqrt() * torch.randn(mu.shape, generator=gen)           # reparameterised
         kl = kl + kl_to_prior(mu, var)
-        batches.append(buffers[c].batch(buffers[c].sample(sac.batch, rng), nvec, sac.gamma, sac.credit == "per_ed"))
+        batches.append(buffers[c].batch(buffers[c].sample(sac.batch, rng), nvec, sac))
         zs.append(z.expand(sac.batch, -1))
     out = sac_epoch(learner.agent, learner.opt, sac, epoch, merge(batches), torch.cat(zs),
                     extra_loss=cfg.beta * kl, extra_opt=learner.enc_opt)

@@ -11,8 +11,8 @@ actor and critics; the soft value of eq. (24) uses the target actor (Algorithm 1
 Choices where the paper is silent or its text is inconsistent (pitfalls from the reference notes):
 - the temperature ξ is learned towards a target entropy H̄ = ratio · |U| · Σ_k log n_k, well below the
   maximum (eq. 28 sets H̄ from the action dimensions; near-maximal targets make ξ diverge);
-- the critics learn a scaled reward |U| · r / 0.1 s (eq. 19 is the mean latency; scaling by |U| makes
-  each Q_u of order one, a positive factor keeps the optimal policy);
+- the critics learn the reward in units of ``reward_unit_s`` = 0.1 s per ED, |U| · r / 0.1 s (eq. 19 is
+  the mean latency; this makes each Q_u of order one, and a positive factor keeps the optimal policy);
 - γ = 0.5: the next slot's state does not depend on the action (§V draws states at random), so every
   γ has the same optimal policy and a small one keeps the TD target's variance low;
 - credit ``per_ed`` (default): each Q_u is regressed on its own ED's latency r_u (eq. 19's reward is
@@ -50,9 +50,9 @@ from mecsim.scenario.load import load_scenario
 from mecsim.systems.service_management import ServiceScenario, Simulation, TwinSystem, World, build_world
 
 __all__ = ["SACConfig", "BUDGETS", "FactoredSAC", "FactoredActor", "Optimizers", "ReplayBuffer", "Worker", "sac_epoch",
-           "digital_twins", "condition_env", "latency_on", "hash_seed", "heuristic_rows", "train", "evaluate", "SacAisf", "SacDTs", "SacTM", "HEURISTICS", "LATENCY_UNIT_S"]
+           "digital_twins", "condition_env", "latency_on", "hash_seed", "heuristic_rows", "train", "evaluate",
+           "SacAisf", "SacDTs", "SacTM", "HEURISTICS"]
 
-LATENCY_UNIT_S = 0.1          # the reward unit of the critics (see the module docstring)
 HEURISTICS = ("random", "local")   # the engine's generic baselines, scored next to learned controllers
 
 
@@ -80,9 +80,13 @@ class SACConfig:
     eval_slots: int = 20              # slots per evaluation run
     patience: int = 20                # evaluations without improvement before a baseline stops
     credit: str = "per_ed"            # per_ed: each Q_u learns its ED's latency; joint: Σ_u Q_u learns r
+    reward_unit_s: float = 0.1        # latency unit of the critics' rewards (see the module docstring)
 
 
 BUDGETS: dict[str, SACConfig] = {
+    # paper: Table I's networks; one update epoch (batch 2 × 256, 80 EDs, 700 × 5) takes about 1 s on
+    # one CPU core, so an iteration (10 outer steps × 40 epochs) takes about 400 s: far beyond a
+    # 2 CPU-hour budget (about 18 iterations). Checkpoints hold the replay buffers for exact resume.
     "paper": SACConfig(),
     # smoke: small networks and a faster learning rate, so a few minutes on 2 CPU cores show the
     # whole pipeline (collection, updates, evaluation, early stopping, checkpoints) and some learning
@@ -308,17 +312,16 @@ class ReplayBuffer:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.integers(self.size, size=n)
 
-    def batch(self, index: np.ndarray, nvec: Sequence[int], gamma: float, per_ed: bool = False
-              ) -> dict[str, torch.Tensor]:
+    def batch(self, index: np.ndarray, nvec: Sequence[int], cfg: SACConfig) -> dict[str, torch.Tensor]:
         """Tensors for the losses; rewards in the critics' unit (see the module docstring)."""
         u = self.obs.shape[1]
         out = {"obs": torch.from_numpy(self.obs[index].astype(np.float32)),
                "next_obs": torch.from_numpy(self.next_obs[index].astype(np.float32)),
                "action": joint_index(torch.from_numpy(self.action[index].astype(np.int64)), nvec),
-               "reward": torch.from_numpy(self.reward[index] * (u / LATENCY_UNIT_S)),
-               "done": torch.from_numpy(self.done[index]), "gamma": torch.tensor(gamma)}
-        if per_ed:
-            out["reward_ed"] = torch.from_numpy(-self.latency[index] / LATENCY_UNIT_S)
+               "reward": torch.from_numpy(self.reward[index] * (u / cfg.reward_unit_s)),
+               "done": torch.from_numpy(self.done[index]), "gamma": torch.tensor(cfg.gamma)}
+        if cfg.credit == "per_ed":
+            out["reward_ed"] = torch.from_numpy(-self.latency[index] / cfg.reward_unit_s)
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -408,12 +411,11 @@ class Baseline:
     stopped: bool = False
 
 
-def baseline_plan(sc: ServiceScenario, twins: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+def baseline_plan(twins: Sequence[str], tests: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
     """name → (training conditions, validation conditions) for the three baselines of §V."""
-    tests = [c for c in sc.condition_names if c not in twins and c.startswith("t")]
     plan = {f"sac_aisf/{t}": ([t], [t]) for t in tests}
     plan["sac_dts"] = (list(twins), list(twins))
-    plan["sac_tm"] = (list(twins) + tests, list(twins) + tests)
+    plan["sac_tm"] = (list(twins) + list(tests), list(twins) + list(tests))
     return plan
 
 
@@ -437,7 +439,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     shape, nvec = probe.observation_space.shape, probe.nvec.tolist()
     torch.manual_seed(seed)
     baselines: dict[str, Baseline] = {}
-    for k, (name, (conds, val)) in enumerate(baseline_plan(sc, list(dts.twins)).items()):
+    for k, (name, (conds, val)) in enumerate(baseline_plan(list(dts.twins), tests).items()):
         agent = FactoredSAC(shape, nvec, cfg)
         workers = {c: Worker(condition_env(sc, world, dts, c), hash_seed(seed, k, j)) for j, c in enumerate(conds)}
         baselines[name] = Baseline(name, conds, val, agent, Optimizers.build(agent, cfg.lr),
@@ -488,8 +490,8 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                 for epoch in range(1, cfg.updates + 1):   # lines 6-19
                     chosen = rng.choice(b.conditions, size=min(cfg.conditions_per_batch, len(b.conditions)),
                                         replace=False)
-                    batch = merge([b.buffers[c].batch(b.buffers[c].sample(cfg.batch, rng), nvec, cfg.gamma,
-                                                      cfg.credit == "per_ed") for c in chosen])
+                    batch = merge([b.buffers[c].batch(b.buffers[c].sample(cfg.batch, rng), nvec, cfg)
+                                   for c in chosen])
                     stats = sac_epoch(b.agent, b.opt, cfg, epoch, batch)
             row[f"{b.name}_sample_latency_ms"] = -1e3 * float(np.mean(rewards))
             row[f"{b.name}_critic_loss"] = stats.get("critic_loss", "")

@@ -14,11 +14,11 @@ import simpy
 
 from mecsim.errors import ConfigError
 from mecsim.mobility import RandomWaypoint, Static
-from mecsim.net.channel import Channel, WiredLink, nominal_rate_bps
+from mecsim.net.channel import Channel, WiredLink
 from mecsim.net.fading import Fading
 from mecsim.rng import RandomStreams
 from mecsim.scenario.model import CpuSpec, Scenario, ServerSpec
-from mecsim.station import Station
+from mecsim.station import Station, constant_rate
 
 __all__ = ["Device", "AccessPoint", "EdgeServer", "Cloud", "Infrastructure"]
 
@@ -26,8 +26,7 @@ __all__ = ["Device", "AccessPoint", "EdgeServer", "Cloud", "Infrastructure"]
 def _cpu(env: simpy.Environment, name: str, spec: CpuSpec, speed_hz: float | None = None,
          cores: int | None = None) -> Station:
     speed = spec.speed_hz if speed_hz is None else speed_hz
-    return Station(env, name, spec.discipline, spec.cores if cores is None else cores,
-                   lambda owner, share, now: (speed * share, math.inf))
+    return Station(env, name, spec.discipline, spec.cores if cores is None else cores, constant_rate(speed))
 
 
 class Device:
@@ -166,7 +165,4 @@ class Infrastructure:
 
     def nominal_rates(self, device: Device, t: float) -> tuple[float, float]:
         """(uplink, downlink) bit/s the device would get alone now, without fading."""
-        ap = device.ap
-        up, down = ap.uplink, ap.downlink
-        return (nominal_rate_bps(up.spec.rate, up.distance(device, t), 1.0, up.los(device)),
-                nominal_rate_bps(down.spec.rate, down.distance(device, t), 1.0, down.los(device)))
+        return device.ap.uplink.rate_bps(device, t), device.ap.downlink.rate_bps(device, t)

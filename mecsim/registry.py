@@ -34,7 +34,7 @@ REGISTRY: dict[str, str] = {
     "sac_dts": "controllers.sac_discrete:SacDTs",
     "sac_tm": "controllers.sac_discrete:SacTM",
     "pearl_dt": "controllers.pearl_dt:PearlDT",
-    "random_tuning": "controllers.hmppo:Random",
+    "random_tuning": "controllers.heuristics:RandomTuning",
     "hmppo": "controllers.hmppo:HMPPO",
     "ippo": "controllers.ippo:IPPO",
 }

@@ -32,9 +32,14 @@ RateFn = Callable[[Any, float, float], "tuple[float, float]"]
 
 
 def constant_rate(rate: float) -> RateFn:
-    """A rate that never changes: share × rate."""
+    """A rate that never changes: share × rate.
+
+    The function carries ``constant = rate``, so a station computes ``rate * share`` itself (the same
+    float) instead of calling it for every job at every update.
+    """
     def fn(owner: Any, share: float, now: float) -> tuple[float, float]:
         return rate * share, INF
+    fn.constant = rate  # type: ignore[attr-defined]
     return fn
 
 
@@ -57,8 +62,8 @@ class Station:
     """Serves jobs with one discipline; tracks busy time for utilisation."""
 
     __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
-                 "_order", "_pending", "_last", "_version", "_seq", "busy_integral", "served",
-                 "_in_service")
+                 "_order", "_pending", "_last", "_timer", "_wake", "_seq", "busy_integral", "served",
+                 "_in_service", "_shared", "_unbounded", "_constant")
 
     def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
                  rate_fn: RateFn) -> None:
@@ -74,8 +79,13 @@ class Station:
         self._order: dict[Hashable, deque] = {}     # schedule_order: group -> reserved tickets
         self._pending: dict[Hashable, dict] = {}    # schedule_order: group -> ticket -> job
         self._last = 0.0
-        self._version = 0
+        self._timer: simpy.Event | None = None    # the one wake-up that counts; older ones are ignored
+        self._wake = self._on_timer               # bound once: one callback object for every timer
         self._seq = 0
+        # the discipline's properties, read on every update
+        self._shared = discipline in SHARED
+        self._unbounded = self.capacity is None or self._shared
+        self._constant = getattr(rate_fn, "constant", None)   # see constant_rate
         self.busy_integral = 0.0              # ∫ (units busy) dt, for utilisation
         self.served = 0
 
@@ -123,17 +133,18 @@ class Station:
     def _advance(self, now: float) -> None:
         dt = now - self._last
         if dt > 0:
-            for job in self._active:
+            active = self._active
+            for job in active:
                 job.left -= job.rate * dt
-            if self.discipline in SHARED:
-                busy = min(len(self._active), self.capacity or 1) if self._active else 0
+            if self._shared:
+                busy = min(len(active), self.capacity or 1) if active else 0
             else:
                 busy = self._in_service
             self.busy_integral += busy * dt
         self._last = now
 
     def _admit(self, now: float) -> None:
-        free = INF if self.capacity is None or self.discipline in SHARED else self.capacity - self._in_service
+        free = INF if self._unbounded else self.capacity - self._in_service
         if self.discipline == "schedule_order":
             while free > 0:
                 best = None
@@ -158,6 +169,8 @@ class Station:
 
     def _start(self, job: Job, now: float) -> int:
         job.started = now
+        if self._constant is not None and not self._shared:
+            job.rate = self._constant * 1.0    # what rate_fn(owner, 1.0, now) gives; it never changes
         self._active.append(job)
         if job.hold:
             self._in_service += 1
@@ -168,34 +181,50 @@ class Station:
         """Bring every job to now, finish the ones done, admit, re-rate, schedule the next wake."""
         env = self.env
         now = env.now
+        active = self._active
         self._advance(now)
         # done: nothing left, or so little that its end would not move the clock (float resolution)
-        finished = [j for j in self._active
+        finished = [j for j in active
                     if j.left <= 1e-9 * max(1.0, j.work) or (j.rate > 0 and now + j.left / j.rate <= now)]
         for job in finished:
-            self._active.remove(job)
+            active.remove(job)
             if job.hold:
                 self._in_service -= 1
             self.served += 1
             job.done.succeed((job.submitted, job.started, now))
         self._admit(now)
-        if not self._active:
+        if not active:
             return
-        n = len(self._active)
-        if self.discipline == "fdma":
-            share = 1.0 / sum(1 for j in self._active if j.hold) if any(j.hold for j in self._active) else 1.0
-        elif self.discipline == "processor_sharing":
-            share = min(1.0, (self.capacity or 1) / n)
-        else:
-            share = 1.0
+        constant = self._constant
+        if self._shared or constant is None:
+            # a job's share changes with the jobs present (fdma, processor sharing) or its rate with time
+            if self.discipline == "fdma":
+                held = sum(1 for j in active if j.hold)
+                share = 1.0 / held if held else 1.0
+            elif self.discipline == "processor_sharing":
+                share = min(1.0, (self.capacity or 1) / len(active))
+            else:
+                share = 1.0
+            if constant is None:
+                rate_fn = self.rate_fn
+                for job in active:
+                    job.rate, job.until = rate_fn(job.owner, share if job.hold else 1.0, now)
+            else:
+                for job in active:
+                    job.rate = constant * (share if job.hold else 1.0)
         wake = INF
-        for job in self._active:
-            job.rate, job.until = self.rate_fn(job.owner, share if job.hold else 1.0, now)
-            if job.rate > 0:
-                wake = min(wake, now + job.left / job.rate)
-            wake = min(wake, job.until)
+        for job in active:
+            rate = job.rate
+            if rate > 0:
+                end = now + job.left / rate
+                if end < wake:
+                    wake = end
+            if job.until < wake:
+                wake = job.until
         if wake < INF:
-            self._version += 1
-            version = self._version
-            timer = env.timeout(max(0.0, wake - now))
-            timer.callbacks.append(lambda _e, v=version: v == self._version and self._update())
+            self._timer = timer = env.timeout(max(0.0, wake - now))
+            timer.callbacks.append(self._wake)
+
+    def _on_timer(self, timer: simpy.Event) -> None:
+        if timer is self._timer:
+            self._update()

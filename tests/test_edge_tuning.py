@@ -288,3 +288,12 @@ def test_env_overrides_are_validated():
     assert EdgeTuningEnv(SCENARIO, ues=8, reward__delay_weight=0.7, reward__perplexity_weight=0.3).scenario.ues == 8
     with pytest.raises(ConfigError, match=r"edge_tuning.yaml:\d+: ues: must be an integer >= 1, got 0"):
         EdgeTuningEnv(SCENARIO, ues=0)
+
+
+def test_a_horizon_stops_the_episode_mid_step(tmp_path):
+    res = Simulation(spec(horizon_s=5000.0), RandomPlan(0)).run()
+    assert res.sim_time_s <= 5000.0 and len(res.steps) < 6
+    assert all(s.end_s <= 5000.0 for s in res.steps)
+    cut = Simulation(spec(horizon_s=1.0), RandomPlan(0)).run()
+    assert cut.steps == [] and cut.summary()["perplexity"] is None
+    json.dumps(cut.summary(), allow_nan=False)

@@ -142,3 +142,95 @@ def test_cli_trace_stream(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and re.fullmatch(r"mecsim: error: --trace-stream csv: cannot be combined with .*", err)
     assert not (tmp_path / "x").exists()
+
+
+# --- traces pinned across engine optimisations ---------------------------------------------------
+# trace.csv hashes computed with the engine as it was before the speed work of the scale-out issue
+# (station rate shortcuts, cached path gains, cached schedule orders, inlined run loop); an
+# optimisation must not change a single byte. The scenarios cover every station discipline
+# (fifo 1 and n cores, processor sharing, fdma, parallel), Shannon channels with Rayleigh fading and
+# random LOS, static and random-waypoint devices, packets, backhaul, cloud links and a memory pool.
+
+MIXED = {
+    "name": "pinned-mixed", "seed": 7, "horizon_s": 20.0, "controller": "random",
+    "devices": {"count": 24, "cpu": {"cores": 1, "speed_hz": 1.0e9},
+                "position": {"x": {"uniform": [-300, 300]}, "y": {"uniform": [-300, 300]}},
+                "mobility": {"model": "random_waypoint", "area": [[-300, -300], [300, 300]],
+                             "speed_mps": [1.0, 3.0], "pause_s": 1.0}},
+    "access_points": [
+        {"name": "ap0", "position": [-150, 0],
+         "uplink": {"sharing": "fdma", "rate": {"model": "shannon", "bandwidth_hz": 10.0e6, "tx_power_dbm": 20,
+                    "noise_figure_db": 5, "pathloss": {"model": "3gpp_rma", "frequency_hz": 3.5e9},
+                    "fading": {"model": "rayleigh", "coherence_s": 0.05}}},
+         "downlink": {"sharing": "fifo", "packet_bytes": 20000, "rate": {"model": "fixed", "bps": 5.0e7}}},
+        {"name": "ap1", "position": [150, 0],
+         "uplink": {"sharing": "fifo", "rate": {"model": "fixed", "bps": 2.0e7}},
+         "downlink": {"sharing": "fdma", "rate": {"model": "shannon", "bandwidth_hz": 20.0e6, "tx_power_dbm": 40,
+                      "noise_figure_db": 7, "pathloss": {"model": "log_distance", "frequency_hz": 3.5e9}}}}],
+    "servers": [
+        {"name": "mec0", "access_point": "ap0", "cores": 4, "speed_hz": 4.0e9, "discipline": "fifo",
+         "vms": "shared", "memory_bytes": 4.0e6},
+        {"name": "mec1", "access_point": "ap1", "cores": 2, "speed_hz": 3.0e9, "discipline": "processor_sharing",
+         "vms": "shared"},
+        {"name": "mec2", "access_point": "ap1", "cores": 8, "speed_hz": 4.0e9, "discipline": "fifo",
+         "vms": "dedicated"}],
+    "cloud": {"cores": 16, "speed_hz": 5.0e9, "rate_bps": 1.0e8, "delay_s": 0.02},
+    "links": [{"a": "ap0", "b": "ap1", "rate_bps": 1.0e8, "delay_s": 0.002}],
+    "workload": {"dags": {"generate": {"n": 10, "fat": 0.6, "density": 0.6, "regularity": 0.5, "jump": 2,
+                                       "ccr": 0.4, "mindata": 20000, "maxdata": 200000, "count": 20}},
+                 "arrival": {"process": "poisson", "rate_hz": 0.5}, "pick": "random",
+                 "task_memory_bytes": {"uniform": [1.0e5, 1.0e6]}},
+}
+
+FIFO = {
+    "name": "pinned-fifo", "seed": 3, "horizon_s": 20.0, "controller": "round_robin",
+    "devices": {"count": 40, "cpu": {"cores": 1, "speed_hz": 1.0e9}},
+    "access_points": [{"name": "ap0",
+                       "uplink": {"sharing": "fifo", "rate": {"model": "fixed", "bps": 1.0e8}},
+                       "downlink": {"sharing": "fifo", "rate": {"model": "fixed", "bps": 1.0e8}}}],
+    "servers": [{"name": "mec0", "cores": 8, "speed_hz": 4.0e9, "discipline": "fifo", "vms": "shared"},
+                {"name": "mec1", "cores": 1, "speed_hz": 1.0e10, "discipline": "fifo", "vms": "shared"}],
+    "cloud": {"cores": 4, "speed_hz": 5.0e9, "rate_bps": 1.0e8, "delay_s": 0.01},
+    "workload": {"dags": {"generate": {"n": 8, "fat": 0.6, "density": 0.6, "regularity": 0.5,
+                                       "ccr": 0.4, "mindata": 20000, "maxdata": 200000, "count": 10}},
+                 "arrival": {"process": "poisson", "rate_hz": 0.2}, "pick": "random"},
+}
+
+_SHANNON_UP = {"model": "shannon", "bandwidth_hz": 10.0e6, "tx_power_dbm": 23, "noise_figure_db": 5}
+STATIC = {
+    "name": "pinned-static", "seed": 11, "horizon_s": 15.0, "controller": "remote",
+    "devices": {"count": 40, "cpu": {"cores": 1, "speed_hz": 5.0e6},
+                "position": {"x": {"uniform": [-600, 600]}, "y": {"uniform": [-600, 600]}}},
+    "access_points": [
+        {"name": "ap0", "position": [-300, 0],
+         "uplink": {"sharing": "fdma", "rate": {
+             **_SHANNON_UP, "pathloss": {"model": "3gpp_rma", "frequency_hz": 3.5e9, "condition": "random"},
+             "fading": {"model": "rayleigh", "coherence_s": 0.05}}},
+         "downlink": {"sharing": "fdma", "rate": {"model": "shannon", "bandwidth_hz": 20.0e6, "tx_power_dbm": 43,
+                      "noise_dbm": -95, "pathloss": {"model": "free_space", "frequency_hz": 3.5e9}}}},
+        {"name": "ap1", "position": [300, 0],
+         "uplink": {"sharing": "fdma", "rate": {
+             **_SHANNON_UP, "pathloss": {"model": "3gpp_rma", "frequency_hz": 3.5e9, "condition": "nlos"}}},
+         "downlink": {"sharing": "fifo", "rate": {"model": "shannon", "bandwidth_hz": 20.0e6, "tx_power_dbm": 43,
+                      "noise_figure_db": 7, "pathloss": {"model": "3gpp_rma", "frequency_hz": 3.5e9},
+                      "fading": {"model": "rayleigh", "coherence_s": 0.02}}}}],
+    "servers": [
+        {"name": "mec0", "access_point": "ap0", "cores": 8, "speed_hz": 5.0e8, "vms": "shared"},
+        {"name": "mec1", "access_point": "ap1", "cores": 8, "speed_hz": 5.0e8, "vms": "shared"}],
+    "links": [{"a": "ap0", "b": "ap1", "rate_bps": 1.0e9, "delay_s": 0.001}],
+    "workload": {"dags": {"generate": {"n": 12, "fat": 0.6, "density": 0.6, "regularity": 0.5, "jump": 2,
+                                       "ccr": 0.4, "mindata": 20000, "maxdata": 200000, "count": 20}},
+                 "arrival": {"process": "poisson", "rate_hz": 0.1}, "pick": "random"},
+}
+
+
+@pytest.mark.parametrize("data, rows, digest", [
+    (MIXED, 5521, "06b3ec92c0b8f10968fc45c410b4c268275fcaabc5ec7842c5c58560df38d9dd"),
+    (FIFO, 4254, "f50f272b95aff6c622af5480d4c6c8e0df35ab724b3f86511d72d11fe706a099"),
+    (STATIC, 2548, "00977d7a830db404be3b86ebaa2af038f483cd5dff7bb8828ce5248136979fee"),
+], ids=["mixed", "fifo", "static-shannon"])
+def test_trace_is_unchanged_by_engine_optimisations(tmp_path, data, rows, digest):
+    result = _simulation(_scenario(data), True).run()
+    write_trace_csv(result.trace, tmp_path / "trace.csv")
+    assert len(result.trace) == rows
+    assert hashlib.sha256((tmp_path / "trace.csv").read_bytes()).hexdigest() == digest

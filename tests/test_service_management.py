@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,28 @@ def test_env_reset_selects_the_condition_and_matches_the_engine():
     sim = Simulation(env.scenario, Fixed(lambda ctx: next(replay)), seed=seed, condition="g1.u1",
                      slots=env.episode_slots, trace=False)
     assert [s.reward for s in sim.run().slots] == got
+
+
+def test_accuracy_repair_follows_section_iv_b():
+    from mecsim.systems.service_management.plan import repair
+    sc = load_scenario(SMALL)
+    world = build_world(sc)
+    cond = world.condition("g1")
+    state = Simulation(sc, PerEdRandom(0), seed=0, slots=1, world=world).run().slots[0].state
+    ed = np.arange(12)
+    low = cond.accuracy(ed, np.zeros(12, int), np.ones(12, int))        # compressed data, middle model
+    raw = cond.accuracy(ed, np.full(12, 2), np.ones(12, int))           # raw data, middle model
+    tau = np.where(ed < 4, low - 1, np.where(ed < 8, (low + raw) / 2, raw + 1e-3))
+    tau = np.minimum(tau, cond.accuracy_pct[:, -1])                       # reachable with the top model
+    st = replace(state, required_pct=tau)
+    ta = np.where(ed % 2 == 0, 1, 0)                                      # half local, half on server 1
+    ds, ta2, ms, steps = repair(cond, st, np.zeros(12, int), ta, np.ones(12, int))
+    edge = ta == 1
+    assert (steps[:4][edge[:4]] == 0).all()                               # met as decided
+    assert (steps[4:8][edge[4:8]] == 1).all() and (ds[4:8][edge[4:8]] == 2).all()   # (1) best data
+    assert (ms[4:8][edge[4:8]] == 1).all()
+    assert (steps[8:][edge[8:]] == 2).all() and (ms[8:][edge[8:]] == 2).all()       # (2) top model
+    moved = (~edge) & (steps == 2)                                        # a local request that needs the top
+    assert moved.any() and (ta2[moved] == st.ap[moved] + 1).all()          # model goes to its own AP's server
+    final = cond.accuracy(ed, ds, np.where(ta2 == 0, 0, ms))
+    assert (final >= tau - 1e-9).all()

@@ -130,7 +130,20 @@ def memory_child(mode: str, horizon: float, devices: int) -> None:
             trace.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)   # Linux: KiB
+    print(_peak_rss_mib())
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM; ru_maxrss would start at the parent's peak on Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    unit = 2.0 ** 20 if sys.platform == "darwin" else 1024.0    # ru_maxrss: bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
 
 
 def peak_mib(mode: str, horizon: float, devices: int) -> float:

@@ -10,6 +10,9 @@ all three; what `mecsim eval` does). Writes OUT/eval.csv (one row per controller
 means over the E episodes), OUT/table.md (Table I: mean ± std over seeds next to the paper's numbers),
 OUT/fig2.png (reward, total delay, perplexity and switches of the greedy evaluations against training
 steps, N = the first --ues) and OUT/fig2_ues.png (delay and perplexity against N).
+
+Cost (one core, measured at smoke, 0.55-0.6 s per iteration): smoke 24 runs × ~25 s ≈ 10 CPU minutes;
+paper 24 runs × 600 iterations ≈ 2.4 CPU hours (about 1.2 h with --workers 2; not run here).
 """
 from __future__ import annotations
 
@@ -47,8 +50,9 @@ def job(name: str, ues: int, seed: int, args: argparse.Namespace) -> list[dict]:
     trainer(name)(SCENARIO, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
                   overrides=overrides, iterations=args.iterations)
     episodes = [1000 * seed + k for k in range(args.episodes)]
-    rows = evaluate(SCENARIO, ck, adapt_steps=[0], seeds=episodes, heuristics=["random_tuning"] if name == "hmppo" else [],
-                    overrides=overrides, progress=False)
+    baselines = ["random_tuning"] if name == LEARNED[0] else []
+    rows = evaluate(SCENARIO, ck, adapt_steps=[0], seeds=episodes, heuristics=baselines, overrides=overrides,
+                    progress=False)
     out = []
     for ctrl in dict.fromkeys(r["controller"] for r in rows):
         mine = [r for r in rows if r["controller"] == ctrl]
@@ -99,7 +103,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
     lines = [f"Table I, budget {budget}, seeds {args.seeds}, {args.episodes} greedy episodes per tuner; "
              "mecsim mean ± std over seeds (paper in brackets)", "",
-             "| method | N | reward | total delay (min) | task perplexity | emulator switches |", "|---|---|---|---|---|---|"]
+             "| method | N | reward | total delay (min) | task perplexity | emulator switches |",
+             "|---|---|---|---|---|---|"]
     for ctrl in METHODS:
         for n in sorted({int(r["test_set"][2:]) for r in rows}):
             cells = []
@@ -138,7 +143,7 @@ def curves(out: Path, ues: int, seeds: list[int], rows: list[dict]) -> None:
                 continue
             x = np.array([float(r["env_steps"]) for r in logs[0][:length]])
             y = np.array([[float(r[f"eval_{key}"]) for r in log[:length]] for log in logs])
-            ax.plot(x, y.mean(0), label=name)
+            ax.plot(x, y.mean(0), marker="o", ms=2, label=name)
             ax.fill_between(x, y.mean(0) - y.std(0), y.mean(0) + y.std(0), alpha=0.2)
         ax.axhline(np.mean(_stats(rows, "random_tuning", ues, key)), ls="--", lw=1, color="grey", label="random")
         ax.set_title(f"({'abcd'[k - 1]}) {title}, N = {ues}")

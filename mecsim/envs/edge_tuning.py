@@ -10,8 +10,9 @@ steps all live agents at once, so the dependency is realised as two env steps pe
    transfers, and both agents get the team reward R_t (§IV-C) of that step.
 
 Each observation ends with a ``turn`` flag, 1 when that agent's action will be applied; the other
-agent's action is ignored (any valid action will do). ``scenario`` is the loaded spec. ``state()`` is the centralised critic's input
-(see :data:`STATE_DOC`). An episode is T system steps, i.e. 2T env steps; both agents terminate together.
+agent's action is ignored (any valid action will do). ``scenario`` is the loaded spec. ``state()`` is
+the centralised critic's input (see :data:`STATE_DOC`). An episode is T system steps, i.e. 2T env
+steps; both agents terminate together.
 
 Observations (float32, clipped to ±10), see mecsim.systems.edge_tuning.observation:
   case      [s_1 (4N), turn]   s_1 = gains, complexities, data sizes, cached emulators

@@ -19,7 +19,7 @@ import simpy
 from mecsim.net import pathloss as pl
 from mecsim.net.fading import Fading, NoFading, RayleighBlockFading
 from mecsim.scenario.model import ChannelSpec, PathLossSpec, RateSpec
-from mecsim.station import RateFn, Station
+from mecsim.station import RateFn, Station, constant_rate
 
 __all__ = ["Radio", "Channel", "WiredLink", "path_gain", "nominal_rate_bps"]
 
@@ -69,13 +69,17 @@ def nominal_rate_bps(spec: RateSpec, distance_m: float, share: float = 1.0, los:
 class Channel:
     """One direction of an access point's radio: a station whose jobs are messages (bits)."""
 
-    __slots__ = ("name", "spec", "station", "position", "_los", "_draw")
+    __slots__ = ("name", "spec", "station", "position", "_los", "_draw", "_signal", "_noise")
 
     def __init__(self, env: simpy.Environment, name: str, spec: ChannelSpec,
                  position: tuple[float, float], rng: np.random.Generator) -> None:
         self.name, self.spec, self.position = name, spec, position
         self._los: dict[int, bool] = {}
         self._draw = rng
+        # Path loss is most of a rate's cost and cannot change for a device that no longer moves, nor
+        # the noise over a given share of the band: both are computed once (same floats as before).
+        self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
+        self._noise: dict[float, float] = {}    # share of the band -> noise power (W)
         self.station = Station(env, name, spec.sharing, 1, self._rate_fn())
 
     def distance(self, device: Radio, t: float) -> float:
@@ -92,20 +96,32 @@ class Channel:
             self._los[device.index] = bool(self._draw.random() < p)
         return self._los[device.index]
 
+    def rate_bps(self, device: Radio, now: float, share: float = 1.0, fading_gain: float = 1.0) -> float:
+        """:func:`nominal_rate_bps` for `device` at `now`, with `share` of the band and a fading gain."""
+        spec = self.spec.rate
+        if spec.model == "fixed":
+            return spec.bps * share
+        signal = self._signal.get(device.index)
+        if signal is None:
+            gain = path_gain(spec.pathloss, self.distance(device, now), self.los(device))
+            signal = pl.dbm_to_w(spec.tx_power_dbm) * gain
+            if device.next_move_after(now) == math.inf:     # it stays where it is from now on
+                self._signal[device.index] = signal
+        band = spec.bandwidth_hz * share
+        noise = self._noise.get(share)
+        if noise is None:
+            noise = self._noise[share] = _noise_w(spec, band)
+        return band * math.log2(1.0 + signal * fading_gain / noise)
+
     def _rate_fn(self) -> RateFn:
         spec = self.spec.rate
         if spec.model == "fixed":
-            bps = spec.bps
-
-            def fixed(owner: Radio, share: float, now: float) -> tuple[float, float]:
-                return bps * share, math.inf
-            return fixed
+            return constant_rate(spec.bps)
         update = self.spec.update_s
 
         def shannon(owner: Radio, share: float, now: float) -> tuple[float, float]:
             fading = owner.fading_for(self.name)
-            gain = fading.gain_at(now)
-            rate = nominal_rate_bps(spec, self.distance(owner, now), share, self.los(owner), gain)
+            rate = self.rate_bps(owner, now, share, fading.gain_at(now))
             until = fading.next_change_after(now)
             if owner.next_move_after(now) < math.inf:
                 until = min(until, now + update)
@@ -144,7 +160,7 @@ class WiredLink:
 
     def __init__(self, env: simpy.Environment, name: str, rate_bps: float, delay_s: float) -> None:
         self.env, self.name, self.delay_s = env, name, delay_s
-        self.station = Station(env, name, "fifo", 1, lambda owner, share, now: (rate_bps, math.inf))
+        self.station = Station(env, name, "fifo", 1, constant_rate(rate_bps))
 
     def transfer(self, nbytes: float, owner: object = None) -> Generator:
         """Returns (submitted, started, delivered)."""

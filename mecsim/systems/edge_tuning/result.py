@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
@@ -89,7 +90,8 @@ class TuningResult:
         }
 
     def summary(self) -> dict[str, Any]:
-        totals = self.totals()
+        """summary.json (means over no task, when a horizon cut the first step, are null)."""
+        totals = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in self.totals().items()}
         return {
             "scenario": self.scenario.name,
             "system": "edge_tuning",
@@ -98,7 +100,7 @@ class TuningResult:
             "ues": self.scenario.ues,
             "steps": len(self.steps),
             **totals,
-            "total_delay_min": totals["total_delay_s"] / 60.0,
+            "total_delay_min": self.totals()["total_delay_s"] / 60.0,
             "sim_time_s": self.sim_time_s,
             "decisions": self.decisions,
             "events": self.events,
