@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,7 +30,7 @@ from torch import Tensor, nn
 
 from controllers.offload_rl import set_threads
 from controllers.ppo import PPOConfig, Rollout, ppo_update
-from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.edge_tuning import EdgeTuningParallelEnv, case_observation, emulator_observation, retention
 from mecsim.errors import MecsimError
@@ -292,41 +291,26 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     model = Agents(spec.ues, cfg.hidden, cfg.critic, cfg.log_std_init)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=1e-5)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    start, env_steps = 0, 0
-    if resume and (out / "checkpoint.pt").exists():
-        ck = load_checkpoint(out, name)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        rng.bit_generator.state = ck["numpy_rng"]
-        gen.set_state(ck["torch_rng"])
-        start, env_steps = ck["iteration"], ck["env_steps"]
-    log = ProgressLog(out, METRICS, resume_from=start if resume else None)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {name}", unit="it")
-    wall0 = time.perf_counter()
-    for it in range(start + 1, cfg.iterations + 1):
+    run = TrainingRun(out, name, METRICS, cfg.iterations, rng=rng, generator=gen, resume=resume, progress=progress)
+    if run.checkpoint is not None:
+        model.load_state_dict(run.checkpoint["model"])
+        optimizer.load_state_dict(run.checkpoint["optimizer"])
+    for it in run.remaining():
         episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
         batch = to_rollout(model, episodes, cfg.ppo)
         stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
                            generator=gen)
-        env_steps += cfg.envs * len(episodes.rewards)
+        run.env_steps += cfg.envs * len(episodes.rewards)
         metrics = {**episodes.metrics, **{k: stats[k] for k in ("policy_loss", "value_loss", "entropy", "approx_kl")}}
         if it % cfg.eval_every == 0 or it == cfg.iterations:
             greedy = run_episodes(model, evals, [EVAL_SEEDS + k for k in range(cfg.eval_episodes)], True)
             metrics.update({f"eval_{k}": v for k, v in greedy.metrics.items() if k != "server_share"})
-        save_checkpoint(out, name, it, {"network": {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic,
-                                                    "log_std_init": cfg.log_std_init},
-                                        "model": model.state_dict(), "config": asdict(cfg),
-                                        "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
-                                        "torch_rng": gen.get_state(), "env_steps": env_steps})
-        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **metrics})
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(reward=f"{metrics['reward']:.2f}")
-    if bar is not None:
-        bar.close()
+        run.end_iteration(it, {"network": {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic,
+                                           "log_std_init": cfg.log_std_init},
+                               "model": model.state_dict(), "config": asdict(cfg),
+                               "optimizer": optimizer.state_dict()}, metrics,
+                          show={"reward": f"{metrics['reward']:.2f}"})
+    run.close()
     return out
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -20,7 +19,7 @@ import torch
 
 from controllers.ppo import PPOConfig, Rollout, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
-from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.batch import DagBatch
 from mecsim.envs.dag_offload import DagOffloadEnv
@@ -121,32 +120,17 @@ def train_loop(scenario: str | Path, out: str | Path, cfg: Any, *, name: str, se
     policy = build_policy(spec)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    start, env_steps = 0, 0
-    if resume and (out / "checkpoint.pt").exists():
-        ck = load_checkpoint(out, name)
-        policy.load_state_dict(ck["policy"])
-        optimizer.load_state_dict(ck["optimizer"])
-        rng.bit_generator.state = ck["numpy_rng"]
-        gen.set_state(ck["torch_rng"])
-        start, env_steps = ck["iteration"], ck["env_steps"]
-    log = ProgressLog(out, METRICS, resume_from=start if resume else None)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {name}", unit="it")
-    wall0 = time.perf_counter()
-    for it in range(start + 1, cfg.iterations + 1):
+    run = TrainingRun(out, name, METRICS, cfg.iterations, rng=rng, generator=gen, resume=resume, progress=progress)
+    if run.checkpoint is not None:
+        policy.load_state_dict(run.checkpoint["policy"])
+        optimizer.load_state_dict(run.checkpoint["optimizer"])
+    for it in run.remaining():
         metrics, steps = iteration(policy, optimizer, tasks, rng, gen)
-        env_steps += steps
-        save_checkpoint(out, name, it, {**policy_state(policy, spec, cfg.order), "config": asdict(cfg),
-                                        "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
-                                        "torch_rng": gen.get_state(), "env_steps": env_steps})
-        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **metrics})
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(latency=f"{metrics['sample_latency']:.4g}")
-    if bar is not None:
-        bar.close()
+        run.env_steps += steps
+        run.end_iteration(it, {**policy_state(policy, spec, cfg.order), "config": asdict(cfg),
+                               "optimizer": optimizer.state_dict()}, metrics,
+                          show={"latency": f"{metrics['sample_latency']:.4g}"})
+    run.close()
     return out
 
 

@@ -34,7 +34,6 @@ this scale; whether adaptation pays off at the paper budget is not established h
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -47,7 +46,7 @@ from controllers.offload_rl import set_threads
 from controllers.sac_discrete import (HEURISTICS, BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers,
                                       ReplayBuffer, SACConfig, Worker, condition_env, digital_twins, eval_seed,
                                       hash_seed, heuristic_rows, merge, mlp, sac_epoch, uniform_policy)
-from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.service_management import ServiceScenario, Simulation, World, build_world, observation
@@ -191,9 +190,10 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     learner = build_learner(cfg, shape, nvec)
     buffers = {c: ReplayBuffer(sac.buffer, shape) for c in twins}
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    start, env_steps = 0, 0
-    if resume and (out / "checkpoint.pt").exists():
-        ck = load_checkpoint(out, "pearl_dt")
+    run = TrainingRun(out, "pearl_dt", ["sample_latency_ms", "critic_loss", "kl", "alpha", "entropy",
+                                        *[f"test_{t}_ms" for t in tests]], sac.iterations,
+                      rng=rng, generator=gen, resume=resume, progress=progress)
+    if (ck := run.checkpoint) is not None:
         learner.agent.load_state_dict(ck["agent"])
         learner.encoder.load_state_dict(ck["encoder"])
         learner.opt.load_state_dict(ck["opt"])
@@ -201,17 +201,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         for j, c in enumerate(twins):
             buffers[c].load_state_dict(ck["buffers"][c])
             workers[c].rng = np.random.default_rng(hash_seed(seed, 0, j, ck["iteration"]))   # episodes restart
-        rng.bit_generator.state = ck["numpy_rng"]
-        gen.set_state(ck["torch_rng"])
-        start, env_steps = ck["iteration"], ck["env_steps"]
-    log = ProgressLog(out, ["sample_latency_ms", "critic_loss", "kl", "alpha", "entropy",
-                            *[f"test_{t}_ms" for t in tests]], resume_from=start if resume else None)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=sac.iterations, initial=start, desc="train pearl_dt", unit="it")
-    wall0 = time.perf_counter()
-    for it in range(start + 1, sac.iterations + 1):
+    for it in run.remaining():
         rewards, stats = [], {}
         for _ in range(sac.outer_steps):
             for c, w in workers.items():                 # Algorithm 1 lines 2-5
@@ -221,7 +211,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                     z = sample_z(learner, _random_context(buffers[c], cfg, nvec, rng), gen)
                     policy = (lambda obs, z=z: learner.agent.act(obs, z, generator=gen))
                 rewards.append(w.step(policy, [buffers[c]]))
-                env_steps += 1
+                run.env_steps += 1
             if min(b.size for b in buffers.values()) < sac.warmup:
                 continue
             for epoch in range(1, sac.updates + 1):      # lines 6-19
@@ -232,17 +222,12 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
             for k, t in enumerate(tests):
                 row[f"test_{t}_ms"] = 1e3 * adapt_and_run(learner.agent.actor, learner.encoder, sc, world, t,
                                                           cfg.adapt_steps, seed, k, sac.eval_slots, nvec)
-        save_checkpoint(out, "pearl_dt", it, {
+        run.end_iteration(it, {
             "config": asdict(cfg), "obs_shape": list(shape), "nvec": nvec, "budget": budget,
             "agent": learner.agent.state_dict(), "encoder": learner.encoder.state_dict(),
             "opt": learner.opt.state_dict(), "enc_opt": learner.enc_opt.state_dict(),
-            "buffers": {c: b.state_dict() for c, b in buffers.items()},
-            "numpy_rng": rng.bit_generator.state, "torch_rng": gen.get_state(), "env_steps": env_steps})
-        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **row})
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            "buffers": {c: b.state_dict() for c, b in buffers.items()}}, row)
+    run.close()
     return out
 
 

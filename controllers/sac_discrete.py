@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from controllers.offload_rl import set_threads
-from mecsim.checkpoint import ProgressLog, load_checkpoint, save_checkpoint
+from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.service_management import ServiceManagementEnv
 from mecsim.registry import make_controller
@@ -447,9 +446,12 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                                    {c: ReplayBuffer(cfg.buffer, shape) for c in conds})
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    start, env_steps = 0, 0
-    if resume and (out / "checkpoint.pt").exists():
-        ck = load_checkpoint(out, "sac_baselines")
+    metrics = [f"{b}_{m}" for b in baselines for m in ("sample_latency_ms", "critic_loss", "alpha", "val_latency_ms",
+                                                       "stopped")]
+    metrics += [f"{b}_{t}_ms" for b in baselines for t in tests if b in ("sac_dts", "sac_tm") or b.endswith(t)]
+    run = TrainingRun(out, "sac_baselines", metrics, cfg.iterations, rng=rng, generator=gen, resume=resume,
+                      progress=progress)
+    if (ck := run.checkpoint) is not None:
         for k, (name, b) in enumerate(baselines.items()):
             state = ck["agents"][name]
             b.agent.load_state_dict(state["agent"])
@@ -459,19 +461,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
             for j, (c, buf) in enumerate(b.buffers.items()):
                 buf.load_state_dict(state["buffers"][c])
                 b.workers[c].rng = np.random.default_rng(hash_seed(seed, k, j, ck["iteration"]))  # episodes restart
-        rng.bit_generator.state = ck["numpy_rng"]
-        gen.set_state(ck["torch_rng"])
-        start, env_steps = ck["iteration"], ck["env_steps"]
-    metrics = [f"{b}_{m}" for b in baselines for m in ("sample_latency_ms", "critic_loss", "alpha", "val_latency_ms",
-                                                       "stopped")]
-    metrics += [f"{b}_{t}_ms" for b in baselines for t in tests if b in ("sac_dts", "sac_tm") or b.endswith(t)]
-    log = ProgressLog(out, metrics, resume_from=start if resume else None)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=cfg.iterations, initial=start, desc="train sac_baselines", unit="it")
-    wall0 = time.perf_counter()
-    for it in range(start + 1, cfg.iterations + 1):
+    for it in run.remaining():
         row: dict[str, Any] = {}
         for b in baselines.values():
             if b.stopped:
@@ -484,7 +474,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                     policy = uniform_policy(nvec, shape[0], rng) if warm else \
                         (lambda obs, a=b.agent: a.act(obs, generator=gen))
                     rewards.append(w.step(policy, [b.buffers[c]]))
-                    env_steps += 1
+                    run.env_steps += 1
                 if min(buf.size for buf in b.buffers.values()) < cfg.warmup:
                     continue
                 for epoch in range(1, cfg.updates + 1):   # lines 6-19
@@ -499,20 +489,15 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
             if it % cfg.eval_every == 0 or it == cfg.iterations:
                 _evaluate_baseline(b, sc, world, tests, cfg, seed, row)
             row[f"{b.name}_stopped"] = int(b.stopped)
-        save_checkpoint(out, "sac_baselines", it, {
+        run.end_iteration(it, {
             "config": asdict(cfg), "obs_shape": list(shape), "nvec": nvec, "budget": budget,
             "agents": {n: {"agent": b.agent.state_dict(), "opt": b.opt.state_dict(), "best": b.best,
                            "best_latency": b.best_latency, "bad_evals": b.bad_evals, "stopped": b.stopped,
                            "buffers": {c: buf.state_dict() for c, buf in b.buffers.items()}}
-                       for n, b in baselines.items()},
-            "numpy_rng": rng.bit_generator.state, "torch_rng": gen.get_state(), "env_steps": env_steps})
-        log.append({"iteration": it, "env_steps": env_steps, "wall_s": time.perf_counter() - wall0, **row})
-        if bar is not None:
-            bar.update(1)
+                       for n, b in baselines.items()}}, row)
         if all(b.stopped for b in baselines.values()):
             break
-    if bar is not None:
-        bar.close()
+    run.close()
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from mecsim.errors import MecsimError
 from mecsim.fileio import atomic_write, atomic_write_text
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "ProgressLog"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "ProgressLog", "TrainingRun"]
 
 FORMAT = "mecsim-checkpoint-1"
 NAME = "checkpoint.pt"
@@ -97,3 +97,53 @@ def _tensorboard(folder: Path, resume_from: int | None) -> Any:
         return None
     from torch.utils.tensorboard import SummaryWriter
     return SummaryWriter(str(folder), purge_step=None if resume_from is None else resume_from + 1)
+
+
+class TrainingRun:
+    """The bookkeeping every trainer's loop shares, so resuming works the same for all of them.
+
+    On ``resume`` with a checkpoint in ``folder``, the numpy and torch random states and the counts are
+    restored here and the checkpoint is kept in :attr:`checkpoint` for the trainer to load its own
+    weights from. :meth:`end_iteration` writes the checkpoint (the trainer's state plus the random
+    states and ``env_steps``), appends the progress.csv row and moves the progress bar.
+    """
+
+    def __init__(self, folder: str | os.PathLike, controller: str, metrics: list[str], iterations: int, *,
+                 rng: Any, generator: Any, resume: bool, progress: bool) -> None:
+        import time
+        self.folder, self.controller, self.iterations = Path(folder), controller, iterations
+        self.rng, self.generator = rng, generator
+        self.checkpoint: dict[str, Any] | None = None
+        self.start, self.env_steps = 0, 0
+        if resume and (self.folder / NAME).exists():
+            self.checkpoint = load_checkpoint(self.folder, controller)
+            rng.bit_generator.state = self.checkpoint["numpy_rng"]
+            generator.set_state(self.checkpoint["torch_rng"])
+            self.start, self.env_steps = self.checkpoint["iteration"], self.checkpoint["env_steps"]
+        self.log = ProgressLog(self.folder, metrics, resume_from=self.start if resume else None)
+        self.bar = None
+        if progress:
+            from tqdm import tqdm
+            self.bar = tqdm(total=iterations, initial=self.start, desc=f"train {controller}", unit="it")
+        self._clock, self._wall0 = time.perf_counter, time.perf_counter()
+
+    def remaining(self) -> range:
+        """The iteration numbers still to run (1-based; the count goes on after a resume)."""
+        return range(self.start + 1, self.iterations + 1)
+
+    def end_iteration(self, iteration: int, state: Mapping[str, Any], metrics: Mapping[str, Any],
+                      show: Mapping[str, str] | None = None) -> None:
+        """Checkpoint, log and tick (``show``: what the progress bar prints beside the count)."""
+        save_checkpoint(self.folder, self.controller, iteration,
+                        {**state, "numpy_rng": self.rng.bit_generator.state,
+                         "torch_rng": self.generator.get_state(), "env_steps": self.env_steps})
+        self.log.append({"iteration": iteration, "env_steps": self.env_steps,
+                         "wall_s": self._clock() - self._wall0, **metrics})
+        if self.bar is not None:
+            self.bar.update(1)
+            if show:
+                self.bar.set_postfix(show)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
