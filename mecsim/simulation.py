@@ -37,7 +37,8 @@ def load_graphs(scenario: Scenario, streams: RandomStreams) -> list[tuple[str, T
         files = sorted(source.folder.glob(source.pattern), key=_natural)
         return [(str(f), read_gv(f, source.attributes)) for f in files]
     rng = streams.get("daggen")
-    return [(f"generated/{k}", generate_dag(source.generator, rng, name=f"random.{source.generator.n}.{k}"))
+    return [(f"generated/{k}", generate_dag(source.generator, rng, name=f"random.{source.generator.n}.{k}",
+                                            attributes=source.attributes))
             for k in range(source.count)]
 
 

@@ -311,3 +311,25 @@ def test_summary_statistics_match_the_authors_set(set_index, fat, density):
     theirs_s, ours_s = [_summary(g) for g in real], [_summary(g) for g in ours]
     for key in ("edges", "duplicates", "entries", "exits", "depth"):
         _assert_close_means([s[key] for s in ours_s], [s[key] for s in theirs_s], key)
+
+
+def test_generated_graphs_take_the_attribute_map_like_read_gv(tmp_path):
+    from mecsim.workload.gv import AttributeMap, read_gv, write_gv
+    params = DaggenParams(n=12, fat=0.6, density=0.6, regularity=0.5, jump=2, ccr=0.4)
+    scaled = AttributeMap(cycles_factor=200.0, down_bytes="size", down_factor=0.5)
+    plain = generate_dag(params, np.random.default_rng(5))
+    graph = generate_dag(params, np.random.default_rng(5), attributes=scaled)
+    np.testing.assert_allclose(graph.cycles, 200.0 * np.asarray(plain.cycles))
+    np.testing.assert_allclose(graph.down_bytes, 0.5 * np.asarray(plain.up_bytes))
+    write_gv(plain, tmp_path / "g.gv")
+    again = read_gv(tmp_path / "g.gv", scaled)
+    np.testing.assert_array_equal(again.cycles, graph.cycles)
+    np.testing.assert_array_equal(again.down_bytes, graph.down_bytes)
+
+
+def test_generate_rejects_an_attribute_the_generator_does_not_write():
+    from mecsim.errors import ConfigError
+    from tests.helpers import scenario
+    gen = {"n": 5, "fat": 0.5, "density": 0.5, "ccr": 0.4, "count": 2}
+    with pytest.raises(ConfigError, match=r"attributes\.cycles.*'weight'"):
+        scenario({"workload": {"dags": {"generate": gen, "attributes": {"cycles": "weight"}}}})

@@ -233,17 +233,20 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
     dags = node.mapping("dags").allow("folder", "pattern", "attributes", "generate")
     must(dags.has("folder") != dags.has("generate"), node, "dags",
          "must have exactly one of 'folder' or 'generate'")
+    at = dags.mapping("attributes", default={}).allow(
+        "cycles", "cycles_factor", "up_bytes", "up_factor", "down_bytes", "down_factor")
+    names = None if dags.has("folder") else ("size", "expect_size", "alpha")   # what the generator writes
+    attributes = AttributeMap(at.str("cycles", "size", choices=names),
+                              at.float("cycles_factor", 1.0, min=0, min_open=True),
+                              at.str("up_bytes", "size", choices=names), at.float("up_factor", 1.0, min=0),
+                              at.str("down_bytes", "expect_size", choices=names),
+                              at.float("down_factor", 1.0, min=0))
     if dags.has("folder"):
         folder = (base / dags.str("folder")).resolve()
         pattern = dags.str("pattern", "*.gv")
         must(folder.is_dir(), dags, "folder", f"must be an existing folder, got {dags.str('folder')!r} "
              f"(resolved to {folder}). Hint: relative paths start at the scenario file's folder")
         must(any(folder.glob(pattern)), dags, "pattern", f"matches no file in {folder}, got {pattern!r}")
-        at = dags.mapping("attributes", default={}).allow(
-            "cycles", "cycles_factor", "up_bytes", "up_factor", "down_bytes", "down_factor")
-        attributes = AttributeMap(at.str("cycles", "size"), at.float("cycles_factor", 1.0, min=0, min_open=True),
-                                  at.str("up_bytes", "size"), at.float("up_factor", 1.0, min=0),
-                                  at.str("down_bytes", "expect_size"), at.float("down_factor", 1.0, min=0))
         source = DagSource("folder", folder=folder, pattern=pattern, attributes=attributes)
     else:
         gen = dags.mapping("generate").allow("n", "fat", "density", "regularity", "jump", "ccr",
@@ -256,7 +259,8 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
         except ValueError as exc:
             key, _, message = str(exc).partition(": ")
             raise gen.error(message, key if gen.has(key) else None) from None
-        source = DagSource("generate", generator=params, count=gen.int("count", 100, min=1))
+        source = DagSource("generate", generator=params, count=gen.int("count", 100, min=1),
+                           attributes=attributes)
     arr = node.mapping("arrival", default={}).allow("process", "rate_hz", "times_s")
     process = arr.str("process", "back_to_back", choices=("back_to_back", "poisson", "list"))
     arrival = ArrivalSpec(

@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from mecsim.workload.gv import write_gv
+from mecsim.workload.gv import AttributeMap, write_gv
 from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["DaggenParams", "generate_dag", "generate_dataset"]
@@ -136,8 +136,13 @@ def _level_widths(params: DaggenParams, rng: np.random.Generator) -> list[int]:
     return widths
 
 
-def generate_dag(params: DaggenParams, rng: np.random.Generator, name: str = "random") -> TaskGraph:
-    """One random layered DAG; the same generator state gives the same graph, byte for byte."""
+def generate_dag(params: DaggenParams, rng: np.random.Generator, name: str = "random",
+                 attributes: AttributeMap = AttributeMap()) -> TaskGraph:
+    """One random layered DAG; the same generator state gives the same graph, byte for byte.
+
+    ``attributes`` maps the node attributes to task quantities exactly as :func:`read_gv` does, so a
+    generated graph equals the one read back from its written ``.gv`` file.
+    """
     widths = _level_widths(params, rng)
     starts = np.concatenate(([0], np.cumsum(widths))).astype(int).tolist()
     n = params.n
@@ -179,9 +184,11 @@ def generate_dag(params: DaggenParams, rng: np.random.Generator, name: str = "ra
                 children[base + cand].append(child)
 
     edge_raw = [(p, c, {"size": str(data[p])}) for p in range(n) for c in children[p]]
-    sizes = [float(r["size"]) for r in raw]
+    a = attributes
     return TaskGraph.from_edges(
-        name, cycles=sizes, up_bytes=sizes, down_bytes=[float(d) for d in data],
+        name, cycles=[float(r[a.cycles]) * a.cycles_factor for r in raw],
+        up_bytes=[float(r[a.up_bytes]) * a.up_factor for r in raw],
+        down_bytes=[float(r[a.down_bytes]) * a.down_factor for r in raw],
         edges=[(p, c) for p, c, _ in edge_raw], raw=raw, edge_raw=edge_raw,
         header=(_HEADER, params.command()))
 
