@@ -23,9 +23,11 @@ BUDGETS = {
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
+          backend: str = "local", workers: int | None = None, address: str | None = None) -> Path:
     return mrlco.train(scenario, out, budget=budget, seed=seed, resume=resume, progress=progress,
-                       config=BUDGETS[budget], name="mrlato", overrides=overrides, iterations=iterations)
+                       config=BUDGETS[budget], name="mrlato", overrides=overrides, iterations=iterations,
+                       backend=backend, workers=workers, address=address)
 
 
 class MRLATO(LearnedOffloader):

@@ -4,20 +4,30 @@ Algorithm 1: per iteration, sample n learning tasks; for each, start from the me
 trajectories D with it, take m Adam steps of the PPO objective (eq. 20) on D, giving θ_i'; then move
 θ along g = (1/n) Σ (θ_i' − θ) / α / m (eq. 22) with Adam (learning rate β). MRLATO reuses this loop
 with its own network and ordering (controllers/mrlato.py).
+
+The n inner loops of an iteration are independent, so they can run in parallel (``backend`` local: a
+pool of spawned processes; ray: Ray tasks). Each is the pure function :func:`inner_loop` of the
+meta-weights and a seed drawn for it from the iteration's random stream before dispatch, and the parent
+sums the results in task order, so 1 and N workers (and either backend) give identical weights.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 
-from controllers.offload_rl import LearnedOffloader, clone, evaluator, mean_stats, sample, train_loop
+from controllers.offload_rl import (LearnedOffloader, Task, clone, evaluator, load_tasks, mean_stats, sample,
+                                    set_threads, train_loop)
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
+from controllers.seq2seq import Seq2SeqPolicy
+from mecsim.errors import ConfigError, MecsimError
 
-__all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "evaluate", "MRLCO"]
+__all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "inner_loop", "evaluate", "MRLCO"]
 
 
 @dataclass(frozen=True)
@@ -53,38 +63,122 @@ BUDGETS = {
     "smoke": MetaConfig(iterations=200, meta_batch=4, inner_steps=3, episodes=20, hidden=64),
 }
 
+TaskSource = tuple[str, tuple[str, ...], str]
+"""(absolute scenario path, overrides, schedule order): what a worker needs to load the learning tasks"""
+InnerResult = tuple[list[torch.Tensor], dict[str, float], int]
+"""(θ_i' − θ per parameter, the inner loop's stats, env steps sampled)"""
+
+_TASKS: dict[TaskSource, list[Task]] = {}
+"""Learning tasks loaded once per process (workers get a path, never environments)."""
+
+
+def inner_loop(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, task: int, seed: int) -> InnerResult:
+    """Algorithm 1 lines 5-7 for one task: θ_i ← θ, sample D, m PPO/Adam steps; returns θ_i' − θ.
+
+    Pure: its own numpy and torch generators from ``seed``, a fresh Adam, tasks from the process cache."""
+    set_threads()
+    if source not in _TASKS:
+        _TASKS[source] = load_tasks(source[0], source[2], source[1])["train"]
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    inner = clone(meta)                                                           # θ_i ← θ (line 5)
+    rollout, latency = sample(inner, _TASKS[source][task].env, cfg.episodes, rng, gen)  # D (line 6)
+    opt = torch.optim.Adam(inner.parameters(), lr=cfg.inner_lr)
+    ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
+    result = ppo_update(evaluator(inner), inner.parameters(), opt, rollout, ppo, generator=gen)  # m steps (line 7)
+    delta = [new.detach() - old.detach() for new, old in zip(inner.parameters(), meta.parameters())]
+    return delta, {**result, "sample_latency": latency}, int(rollout.mask.sum())
+
+
+Dispatch = Callable[[Seq2SeqPolicy, list[tuple[int, int]]], list[InnerResult]]
+"""Runs inner_loop for each (task, seed) and returns the results in that order."""
+
+
+@contextmanager
+def dispatcher(source: TaskSource, cfg: MetaConfig, backend: str, workers: int | None,
+               address: str | None) -> Iterator[Dispatch]:
+    """Where the inner loops run: in this process (local, 1 worker), a spawned pool, or Ray tasks."""
+    if backend == "local" and (workers or 1) == 1:
+        yield lambda meta, jobs: [inner_loop(meta, source, cfg, k, s) for k, s in jobs]
+    elif backend == "local":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            yield lambda meta, jobs: [f.result() for f in [pool.submit(inner_loop, meta, source, cfg, k, s)
+                                                           for k, s in jobs]]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        with _ray_tasks(workers, address) as run:
+            yield lambda meta, jobs: run(meta, source, cfg, jobs, workers)
+
+
+@contextmanager
+def _ray_tasks(workers: int | None, address: str | None) -> Iterator[Callable[..., list[InnerResult]]]:
+    """Ray tasks on the cluster at ``address``, or on a local Ray with ``workers`` CPUs."""
+    from mecsim.sweep import _ray_module
+    ray = _ray_module()
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address or "local", num_cpus=None if address else workers,
+                     include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
+            where = f"the cluster at {address}" if address else "a local Ray"
+            raise MecsimError(f"--backend ray: cannot start or reach {where}: {str(exc).splitlines()[0]}") from None
+    task = ray.remote(num_cpus=1, max_retries=0)(inner_loop)
+
+    def run(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, jobs: list[tuple[int, int]],
+            limit: int | None) -> list[InnerResult]:
+        ref = ray.put(meta)
+        out: list[InnerResult] = []
+        step = limit or len(jobs)                     # at most `workers` in flight
+        for i in range(0, len(jobs), step):
+            out += ray.get([task.remote(ref, source, cfg, k, s) for k, s in jobs[i:i + step]])
+        return out
+
+    try:
+        yield run
+    finally:
+        if started:
+            ray.shutdown()
+
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, config: MetaConfig | None = None, name: str = "mrlco",
-          overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
+          overrides: Sequence[str] = (), iterations: int | None = None, backend: str = "local",
+          workers: int | None = None, address: str | None = None) -> Path:
     """Meta-train on the scenario's `training.train` tasks; checkpoint every iteration in `out`.
 
-    ``iterations`` replaces the budget's count (resuming with a larger one trains on)."""
+    ``iterations`` replaces the budget's count (resuming with a larger one trains on). ``backend``
+    (local | ray), ``workers`` (default 1 for local; for ray, all sampled tasks at once) and ``address``
+    (a Ray cluster; default a local Ray) say where the inner loops run; the result does not depend on them."""
     cfg = with_iterations(config or BUDGETS[budget], iterations)
-    ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: must be an integer >= 1, got {workers}")
+    source: TaskSource = (str(Path(scenario).resolve()), tuple(overrides), cfg.order)
 
-    def meta_iteration(meta, outer, tasks, rng, gen) -> tuple[dict[str, float], int]:
+    def meta_iteration(meta, outer, tasks, rng, gen, run: Dispatch) -> tuple[dict[str, float], int]:
+        _TASKS[source] = tasks                           # this process has them already
         chosen = rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)
-        theta = [p.detach().clone() for p in meta.parameters()]
-        step = [torch.zeros_like(p) for p in theta]
-        stats, env_steps = [], 0
-        for k in chosen:
-            inner = clone(meta)                                                   # θ_i ← θ (line 5)
-            rollout, latency = sample(inner, tasks[k].env, cfg.episodes, rng, gen)  # D (line 6)
-            env_steps += int(rollout.mask.sum())
-            opt = torch.optim.Adam(inner.parameters(), lr=cfg.inner_lr)
-            result = ppo_update(evaluator(inner), inner.parameters(), opt, rollout, ppo, generator=gen)  # m steps (line 7)
-            for acc, new, old in zip(step, inner.parameters(), theta):
-                acc += (new.detach() - old) / (cfg.inner_lr * cfg.inner_steps * len(chosen))   # eq. (22)
-            stats.append({**result, "sample_latency": latency})
+        seeds = rng.integers(2 ** 63 - 1, size=len(chosen))     # one stream per inner loop, drawn before dispatch
+        results = run(meta, [(int(k), int(s)) for k, s in zip(chosen, seeds)])
+        step = [torch.zeros_like(p) for p in meta.parameters()]
+        for delta, _, _ in results:                      # in task order, whatever the worker count
+            for acc, d in zip(step, delta):
+                acc += d / (cfg.inner_lr * cfg.inner_steps * len(chosen))        # eq. (22)
         outer.zero_grad()
         for p, g in zip(meta.parameters(), step):
             p.grad = -g                                                           # θ ← θ + β g (line 9)
         outer.step()
-        return mean_stats(stats), env_steps
+        return mean_stats([r[1] for r in results]), sum(r[2] for r in results)
 
-    return train_loop(scenario, out, cfg, name=name, seed=seed, resume=resume, progress=progress,
-                      overrides=overrides, lr=cfg.outer_lr, iteration=meta_iteration)
+    with dispatcher(source, cfg, backend, workers, address) as run:
+        return train_loop(scenario, out, cfg, name=name, seed=seed, resume=resume, progress=progress,
+                          overrides=overrides, lr=cfg.outer_lr,
+                          iteration=lambda *a: meta_iteration(*a, run=run))
 
 
 def with_iterations(cfg: MetaConfig, iterations: int | None) -> MetaConfig:

@@ -6,6 +6,7 @@ are staged in a temporary folder and moved into place only when all of them are 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import sys
@@ -46,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    tr.add_argument("--backend", choices=("local", "ray"), default=None,
+                    help="where meta-training inner loops run (mrlco, mrlato); same result either way")
+    tr.add_argument("--workers", type=int, default=None, help="parallel inner loops (default: 1 local; every sampled task on Ray)")
+    tr.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     tr.add_argument("--quiet", action="store_true")
     ev = sub.add_parser("eval", help="adapt a checkpoint on the test tasks and compare with heuristics")
     ev.add_argument("scenario")
@@ -144,8 +149,12 @@ def _train(args: argparse.Namespace) -> int:
     train = trainer(args.controller)
     if args.seed < 0:
         raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    parallel = {k: v for k, v in (("backend", args.backend), ("workers", args.workers), ("address", args.address))
+                if v is not None}
+    if parallel and not set(parallel) <= set(inspect.signature(train).parameters):
+        raise ConfigError(f"controller {args.controller} does not support --backend/--workers/--address")
     out = train(args.scenario, args.out, budget=args.budget, seed=args.seed, resume=args.resume,
-                progress=not args.quiet, overrides=args.overrides)
+                progress=not args.quiet, overrides=args.overrides, **parallel)
     if not args.quiet:
         print(f"checkpoint and progress.csv in {out}/")
     return 0
