@@ -25,7 +25,8 @@ from controllers.offload_rl import (LearnedOffloader, Task, clone, evaluator, lo
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
-from mecsim.errors import ConfigError, MecsimError
+from mecsim.errors import ConfigError
+from mecsim.raybackend import ray_session
 
 __all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "inner_loop", "evaluate", "MRLCO"]
 
@@ -116,32 +117,19 @@ def dispatcher(source: TaskSource, cfg: MetaConfig, backend: str, workers: int |
 @contextmanager
 def _ray_tasks(workers: int | None, address: str | None) -> Iterator[Callable[..., list[InnerResult]]]:
     """Ray tasks on the cluster at ``address``, or on a local Ray with ``workers`` CPUs."""
-    from mecsim.sweep import _ray_module
-    ray = _ray_module()
-    started = not ray.is_initialized()
-    if started:
-        try:
-            ray.init(address=address or "local", num_cpus=None if address else workers,
-                     include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-        except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
-            where = f"the cluster at {address}" if address else "a local Ray"
-            raise MecsimError(f"--backend ray: cannot start or reach {where}: {str(exc).splitlines()[0]}") from None
-    task = ray.remote(num_cpus=1, max_retries=0)(inner_loop)
+    with ray_session(workers, address) as ray:
+        task = ray.remote(num_cpus=1, max_retries=0)(inner_loop)
 
-    def run(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, jobs: list[tuple[int, int]],
-            limit: int | None) -> list[InnerResult]:
-        ref = ray.put(meta)
-        out: list[InnerResult] = []
-        step = limit or len(jobs)                     # at most `workers` in flight
-        for i in range(0, len(jobs), step):
-            out += ray.get([task.remote(ref, source, cfg, k, s) for k, s in jobs[i:i + step]])
-        return out
+        def run(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, jobs: list[tuple[int, int]],
+                limit: int | None) -> list[InnerResult]:
+            ref = ray.put(meta)
+            out: list[InnerResult] = []
+            step = limit or len(jobs)                     # at most `workers` in flight
+            for i in range(0, len(jobs), step):
+                out += ray.get([task.remote(ref, source, cfg, k, s) for k, s in jobs[i:i + step]])
+            return out
 
-    try:
         yield run
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,

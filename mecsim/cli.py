@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     tr.add_argument("--backend", choices=("local", "ray"), default=None,
                     help="where meta-training inner loops run (mrlco, mrlato); same result either way")
-    tr.add_argument("--workers", type=int, default=None, help="parallel inner loops (default: 1 local; every sampled task on Ray)")
+    tr.add_argument("--workers", type=int, default=None,
+                    help="parallel inner loops (default: 1 local; every sampled task at once on Ray)")
     tr.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     tr.add_argument("--quiet", action="store_true")
     ev = sub.add_parser("eval", help="adapt a checkpoint on the test tasks and compare with heuristics")

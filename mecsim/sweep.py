@@ -38,6 +38,7 @@ import numpy as np
 
 from mecsim.errors import ConfigError, MecsimError
 from mecsim.fileio import atomic_write_text
+from mecsim.raybackend import ray_session, require_ray
 
 __all__ = ["RunSpec", "SweepResult", "parse_grid", "plan_runs", "run_one", "sweep", "format_table",
            "DEFAULT_METRICS"]
@@ -187,28 +188,9 @@ def _local(specs: list[RunSpec], workers: int) -> Iterator[tuple[int, Outcome]]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ray_module() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise MecsimError("--backend ray: Ray is not installed; pip install 'mecsim[ray]'") from None
-    return ray
-
-
 def _ray(specs: list[RunSpec], workers: int | None, address: str | None) -> Iterator[tuple[int, Outcome]]:
     """Ray tasks, at most `workers` in flight (all the cluster's CPUs when None)."""
-    ray = _ray_module()
-    started = not ray.is_initialized()
-    if started:
-        try:
-            # "local" always starts a fresh Ray, never one a stale /tmp/ray file points to
-            ray.init(address=address or "local", num_cpus=None if address else workers,
-                     include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-        except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
-            where = f"the cluster at {address}" if address else "a local Ray"
-            raise MecsimError(f"--backend ray: cannot start or reach {where}: {_one_line(exc)}. Hint: "
-                              "a cluster with token authentication needs RAY_AUTH_MODE=token here") from None
-    try:
+    with ray_session(workers, address) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(run_one)
         limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         queue = list(enumerate(specs))[::-1]
@@ -225,9 +207,6 @@ def _ray(specs: list[RunSpec], workers: int | None, address: str | None) -> Iter
                 except Exception as exc:  # noqa: BLE001 (a lost worker or node)
                     outcome = ("failed", None, _one_line(exc))
                 yield i, outcome
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _cached(folder: Path) -> dict[str, Any] | None:
@@ -247,7 +226,7 @@ def sweep(scenario: str | Path, grid: Sequence[tuple[str, Sequence[str]]], seeds
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers: must be an integer >= 1, got {workers}")
     if backend == "ray":
-        _ray_module()
+        require_ray()
     specs = plan_runs(scenario, grid, seeds, controller=controller, overrides=overrides)
     out = Path(out)
     outcomes: dict[int, Outcome] = {}
