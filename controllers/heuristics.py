@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mecsim.analytic import earliest_finish_plan
-from mecsim.decision import DecisionPoint
+from mecsim.decision import DecisionPoint, OffloadContext
 from mecsim.optimal import MAX_LOG2_PLANS, optimal_plan
 
 __all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning"]
@@ -48,19 +48,28 @@ class RoundRobin:
         return (point.context.position + 1) % point.actions
 
 
-class _EarliestFinish:
-    """Put each task where its estimated finish time is earliest; the device wins only if strictly
-    earlier (the authors' rule). Planned with the closed form at the application's first decision."""
+class _PlannedPerApplication:
+    """Plans a whole application at its first decision (``plan``, action per task id), then replays it."""
 
     def __init__(self) -> None:
         self._app: int | None = None
         self._plan: list[int] = []
 
+    def plan(self, ctx: OffloadContext) -> list[int]:
+        raise NotImplementedError
+
     def act(self, point: DecisionPoint) -> int:
-        ctx = point.context
         if self._app != point.app:
-            self._app, self._plan = point.app, earliest_finish_plan(ctx.graph, ctx.cost_model, ctx.order)
+            self._app, self._plan = point.app, list(self.plan(point.context))
         return self._plan[point.task]
+
+
+class _EarliestFinish(_PlannedPerApplication):
+    """Put each task where its estimated finish time is earliest; the device wins only if strictly
+    earlier (the authors' rule). Planned with the closed form at the application's first decision."""
+
+    def plan(self, ctx: OffloadContext) -> list[int]:
+        return earliest_finish_plan(ctx.graph, ctx.cost_model, ctx.order)
 
 
 class Greedy(_EarliestFinish):
@@ -75,7 +84,7 @@ class Heft(_EarliestFinish):
     schedule_order = "rank"
 
 
-class Optimal:
+class Optimal(_PlannedPerApplication):
     """Exhaustive optimum of the closed form (branch and bound), planned per application.
 
     With several devices sharing resources this is only a per-application oracle: it assumes the
@@ -84,16 +93,8 @@ class Optimal:
 
     max_log2_plans = MAX_LOG2_PLANS
 
-    def __init__(self) -> None:
-        self._app: int | None = None
-        self._plan: list[int] = []
-
-    def act(self, point: DecisionPoint) -> int:
-        ctx = point.context
-        if self._app != point.app:
-            _, self._plan = optimal_plan(ctx.graph, ctx.cost_model, ctx.order)
-            self._app = point.app
-        return self._plan[point.task]
+    def plan(self, ctx: OffloadContext) -> list[int]:
+        return optimal_plan(ctx.graph, ctx.cost_model, ctx.order)[1]
 
     def check(self, tasks: int, actions: int) -> None:
         """Raise ValueError before a run if an application is too large to search exhaustively."""

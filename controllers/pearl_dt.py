@@ -44,8 +44,9 @@ from torch import nn
 
 from controllers.offload_rl import set_threads
 from controllers.sac_discrete import (HEURISTICS, BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers,
-                                      ReplayBuffer, SACConfig, Worker, condition_env, digital_twins, eval_seed,
-                                      hash_seed, heuristic_rows, merge, mlp, sac_epoch, uniform_policy)
+                                      ReplayBuffer, SACConfig, Worker, condition_env, eval_seed,
+                                      hash_seed, heuristic_rows, merge, mlp, sac_epoch, training_setup,
+                                      uniform_policy)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import load_scenario
@@ -175,12 +176,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     """Meta-train PEARL-DT on the digital twins of the scenario's training conditions (Algorithm 1)."""
     cfg = BUDGETS[budget]
     sac = cfg.sac
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads()
-    sc = load_scenario(scenario, overrides)
-    world = build_world(sc)
-    dts = digital_twins(sc, world, seed)
+    out, sc, world, dts = training_setup(scenario, out, overrides, seed)
     twins = list(dts.twins)
     tests = [c.name for c in world.test]
     workers = {c: Worker(condition_env(sc, world, dts, c), hash_seed(seed, 0, j)) for j, c in enumerate(twins)}

@@ -49,7 +49,7 @@ from mecsim.scenario.load import load_scenario
 from mecsim.systems.service_management import ServiceScenario, Simulation, TwinSystem, World, build_world
 
 __all__ = ["SACConfig", "BUDGETS", "FactoredSAC", "FactoredActor", "Optimizers", "ReplayBuffer", "Worker", "sac_epoch",
-           "digital_twins", "condition_env", "latency_on", "hash_seed", "heuristic_rows", "train", "evaluate",
+           "digital_twins", "training_setup", "condition_env", "latency_on", "hash_seed", "heuristic_rows", "train", "evaluate",
            "SacAisf", "SacDTs", "SacTM", "HEURISTICS"]
 
 HEURISTICS = ("random", "local")   # the engine's generic baselines, scored next to learned controllers
@@ -370,6 +370,17 @@ def digital_twins(sc: ServiceScenario, world: World, seed: int) -> TwinSystem:
     return dts
 
 
+def training_setup(scenario: str | Path, out: str | Path, overrides: Sequence[str],
+                   seed: int) -> tuple[Path, ServiceScenario, World, TwinSystem]:
+    """What SAC and PEARL-DT training start from: the output folder, the scenario, its world and the DTs."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_threads()
+    sc = load_scenario(scenario, overrides)
+    world = build_world(sc)
+    return out, sc, world, digital_twins(sc, world, seed)
+
+
 def condition_env(sc: ServiceScenario, world: World, dts: TwinSystem, condition: str) -> ServiceManagementEnv:
     """A twin's emulation when the condition has a twin, else the condition itself (a test condition)."""
     twin = dts.twins.get(condition)
@@ -427,12 +438,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     """Train SAC_AiSF (one agent per test condition), SAC_DTs and SAC_TM side by side (§V); each
     agent collects its own data in its own environments."""
     cfg = BUDGETS[budget]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads()
-    sc = load_scenario(scenario, overrides)
-    world = build_world(sc)
-    dts = digital_twins(sc, world, seed)
+    out, sc, world, dts = training_setup(scenario, out, overrides, seed)
     tests = [c.name for c in world.test]
     probe = condition_env(sc, world, dts, tests[0] if tests else next(iter(dts.twins)))
     shape, nvec = probe.observation_space.shape, probe.nvec.tolist()
