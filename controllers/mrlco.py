@@ -5,17 +5,17 @@ trajectories D with it, take m Adam steps of the PPO objective (eq. 20) on D, gi
 θ along g = (1/n) Σ (θ_i' − θ) / α / m (eq. 22) with Adam (learning rate β). MRLATO reuses this loop
 with its own network and ordering (controllers/mrlato.py).
 
-The n inner loops of an iteration are independent, so they can run in parallel (``backend`` local: a
-pool of spawned processes; ray: Ray tasks). Each is the pure function :func:`inner_loop` of the
-meta-weights and a seed drawn for it from the iteration's random stream before dispatch, and the parent
-sums the results in task order, so 1 and N workers (and either backend) give identical weights.
+The n inner loops of an iteration are independent, so they can run in parallel (``backend`` local:
+spawned processes; ray: Ray actors; see :mod:`mecsim.parallel`). Each is the pure function
+:func:`inner_loop` of the meta-weights and a seed drawn for it from the iteration's random stream before
+dispatch, and the parent sums the results in task order, so 1 and N workers (and either backend) give
+identical weights.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,7 @@ from controllers.offload_rl import (LearnedOffloader, Task, clone, evaluator, lo
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
-from mecsim.errors import ConfigError
-from mecsim.raybackend import ray_session
+from mecsim.parallel import Dispatch, check_backend, dispatcher
 
 __all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "inner_loop", "evaluate", "MRLCO"]
 
@@ -90,46 +89,10 @@ def inner_loop(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, task: i
     return delta, {**result, "sample_latency": latency}, int(rollout.mask.sum())
 
 
-Dispatch = Callable[[Seq2SeqPolicy, list[tuple[int, int]]], list[InnerResult]]
-"""Runs inner_loop for each (task, seed) and returns the results in that order."""
-
-
-@contextmanager
-def dispatcher(source: TaskSource, cfg: MetaConfig, backend: str, workers: int | None,
-               address: str | None) -> Iterator[Dispatch]:
-    """Where the inner loops run: in this process (local, 1 worker), a spawned pool, or Ray tasks."""
-    if backend == "local" and (workers or 1) == 1:
-        yield lambda meta, jobs: [inner_loop(meta, source, cfg, k, s) for k, s in jobs]
-    elif backend == "local":
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            yield lambda meta, jobs: [f.result() for f in [pool.submit(inner_loop, meta, source, cfg, k, s)
-                                                           for k, s in jobs]]
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    else:
-        with _ray_tasks(workers, address) as run:
-            yield lambda meta, jobs: run(meta, source, cfg, jobs, workers)
-
-
-@contextmanager
-def _ray_tasks(workers: int | None, address: str | None) -> Iterator[Callable[..., list[InnerResult]]]:
-    """Ray tasks on the cluster at ``address``, or on a local Ray with ``workers`` CPUs."""
-    with ray_session(workers, address) as ray:
-        task = ray.remote(num_cpus=1, max_retries=0)(inner_loop)
-
-        def run(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, jobs: list[tuple[int, int]],
-                limit: int | None) -> list[InnerResult]:
-            ref = ray.put(meta)
-            out: list[InnerResult] = []
-            step = limit or len(jobs)                     # at most `workers` in flight
-            for i in range(0, len(jobs), step):
-                out += ray.get([task.remote(ref, source, cfg, k, s) for k, s in jobs[i:i + step]])
-            return out
-
-        yield run
+def _inner_job(spec: tuple[TaskSource, MetaConfig], meta: Seq2SeqPolicy, job: tuple[int, int]) -> InnerResult:
+    """One inner loop as a :func:`mecsim.parallel.dispatcher` job: (task, seed) with the meta-weights."""
+    source, cfg = spec
+    return inner_loop(meta, source, cfg, *job)
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
@@ -139,13 +102,10 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     """Meta-train on the scenario's `training.train` tasks; checkpoint every iteration in `out`.
 
     ``iterations`` replaces the budget's count (resuming with a larger one trains on). ``backend``
-    (local | ray), ``workers`` (default 1 for local; for ray, all sampled tasks at once) and ``address``
+    (local | ray), ``workers`` (default 1 for local; for ray, one per CPU of the cluster) and ``address``
     (a Ray cluster; default a local Ray) say where the inner loops run; the result does not depend on them."""
     cfg = with_iterations(config or BUDGETS[budget], iterations)
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers: must be an integer >= 1, got {workers}")
+    check_backend(backend, workers)
     source: TaskSource = (str(Path(scenario).resolve()), tuple(overrides), cfg.order)
 
     def meta_iteration(meta, outer, tasks, rng, gen, run: Dispatch) -> tuple[dict[str, float], int]:
@@ -163,7 +123,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         outer.step()
         return mean_stats([r[1] for r in results]), sum(r[2] for r in results)
 
-    with dispatcher(source, cfg, backend, workers, address) as run:
+    with dispatcher(_inner_job, (source, cfg), backend=backend, workers=workers, address=address) as run:
         return train_loop(scenario, out, cfg, name=name, seed=seed, resume=resume, progress=progress,
                           overrides=overrides, lr=cfg.outer_lr,
                           iteration=lambda *a: meta_iteration(*a, run=run))

@@ -33,7 +33,7 @@ import copy
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -48,7 +48,8 @@ from mecsim.registry import make_controller
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.service_management import ServiceScenario, Simulation, TwinSystem, World, build_world
 
-__all__ = ["SACConfig", "BUDGETS", "FactoredSAC", "FactoredActor", "Optimizers", "ReplayBuffer", "Worker", "sac_epoch",
+__all__ = ["SACConfig", "BUDGETS", "FactoredSAC", "FactoredActor", "Optimizers", "ReplayBuffer", "Transition", "Worker",
+           "RolloutSpec", "SlotJob", "Rollouts", "collect", "sac_epoch",
            "digital_twins", "training_setup", "condition_env", "latency_on", "hash_seed", "heuristic_rows", "train", "evaluate",
            "SacAisf", "SacDTs", "SacTM", "HEURISTICS"]
 
@@ -118,6 +119,15 @@ class FactoredActor(nn.Module):
         logits = self.net(x).view(obs.shape[0], self.eds, sum(self.nvec))
         return [F.log_softmax(part, -1) for part in logits.split(self.nvec, -1)]
 
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, z: torch.Tensor | None = None, *, greedy: bool = False,
+            generator: torch.Generator | None = None) -> np.ndarray:
+        """(U, 3) choices for one observation: argmax (greedy) or sampled from π."""
+        logps = self(torch.as_tensor(obs, dtype=torch.float32)[None], z)
+        if greedy:
+            return torch.stack([lp[0].argmax(-1) for lp in logps], 1).numpy()
+        return torch.stack([torch.multinomial(lp[0].exp(), 1, generator=generator)[:, 0] for lp in logps], 1).numpy()
+
 
 class FactoredCritic(nn.Module):
     """Q_u(s, z, a_u) for every ED and every joint choice a_u ∈ DS × TA × MS."""
@@ -169,14 +179,10 @@ class FactoredSAC(nn.Module):
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.exp()
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray, z: torch.Tensor | None = None, *, greedy: bool = False,
             generator: torch.Generator | None = None) -> np.ndarray:
-        """(U, 3) choices for one observation: argmax (greedy) or sampled from π."""
-        logps = self.actor(torch.as_tensor(obs, dtype=torch.float32)[None], z)
-        if greedy:
-            return torch.stack([lp[0].argmax(-1) for lp in logps], 1).numpy()
-        return torch.stack([torch.multinomial(lp[0].exp(), 1, generator=generator)[:, 0] for lp in logps], 1).numpy()
+        """The actor's choices (:meth:`FactoredActor.act`)."""
+        return self.actor.act(obs, z, greedy=greedy, generator=generator)
 
     def critic_loss(self, batch: dict[str, torch.Tensor], z: torch.Tensor | None) -> torch.Tensor:
         """Eqs. (21)-(24): TD error of both critics against r + γ(1−d)(min_i E_π̂ Q̂_i + ξ H(π̂)).
@@ -337,6 +343,17 @@ def merge(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]
     return {k: (batches[0][k] if k == "gamma" else torch.cat([b[k] for b in batches])) for k in batches[0]}
 
 
+class Transition(NamedTuple):
+    """One slot of experience, in the order of :meth:`ReplayBuffer.add`."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: float
+    next_obs: np.ndarray
+    done: bool
+    latency: np.ndarray
+
+
 class Worker:
     """One condition's environment with its episode in progress (Algorithm 1 lines 3-5)."""
 
@@ -344,16 +361,66 @@ class Worker:
         self.env, self.obs = env, None
         self.rng = np.random.default_rng(seed)
 
-    def step(self, policy: Callable[[np.ndarray], np.ndarray], buffers: Sequence[ReplayBuffer]) -> float:
-        """One slot with `policy`; the transition goes to every buffer given; returns the reward."""
+    def step(self, policy: Callable[[np.ndarray], np.ndarray]) -> Transition:
+        """One slot with `policy`; an episode starts (with a seed from this worker's stream) when needed."""
         if self.obs is None:
             self.obs, _ = self.env.reset(seed=int(self.rng.integers(2**31 - 1)))
-        action = policy(self.obs)
+        obs, action = self.obs, policy(self.obs)
         nxt, reward, terminated, truncated, info = self.env.step(action.reshape(-1))
-        for b in buffers:
-            b.add(self.obs, action, reward, nxt, terminated, info["latency_s"])
         self.obs = None if (terminated or truncated) else nxt
-        return float(reward)
+        return Transition(obs, action, float(reward), nxt, bool(terminated), info["latency_s"])
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    """What a rollout worker builds its environments from: data, never live environments."""
+
+    sc: ServiceScenario
+    world: World
+    dts: TwinSystem
+
+
+@dataclass(frozen=True)
+class SlotJob:
+    """One slot on one condition, with everything random drawn before dispatch (see :class:`Rollouts`)."""
+
+    condition: str
+    episodes: int                     # seed of the condition's episode stream (its Worker)
+    actions: int                      # seed of this slot's action sampling
+    z: torch.Tensor | None = None     # the latent appended to the state (PEARL-DT), None without one
+    uniform: bool = False             # uniformly random actions (warm-up) instead of the actor's
+
+
+class Rollouts:
+    """A rollout worker's state: a :class:`Worker` per (condition, episode seed) it has served.
+
+    Used through :func:`mecsim.parallel.dispatcher` with :func:`collect`: a slot depends only on the
+    actor's weights, the job and the condition's episode so far, and job i always runs on the same
+    worker, so the transitions do not depend on the worker count or backend."""
+
+    def __init__(self, spec: RolloutSpec) -> None:
+        set_threads()
+        self.spec = spec
+        self.workers: dict[tuple[str, int], Worker] = {}
+
+    def step(self, actor: FactoredActor, job: SlotJob) -> Transition:
+        key = (job.condition, job.episodes)
+        if key not in self.workers:
+            env = condition_env(self.spec.sc, self.spec.world, self.spec.dts, job.condition)
+            self.workers[key] = Worker(env, job.episodes)
+        worker = self.workers[key]
+        if job.uniform:
+            policy = uniform_policy(worker.env.nvec.tolist(), worker.env.observation_space.shape[0],
+                                    np.random.default_rng(job.actions))
+        else:
+            gen = torch.Generator().manual_seed(job.actions)
+            policy = (lambda obs: actor.act(obs, job.z, generator=gen))
+        return worker.step(policy)
+
+
+def collect(rollouts: Rollouts, actor: FactoredActor, job: SlotJob) -> Transition:
+    """A :func:`mecsim.parallel.dispatcher` job: one slot of ``job`` with the actor's weights."""
+    return rollouts.step(actor, job)
 
 
 def uniform_policy(nvec: Sequence[int], eds: int, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
@@ -479,7 +546,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                     warm = b.buffers[c].size < cfg.warmup
                     policy = uniform_policy(nvec, shape[0], rng) if warm else \
                         (lambda obs, a=b.agent: a.act(obs, generator=gen))
-                    rewards.append(w.step(policy, [b.buffers[c]]))
+                    t = w.step(policy)
+                    b.buffers[c].add(*t)
+                    rewards.append(t.reward)
                     run.env_steps += 1
                 if min(buf.size for buf in b.buffers.values()) < cfg.warmup:
                     continue

@@ -48,9 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     tr.add_argument("--backend", choices=("local", "ray"), default=None,
-                    help="where meta-training inner loops run (mrlco, mrlato); same result either way")
+                    help="where meta-training inner loops (mrlco, mrlato) or twin rollouts (pearl_dt) run; "
+                         "same result either way")
     tr.add_argument("--workers", type=int, default=None,
-                    help="parallel inner loops (default: 1 local; every sampled task at once on Ray)")
+                    help="worker processes (default: 1 local; one per CPU of the cluster on Ray)")
     tr.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     tr.add_argument("--quiet", action="store_true")
     ev = sub.add_parser("eval", help="adapt a checkpoint on the test tasks and compare with heuristics")
