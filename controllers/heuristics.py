@@ -12,7 +12,7 @@ from mecsim.analytic import earliest_finish_plan
 from mecsim.decision import DecisionPoint, OffloadContext
 from mecsim.optimal import MAX_LOG2_PLANS, optimal_plan
 
-__all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning"]
+__all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning", "LocalKeepEmulator"]
 
 
 class Local:
@@ -113,3 +113,15 @@ class RandomTuning:
     def act(self, point: DecisionPoint) -> tuple[int, float]:
         ctx = point.context
         return int(self.rng.integers(2)), float(self.rng.uniform(ctx.e_min, ctx.e_max))
+
+
+class LocalKeepEmulator:
+    """Edge fine-tuning's fixed reference policy: every UE trains locally on the largest emulator E_max.
+
+    Each UE downloads its emulator once and keeps the cached copy (no switch after the first step). Under
+    HMPPO eq. (9) and the §VI-A fit f(E) = 25.2E² − 43.1E + 31.9, f falls on [0.2, 0.8] and f(1) = 14.0 >
+    f(0.8) = 13.55, so training on the server costs an upload and buys a worse perplexity: this policy is
+    the bar a learned tuner has to reach in the paper's own model."""
+
+    def act(self, point: DecisionPoint) -> tuple[int, float]:
+        return 0, float(point.context.e_max)

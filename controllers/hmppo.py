@@ -78,7 +78,7 @@ BUDGETS = {
     # keeping their emulators (a deterministic E), see tools/reproduce_hmppo.py for the paper budget
     "smoke": HMPPOConfig(iterations=40, eval_every=5),
 }
-HEURISTICS = ("random_tuning",)      # the baselines `mecsim eval` scores next to a learned tuner
+HEURISTICS = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
 

@@ -27,7 +27,7 @@ from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
 __all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency", "HEURISTICS",
-           "evaluator", "train_loop", "LearnedOffloader"]
+           "Adaptation", "ADAPTATIONS", "evaluator", "train_loop", "LearnedOffloader"]
 
 
 @dataclass(frozen=True)
@@ -215,23 +215,64 @@ def _heuristic_latency(task: Task, controller: str) -> float | None:
     return float(np.mean([a.latency_s for a in result.apps]))
 
 
+@dataclass(frozen=True)
+class Adaptation:
+    """What one adaptation step on a test task is ("gradient update steps", MRLCO Table 3 / Figs. 6-8).
+
+    The papers do not say how much data a step sees; the two readings differ a hundredfold, so both are
+    offered. ``None`` takes the trained controller's own value."""
+
+    episodes: int | None
+    """DAGs sampled with the current policy per step (None: the checkpoint's episodes per task)"""
+    lr: float | None
+    """Adam learning rate (None: the inner learning rate α of the checkpoint)"""
+    epochs: int
+    """PPO passes over the step's DAGs"""
+    minibatches: int | None
+    """minibatches per pass (None: the checkpoint's PPO setting)"""
+    eps: float = 1e-8
+    """Adam ε"""
+
+
+ADAPTATIONS = {
+    # MRLCO Algorithm 1 line 6 (the inner loop): one Adam step at α on the task's sampled DAGs
+    "inner": Adaptation(episodes=None, lr=None, epochs=1, minibatches=None),
+    # the authors' evaluator (meta_evaluator.py + ppo_offloading.py, ../shared/notes/mrlco_authors_code.md §2d):
+    # 2000 trajectories per update, 3 epochs of minibatch-500 PPO, Adam lr 1e-4 and ε 1e-5
+    "authors": Adaptation(episodes=2000, lr=1e-4, epochs=3, minibatches=4, eps=1e-5),
+}
+
+
 def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Sequence[int],
                         seeds: Sequence[int], heuristics: Sequence[str] | None = None,
-                        overrides: Sequence[str] = (), progress: bool = True) -> list[dict[str, Any]]:
+                        overrides: Sequence[str] = (), progress: bool = True,
+                        adaptation: str = "inner", test_sets: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Adapt the trained policy on every `training.test` task and score it after each step count.
 
-    One adaptation step = DAGs sampled from the test task with the current policy, then one Adam
-    step of the PPO objective (eq. 20) at the inner learning rate α: MRLCO's "gradient update steps".
-    The heuristics run on the same DAGs in the same model. Rows: controller, test_set, adapt_steps,
-    seed, latency_ms.
+    One adaptation step = DAGs sampled from the test task with the current policy, then PPO (eq. 20)
+    as ``adaptation`` names it (:data:`ADAPTATIONS`: "inner", one Adam step at the inner learning rate
+    α, MRLCO's inner loop; "authors", the authors' evaluator's heavier step). The heuristics run on
+    the same DAGs in the same model. ``test_sets`` limits the evaluation to those test tasks.
+    Rows: controller, test_set, adapt_steps, seed, latency_ms.
     """
+    if adaptation not in ADAPTATIONS:
+        raise MecsimError(f"--adaptation: must be one of {', '.join(ADAPTATIONS)}, got {adaptation!r}")
+    how = ADAPTATIONS[adaptation]
     heuristics = HEURISTICS if heuristics is None else heuristics
     payload = load_checkpoint(checkpoint)
     set_threads()
     name, cfg = payload["controller"], payload["config"]
     spec = NetworkSpec(**payload["network"])
-    ppo = PPOConfig(**{**cfg["ppo"], "lr": cfg["inner_lr"], "epochs": 1})
+    ppo = PPOConfig(**{**cfg["ppo"], "lr": how.lr or cfg["inner_lr"], "epochs": how.epochs,
+                       "minibatches": how.minibatches or cfg["ppo"]["minibatches"]})
+    episodes = how.episodes or cfg["episodes"]
     tests = load_tasks(scenario, payload["order"], overrides)["test"]
+    if test_sets is not None:
+        unknown = sorted(set(test_sets) - {t.name for t in tests})
+        if unknown:
+            raise MecsimError(f"test sets: {unknown[0]!r} is not a test task of {scenario} "
+                              f"(known: {', '.join(t.name for t in tests)})")
+        tests = [t for t in tests if t.name in test_sets]
     steps = sorted(set(int(s) for s in adapt_steps))
     rows: list[dict[str, Any]] = []
     bar = None
@@ -250,13 +291,13 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
             policy = build_policy(spec)
             policy.load_state_dict(payload["policy"])
             rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-            optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.lr)
+            optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.lr, eps=how.eps)
             for s in range(steps[-1] + 1):
                 if s in steps:
                     rows.append({"controller": name, "test_set": task.name, "adapt_steps": s, "seed": seed,
                                  "latency_ms": greedy_latency(policy, task.env) * 1e3})
                 if s < steps[-1]:
-                    adapt(policy, task.env, 1, ppo, cfg["episodes"], rng, gen, optimizer)
+                    adapt(policy, task.env, 1, ppo, episodes, rng, gen, optimizer)
                 if bar is not None:
                     bar.update(1)
     if bar is not None:

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True)
     ev.add_argument("--adapt-steps", default="0,1,2,5,10,20", help="comma-separated step counts")
     ev.add_argument("--seeds", default="0", help="comma-separated seeds, or A-B")
+    ev.add_argument("--adaptation", default=None,
+                    help="what one adaptation step is (learned offloading: inner = MRLCO's inner-loop step, "
+                         "the default; authors = the authors' evaluator, 2000 DAGs, 3 epochs, lr 1e-4)")
     ev.add_argument("--heuristics", default=None,
                     help="comma-separated baselines on the same inputs (default: the controller's own list)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -168,10 +171,13 @@ def _eval(args: argparse.Namespace) -> int:
     from mecsim.registry import evaluator
     evaluate = evaluator(load_checkpoint(args.checkpoint)["controller"])
     heuristics = None if args.heuristics is None else [h for h in args.heuristics.split(",") if h]
+    extra = {} if args.adaptation is None else {"adaptation": args.adaptation}
+    if extra and "adaptation" not in inspect.signature(evaluate).parameters:
+        raise ConfigError(f"--adaptation: the checkpoint's controller has no adaptation choice, got {args.adaptation!r}")
     rows = evaluate(args.scenario, args.checkpoint,
                     adapt_steps=_int_list(args.adapt_steps, "--adapt-steps"),
                     seeds=_int_list(args.seeds, "--seeds"), heuristics=heuristics,
-                    overrides=args.overrides, progress=not args.quiet)
+                    overrides=args.overrides, progress=not args.quiet, **extra)
     write_eval(rows, args.out)
     if not args.quiet:
         import numpy as np

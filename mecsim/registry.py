@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "sac_tm": "controllers.sac_discrete:SacTM",
     "pearl_dt": "controllers.pearl_dt:PearlDT",
     "random_tuning": "controllers.heuristics:RandomTuning",
+    "local_keep_emulator": "controllers.heuristics:LocalKeepEmulator",
     "hmppo": "controllers.hmppo:HMPPO",
     "ippo": "controllers.ippo:IPPO",
 }

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from controllers import hmppo, ippo
-from controllers.heuristics import RandomTuning
+from controllers.heuristics import LocalKeepEmulator, RandomTuning
 from controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
@@ -141,7 +141,7 @@ def test_cli_train_resume_run_and_eval(scenario, tmp_path, name, module, monkeyp
     ev = tmp_path / "ev"
     assert main(["eval", str(scenario), "--checkpoint", str(out), "--out", str(ev), "--seeds", "0,1", "--quiet"]) == 0
     table = list(csv.DictReader(open(ev / "eval.csv")))
-    assert {(r["controller"], r["seed"]) for r in table} == {(c, s) for c in (name, "random_tuning") for s in "01"}
+    assert {(r["controller"], r["seed"]) for r in table} == {(c, s) for c in (name, *hmppo.HEURISTICS) for s in "01"}
     assert all(r["adapt_steps"] == "0" and r["test_set"] == "N=3" for r in table)
     assert {"reward", "perplexity", "switches", "total_delay_min"} <= set(table[0])
     assert (ev / "eval.png").read_bytes()[:4] == b"\x89PNG"
@@ -154,6 +154,16 @@ def test_random_is_uniform_and_seeded(scenario):
     assert a.tables() == b.tables()
     es = [r.E for r in a.tasks]
     assert min(es) >= 0.2 and max(es) <= 0.8 and 0 < np.mean([r.z for r in a.tasks]) < 1
+
+
+def test_local_keep_emulator_downloads_once_per_ue_and_beats_random(scenario):
+    spec = load_scenario(scenario)
+    keep = Simulation(spec, LocalKeepEmulator(), seed=0).run()
+    rand = Simulation(spec, RandomTuning(np.random.default_rng(0)), seed=0).run()
+    totals = keep.totals()
+    assert totals["server_share"] == 0 and totals["switches"] == spec.ues
+    assert all(r.z == 0 and r.E == pytest.approx(0.8) for r in keep.tasks)
+    assert totals["reward"] > rand.totals()["reward"]
 
 
 def test_training_refuses_another_system(tmp_path):

@@ -116,3 +116,38 @@ def test_bad_checkpoint_is_one_line(scenario, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "not a readable mecsim checkpoint" in err
     assert main(["train", str(scenario), "--controller", "heft", "--out", str(tmp_path / "x")]) == 2
     assert "has no trainer" in capsys.readouterr().err
+
+
+def test_authors_adaptation_takes_the_evaluators_data_and_optimiser(scenario, tmp_path, monkeypatch):
+    """--adaptation authors: 2000 DAGs, 3 epochs × 4 minibatches, lr 1e-4, Adam ε 1e-5 per step (notes §2d)."""
+    from controllers import offload_rl
+    out = tmp_path / "ck"
+    mrlco.train(scenario, out, config=TINY, progress=False)
+    seen = []
+    real = offload_rl.adapt
+
+    def spy(policy, env, steps, cfg, episodes, rng, gen, optimizer):
+        seen.append((cfg.lr, cfg.epochs, cfg.minibatches, episodes, optimizer.defaults["eps"]))
+        return real(policy, env, steps, cfg, episodes, rng, gen, optimizer)
+
+    monkeypatch.setattr(offload_rl, "adapt", spy)
+    assert main(["eval", str(scenario), "--checkpoint", str(out), "--out", str(tmp_path / "a"),
+                 "--adapt-steps", "0,1", "--heuristics", "", "--adaptation", "authors", "--quiet"]) == 0
+    assert main(["eval", str(scenario), "--checkpoint", str(out), "--out", str(tmp_path / "i"),
+                 "--adapt-steps", "0,1", "--heuristics", "", "--quiet"]) == 0
+    assert seen == [(1e-4, 3, 4, 2000, 1e-5), (TINY.inner_lr, 1, TINY.ppo.minibatches, TINY.episodes, 1e-8)]
+
+
+def test_adaptation_and_test_set_errors_are_one_line(scenario, tmp_path, capsys):
+    out = tmp_path / "ck"
+    mrlco.train(scenario, out, config=replace(TINY, iterations=1), progress=False)
+    assert main(["eval", str(scenario), "--checkpoint", str(out), "--out", str(tmp_path / "e"),
+                 "--adaptation", "heavy", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--adaptation" in err and "'heavy'" in err
+    with pytest.raises(Exception, match="'nope' is not a test task"):
+        evaluate_checkpoint(scenario, out, adapt_steps=[0], seeds=[0], heuristics=(), progress=False,
+                            test_sets=["nope"])
+    rows = evaluate_checkpoint(scenario, out, adapt_steps=[0], seeds=[0], heuristics=(), progress=False,
+                               test_sets=["mid"])
+    assert {r["test_set"] for r in rows} == {"mid"}

@@ -2,7 +2,8 @@
 
     python tools/reproduce_offloading.py --experiment topology|tasks|rates --model authors|faithful \
         --budget smoke|paper --out OUT [--seeds 0,1,2] [--controllers drl,mrlco,mrlato]
-        [--iterations N] [--workers W] [--train-only | --eval-only]
+        [--iterations N] [--workers W] [--adaptation inner|authors] [--max-steps S] [--test-sets A,B]
+        [--train-only | --eval-only]
 
 For each seed: train DRL, MRLCO and MRLATO on the experiment's training tasks (what `mecsim train`
 does), then adapt each on every held-out task and score it after 0/1/20/30/100 steps next to Optimal,
@@ -11,6 +12,9 @@ entry-upload quirk (the model the paper's MRLCO figures were scored in); `faithf
 uplink. `--iterations` replaces the budget's iteration count (checkpoints resume, so a second call with
 a larger count trains on); `--workers` runs the (seed, controller) jobs in parallel processes;
 `--train-only` and `--eval-only` split the two phases (e.g. training under a wall-clock limit first).
+`--adaptation` picks what one adaptation step is (controllers/offload_rl.py:ADAPTATIONS): MRLCO's
+inner-loop step (default) or the authors' evaluator's (2000 DAGs, 3 epochs, lr 1e-4, about 13 times
+the cost); `--max-steps` and `--test-sets` shorten the evaluation (the table shows n/a for the rest).
 Writes OUT/eval.csv (all rows), OUT/table.md (mean ± std over seeds) and the per-run checkpoint folders.
 """
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controllers.offload_rl import evaluate_checkpoint
+from controllers.offload_rl import ADAPTATIONS, evaluate_checkpoint
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
 from mecsim.registry import trainer
@@ -46,8 +50,10 @@ def job(name: str, seed: int, args: argparse.Namespace) -> list[dict]:
     if args.train_only:
         return []
     heuristics = HEURISTICS if name == LEARNED[0] else ()
-    rows = evaluate_checkpoint(scenario, ck, adapt_steps=STEPS, seeds=[seed], heuristics=heuristics,
-                               overrides=overrides, progress=not args.quiet)
+    steps = [s for s in STEPS if s <= args.max_steps]
+    rows = evaluate_checkpoint(scenario, ck, adapt_steps=steps, seeds=[seed], heuristics=heuristics,
+                               overrides=overrides, progress=not args.quiet, adaptation=args.adaptation,
+                               test_sets=args.test_sets.split(",") if args.test_sets else None)
     return [r for r in rows if (r["controller"], r["adapt_steps"]) in COLUMNS]
 
 
@@ -60,6 +66,11 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="replace the budget's iteration count")
     parser.add_argument("--workers", type=int, default=1, help="parallel (seed, controller) jobs")
     parser.add_argument("--controllers", default=",".join(LEARNED), help="a subset of drl,mrlco,mrlato")
+    parser.add_argument("--adaptation", choices=tuple(ADAPTATIONS), default="inner",
+                        help="what one adaptation step is (controllers/offload_rl.py:ADAPTATIONS)")
+    parser.add_argument("--max-steps", type=int, default=max(STEPS),
+                        help="leave out the table's columns after more adaptation steps than this")
+    parser.add_argument("--test-sets", default=None, help="evaluate only these held-out sets (comma-separated)")
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--train-only", action="store_true", help="train (or resume) and stop")
     phase.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in OUT as they are")
@@ -94,8 +105,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
     if args.eval_only:
         budget = f"{args.budget} network, checkpoints as trained (iterations: see each progress.csv)"
-    lines = [f"Experiment {args.experiment}, {args.model} model, budget {budget}, seeds {args.seeds}; "
-             "mean latency (the authors' units: s) ± std over seeds", "", head,
+    lines = [f"Experiment {args.experiment}, {args.model} model, budget {budget}, seeds {args.seeds}, "
+             f"{args.adaptation} adaptation steps; mean latency (the authors' units: s) ± std over seeds", "", head,
              "|" + "---|" * (len(COLUMNS) + 1)]
     for test_set in sets:
         cells = []
