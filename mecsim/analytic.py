@@ -12,6 +12,10 @@ Semantics (MRLCO §3, made exact by the authors' evaluator, see ``shared/data/mr
   on server k; a parent on another server sends its result through the device, so the upload also
   waits for that parent's download (this only arises with several servers);
 * every offloaded task downloads its result; latency = the last finish time, downloads included (eq. 8);
+* a server behind wired links (another access point's server, the cloud) adds, each way, the route's
+  serialisation (bits × Σ 1/rate over its links) and propagation delay, as a pipe that never queues:
+  exact while transfers on a link do not overlap (mecsim's extension; the papers have one AP); an
+  upload counts as finished for the children when its data reaches the server;
 * ``uplink="entry_parallel"`` is the authors' quirk: an offloaded task without parents starts its upload
   when the uplink is free (after the uploads scheduled before it) but does not occupy it: later uploads
   do not wait for it. With it, Optimal on set 8 at 7 Mbps gives the paper's 679.31 (Table 3). ``downlink="parallel"``: downloads never queue (the authors').
@@ -37,6 +41,8 @@ class CostModel:
     """Speeds and rates of one device and its servers (SI units: cycles/s and bit/s).
 
     ``server_hz[k]``, ``uplink_bps[k]`` and ``downlink_bps[k]`` are those of server k+1 (action k+1).
+    ``route_up[k]`` and ``route_down[k]`` are the wired legs between the device's access point and
+    server k+1, each (seconds per bit, propagation seconds); empty: no wired leg anywhere.
     """
 
     local_hz: float
@@ -45,6 +51,8 @@ class CostModel:
     downlink_bps: tuple[float, ...]
     uplink: str = "serial"
     downlink: str = "parallel"
+    route_up: tuple[tuple[float, float], ...] = ()
+    route_down: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.uplink not in UPLINK_MODES:
@@ -53,6 +61,8 @@ class CostModel:
             raise ValueError(f"downlink: must be one of {DOWNLINK_MODES}, got {self.downlink!r}")
         if not (len(self.server_hz) == len(self.uplink_bps) == len(self.downlink_bps) >= 1):
             raise ValueError("server_hz, uplink_bps and downlink_bps need one entry per server")
+        if len(self.route_up) != len(self.route_down) or len(self.route_up) not in (0, len(self.server_hz)):
+            raise ValueError("route_up and route_down need one entry per server, or none")
 
     @property
     def servers(self) -> int:
@@ -61,22 +71,33 @@ class CostModel:
 
 @dataclass(frozen=True)
 class TaskTimes:
-    """Service times per task (eq. 4): local[i], and per server k: up[k, i], mec[k, i], down[k, i]."""
+    """Service times per task (eq. 4): local[i], and per server k: up[k, i], mec[k, i], down[k, i];
+    wired_up[k, i] and wired_down[k, i]: the wired legs to and from server k (0 without one)."""
 
     local: np.ndarray
     up: np.ndarray
     mec: np.ndarray
     down: np.ndarray
+    wired_up: np.ndarray
+    wired_down: np.ndarray
 
 
 def task_times(graph: TaskGraph, model: CostModel) -> TaskTimes:
     """MRLCO eq. (4): T^ul = data^s / R_ul, T^s = C / f_vm, T^dl = data^r / R_dl, plus T^UE = C / f_UE."""
     up_bits, down_bits = graph.up_bytes * 8.0, graph.down_bytes * 8.0
+
+    def wired(route: tuple[tuple[float, float], ...], bits: np.ndarray) -> np.ndarray:
+        if not route:
+            return np.zeros((model.servers, graph.n))
+        return np.array([bits * per_bit + delay for per_bit, delay in route])
+
     return TaskTimes(
         local=graph.cycles / model.local_hz,
         up=np.array([up_bits / r for r in model.uplink_bps]),
         mec=np.array([graph.cycles / f for f in model.server_hz]),
         down=np.array([down_bits / r for r in model.downlink_bps]),
+        wired_up=wired(model.route_up, up_bits),
+        wired_down=wired(model.route_down, down_bits),
     )
 
 
@@ -88,7 +109,7 @@ def rank_order(graph: TaskGraph, times: TaskTimes, weight: str = "min") -> list[
     process", read as the offloaded pipeline upload + execution + download (best server); the
     paper does not spell t_i out further. Ties go to the lower task id, so the order is deterministic.
     """
-    remote = (times.up + times.mec + times.down).min(axis=0)
+    remote = (times.up + times.wired_up + times.mec + times.wired_down + times.down).min(axis=0)
     if weight == "min":
         w = np.minimum(times.local, remote)
     elif weight == "remote":
@@ -159,14 +180,16 @@ class PlanState:
                     up_ready = max(up_ready, self.ft_ul[p], self.ft_dl[p])
             entry_bypass = (m.uplink == "entry_parallel" and not parents) or m.uplink == "parallel"
             up_start = up_ready if m.uplink == 'parallel' else max(self.ul_avail, up_ready)
-            ft_ul = up_start + t.up[k, i]                                   # eq. (5)
+            sent = up_start + t.up[k, i]                                    # eq. (5)
+            ft_ul = sent + t.wired_up[k, i]                                 # the data is at the server
             ft_mec = max(self.mec_avail[k], ft_ul, exec_ready) + t.mec[k, i]  # eq. (6)
-            dl_start = ft_mec if m.downlink == "parallel" else max(self.dl_avail, ft_mec)
+            back = ft_mec + t.wired_down[k, i]
+            dl_start = back if m.downlink == "parallel" else max(self.dl_avail, back)
             finish = dl_start + t.down[k, i]
             if commit:
                 self.ft_ul[i], self.ft_mec[i], self.ft_dl[i] = ft_ul, ft_mec, finish
                 if not entry_bypass:
-                    self.ul_avail = ft_ul
+                    self.ul_avail = sent
                 self.mec_avail[k] = ft_mec
                 if m.downlink == "serial":
                     self.dl_avail = finish

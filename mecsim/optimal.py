@@ -113,13 +113,15 @@ def _expand(b: _Batch, i: int, graph: TaskGraph, model: CostModel, t: TaskTimes,
                                                          np.where(same, b.ft_ul[:, p], other)))
                 exec_ready = np.maximum(exec_ready, np.where(same, b.ft_mec[:, p], 0.0))
             bypass = model.uplink == "parallel" or (model.uplink == "entry_parallel" and not parents)
-            ft_ul = (up_ready if model.uplink == 'parallel' else np.maximum(b.ul, up_ready)) + t.up[k, i]
+            sent = (up_ready if model.uplink == 'parallel' else np.maximum(b.ul, up_ready)) + t.up[k, i]
+            ft_ul = sent + t.wired_up[k, i]                      # the data is at the server
             ft_mec = np.maximum(np.maximum(b.mec[:, k], ft_ul), exec_ready) + t.mec[k, i]
-            dl_start = ft_mec if model.downlink == "parallel" else np.maximum(b.dl, ft_mec)
+            back = ft_mec + t.wired_down[k, i]
+            dl_start = back if model.downlink == "parallel" else np.maximum(b.dl, back)
             finish = dl_start + t.down[k, i]
             out.ft_ul[sl, i], out.ft_mec[sl, i], out.ft_dl[sl, i] = ft_ul, ft_mec, finish
             if not bypass:
-                out.ul[sl] = ft_ul
+                out.ul[sl] = sent
             out.mec[sl, k] = ft_mec
             if model.downlink == "serial":
                 out.dl[sl] = finish

@@ -46,12 +46,13 @@ def constant_rate(rate: float) -> RateFn:
 class Job:
     """One piece of work at a station; ``done`` succeeds with (submitted, started, finished)."""
 
-    __slots__ = ("work", "left", "owner", "group", "ticket", "hold", "done", "submitted", "started",
+    __slots__ = ("work", "left", "eps", "owner", "group", "ticket", "hold", "done", "submitted", "started",
                  "rate", "until", "seq")
 
     def __init__(self, work: float, owner: Any, group: Hashable, ticket: Hashable, hold: bool,
                  done: simpy.Event, submitted: float, seq: int) -> None:
         self.work, self.left, self.owner, self.group, self.hold = work, work, owner, group, hold
+        self.eps = 1e-9 * (work if work > 1.0 else 1.0)     # done when no more than this is left
         self.ticket = ticket
         self.done, self.submitted, self.seq = done, submitted, seq
         self.started = -1.0
@@ -63,7 +64,7 @@ class Station:
 
     __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
                  "_order", "_pending", "_last", "_timer", "_wake", "_seq", "busy_integral", "served",
-                 "_in_service", "_shared", "_unbounded", "_constant")
+                 "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs")
 
     def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
                  rate_fn: RateFn) -> None:
@@ -82,9 +83,11 @@ class Station:
         self._timer: simpy.Event | None = None    # the one wake-up that counts; older ones are ignored
         self._wake = self._on_timer               # bound once: one callback object for every timer
         self._seq = 0
+        self._jobs = 0                        # jobs waiting or in service (queue_length)
         # the discipline's properties, read on every update
         self._shared = discipline in SHARED
         self._unbounded = self.capacity is None or self._shared
+        self._by_ticket = discipline == "schedule_order"
         self._constant = getattr(rate_fn, "constant", None)   # see constant_rate
         self.busy_integral = 0.0              # ∫ (units busy) dt, for utilisation
         self.served = 0
@@ -102,10 +105,11 @@ class Station:
         the station busy (the authors' entry-upload quirk).
         """
         env = self.env
-        done = env.event()
+        done = simpy.Event(env)
         self._seq += 1
         job = Job(float(work), owner, group, ticket, hold, done, env.now, self._seq)
-        if self.discipline == "schedule_order":
+        self._jobs += 1
+        if self._by_ticket:
             self._pending.setdefault(group, {})[ticket] = job
         else:
             self._waiting.append(job)
@@ -115,37 +119,28 @@ class Station:
     def forget(self, group: Hashable) -> None:
         """Drop a group's reservations and waiting jobs (its application was dropped)."""
         self._order.pop(group, None)
-        self._pending.pop(group, None)
-        self._waiting = deque(j for j in self._waiting if j.group != group or group is None)
+        self._jobs -= len(self._pending.pop(group, ()))
+        if group is not None:
+            kept = deque(j for j in self._waiting if j.group != group)
+            self._jobs -= len(self._waiting) - len(kept)
+            self._waiting = kept
         self._update()
 
     @property
     def queue_length(self) -> int:
         """Jobs waiting or in service (a load signal for controllers)."""
-        waiting = len(self._waiting) + sum(len(p) for p in self._pending.values())
-        return waiting + len(self._active)
+        return self._jobs
 
     def utilisation(self, horizon: float) -> float:
         units = self.capacity or 1
         return self.busy_integral / (units * horizon) if horizon > 0 else 0.0
 
     # -- the machinery ----------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        dt = now - self._last
-        if dt > 0:
-            active = self._active
-            for job in active:
-                job.left -= job.rate * dt
-            if self._shared:
-                busy = min(len(active), self.capacity or 1) if active else 0
-            else:
-                busy = self._in_service
-            self.busy_integral += busy * dt
-        self._last = now
-
+    # _update runs at every submit and every wake-up: the engine's hottest code, so the advance, the
+    # finish test and the admission test are written out in it rather than called.
     def _admit(self, now: float) -> None:
         free = INF if self._unbounded else self.capacity - self._in_service
-        if self.discipline == "schedule_order":
+        if self._by_ticket:
             while free > 0:
                 best = None
                 for group, tickets in self._order.items():
@@ -182,17 +177,34 @@ class Station:
         env = self.env
         now = env.now
         active = self._active
-        self._advance(now)
-        # done: nothing left, or so little that its end would not move the clock (float resolution)
-        finished = [j for j in active
-                    if j.left <= 1e-9 * max(1.0, j.work) or (j.rate > 0 and now + j.left / j.rate <= now)]
-        for job in finished:
-            active.remove(job)
-            if job.hold:
-                self._in_service -= 1
-            self.served += 1
-            job.done.succeed((job.submitted, job.started, now))
-        self._admit(now)
+        dt = now - self._last
+        self._last = now
+        if active:
+            if dt > 0:                          # advance: the work done since the last update
+                for job in active:
+                    job.left -= job.rate * dt
+                if self._shared:
+                    self.busy_integral += min(len(active), self.capacity or 1) * dt
+                else:
+                    self.busy_integral += self._in_service * dt
+            # done: nothing left, or so little that its end would not move the clock (float resolution)
+            finished = None
+            for job in active:
+                if job.left <= job.eps or (job.rate > 0 and now + job.left / job.rate <= now):
+                    if finished is None:
+                        finished = [job]
+                    else:
+                        finished.append(job)
+            if finished is not None:
+                for job in finished:
+                    active.remove(job)
+                    if job.hold:
+                        self._in_service -= 1
+                    self.served += 1
+                    self._jobs -= 1
+                    job.done.succeed((job.submitted, job.started, now))
+        if (self._waiting or self._order) and (self._unbounded or self._in_service < self.capacity):
+            self._admit(now)
         if not active:
             return
         constant = self._constant
@@ -222,7 +234,7 @@ class Station:
             if job.until < wake:
                 wake = job.until
         if wake < INF:
-            self._timer = timer = env.timeout(max(0.0, wake - now))
+            self._timer = timer = env.timeout(wake - now if wake > now else 0.0)
             timer.callbacks.append(self._wake)
 
     def _on_timer(self, timer: simpy.Event) -> None:

@@ -156,10 +156,10 @@ class Channel:
 class WiredLink:
     """A wired link: FIFO serialisation at `rate_bps`, then `delay_s` of propagation (eq. 2 of PEARL-DT)."""
 
-    __slots__ = ("name", "station", "delay_s", "env")
+    __slots__ = ("name", "station", "rate_bps", "delay_s", "env")
 
     def __init__(self, env: simpy.Environment, name: str, rate_bps: float, delay_s: float) -> None:
-        self.env, self.name, self.delay_s = env, name, delay_s
+        self.env, self.name, self.rate_bps, self.delay_s = env, name, rate_bps, delay_s
         self.station = Station(env, name, "fifo", 1, constant_rate(rate_bps))
 
     def transfer(self, nbytes: float, owner: object = None) -> Generator:

@@ -46,10 +46,11 @@ class RayleighBlockFading:
     Block k covers [start + k·coherence_s, start + (k+1)·coherence_s). Block gains are drawn lazily and
     strictly in block order (one exponential per block, skipped blocks included), so a seed gives the
     same gain sequence whatever times are queried. Only the current block is kept, hence queries must
-    not go back to an earlier block.
+    not go back to an earlier block. The current block's bounds are kept too: a station asks for the
+    gain and the next change at every update, mostly within the block it asked about last.
     """
 
-    __slots__ = ("coherence_s", "start", "_rng", "_block", "_gain")
+    __slots__ = ("coherence_s", "start", "_rng", "_block", "_gain", "_lo", "_hi")
 
     def __init__(self, coherence_s: float, rng: np.random.Generator, start: float = 0.0) -> None:
         if not (isinstance(coherence_s, (int, float, np.floating, np.integer))
@@ -64,6 +65,7 @@ class RayleighBlockFading:
         self._rng = rng
         self._block = -1  # no block drawn yet
         self._gain = math.nan
+        self._lo = self._hi = math.nan    # [start + k·T, start + (k+1)·T) of the current block k
 
     def block_index(self, t: float) -> int:
         """Index k with start + k·T <= t < start + (k+1)·T, exact in float arithmetic."""
@@ -79,6 +81,8 @@ class RayleighBlockFading:
 
     def gain_at(self, t: float) -> float:
         """Power gain of the block containing ``t`` (mean 1; multiply by the path gain)."""
+        if self._lo <= t < self._hi:       # the current block: block_index(t) would give it
+            return self._gain
         k = self.block_index(t)
         if k < self._block:
             raise ValueError(f"t: block {k} is before the current block {self._block}; "
@@ -91,10 +95,14 @@ class RayleighBlockFading:
         if k > self._block:
             self._gain = float(self._rng.standard_exponential())
             self._block = k
+            self._lo = self.start + k * self.coherence_s
+            self._hi = self.start + (k + 1) * self.coherence_s
         return self._gain
 
     def next_change_after(self, t: float) -> float:
         """The first block boundary strictly after ``t``."""
+        if self._lo <= t < self._hi:
+            return self._hi
         return self.start + (self.block_index(t) + 1) * self.coherence_s
 
 

@@ -26,7 +26,8 @@ import simpy
 from mecsim.analytic import CostModel, TaskTimes, id_order, rank_order, task_times
 from mecsim.decision import DecisionBridge, DecisionPoint, OffloadContext, Outcome
 from mecsim.errors import MecsimError
-from mecsim.infrastructure import Device, EdgeServer, Infrastructure
+from mecsim.infrastructure import AccessPoint, Device, EdgeServer, Infrastructure
+from mecsim.net.channel import WiredLink
 from mecsim.scenario.model import Scenario
 from mecsim.station import Station
 from mecsim.trace import TraceRecorder
@@ -119,13 +120,17 @@ class DagOffloading:
         self.order = order                     # rank | recursive_rank | id
         self.records: list[AppRecord] = []
         self.ended = 0                         # applications completed or dropped
-        self.targets = [s.name for s in infra.servers] + (["cloud"] if infra.cloud else [])
+        self.targets = tuple(s.name for s in infra.servers) + (("cloud",) if infra.cloud else ())
+        # only schedule_order stations need reservations (_reserve): most scenarios have none
+        self._ordered = any(s.discipline == "schedule_order" for s in infra.stations())
         wl = scenario.workload
         self.task_memory = wl.task_memory_bytes
         self.bypass = scenario.compat.entry_upload_bypass
         # (graph, cost model) -> (graph, schedule order, embeddings): the same for every application of
         # that graph on devices that see the same rates; bounded, so memory stays flat on long runs.
         self._plans: dict[tuple[int, CostModel], tuple[TaskGraph, tuple[int, ...], np.ndarray]] = {}
+        self._paths: dict[tuple[str, int], tuple[EdgeServer | None, list[WiredLink], list[WiredLink]]] = {}
+        self._wired: dict[str, tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]] = {}
 
     # -- applications ------------------------------------------------------------------------------
     def application(self, graph: TaskGraph, device: Device, source: str,
@@ -139,13 +144,12 @@ class DagOffloading:
         order, tasks = self._schedule(graph, model)
         actions = 1 + len(self.targets)
         plan_so_far: list[int] = []
+        partial = np.full(graph.n, -1, dtype=np.int64)      # plan_so_far, padded with -1
         mask = np.ones(graph.n, dtype=np.int8)
         for position, task in enumerate(order):
             context = OffloadContext(graph, order, position, tuple(plan_so_far), device.index,
-                                     tuple(self.targets), model, self.loads(device))
-            plan = np.full(graph.n, -1, dtype=np.int64)
-            plan[:position] = plan_so_far
-            observation = {"tasks": tasks, "plan": plan, "step": position, "mask": mask}
+                                     self.targets, model, self.loads(device))
+            observation = {"tasks": tasks, "plan": partial.copy(), "step": position, "mask": mask}
             point = DecisionPoint("offload", env.now, record.app, task, graph.labels[task], actions, context,
                                   observation)
             action = yield self.bridge.decide(point)
@@ -155,8 +159,10 @@ class DagOffloading:
                 raise MecsimError(f"controller answered {action!r} for app {record.app} task "
                                   f"{graph.labels[task]}: must be an integer in 0..{actions - 1}")
             plan_so_far.append(action)
+            partial[position] = action
             app.plan[task] = action
-            self._reserve(app, task, action)
+            if self._ordered:
+                self._reserve(app, task, action)
             # whole bytes: float sums in the memory pool would drift and block a later release
             need = int(math.ceil(memory[task])) if memory is not None else 0
             env.process(self._task(app, task, action, need))
@@ -196,8 +202,23 @@ class DagOffloading:
         ul_sharing = device.ap.uplink.spec.sharing
         uplink = "parallel" if ul_sharing == "parallel" else ("entry_parallel" if self.bypass else "serial")
         downlink = "parallel" if device.ap.downlink.spec.sharing == "parallel" else "serial"
+        there, back = self._routes(device.ap)
         return CostModel(device.cpu.rate_fn(None, 1.0, self.env.now)[0], tuple(hz),
-                         (up,) * k, (down,) * k, uplink=uplink, downlink=downlink)
+                         (up,) * k, (down,) * k, uplink=uplink, downlink=downlink, route_up=there, route_down=back)
+
+    def _routes(self, ap: AccessPoint) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+        """Per target, the wired legs from `ap` there and back as (Σ 1/rate, Σ delay); () if none has any."""
+        routes = self._wired.get(ap.name)
+        if routes is None:
+            legs = [self._legs(ap, action) for action in range(1, len(self.targets) + 1)]
+
+            def total(links: list[WiredLink]) -> tuple[float, float]:
+                return sum(1.0 / link.rate_bps for link in links), sum(link.delay_s for link in links)
+
+            routes = ((), ()) if not any(there or back for _, there, back in legs) else (
+                tuple(total(there) for _, there, _ in legs), tuple(total(back) for _, _, back in legs))
+            self._wired[ap.name] = routes
+        return routes
 
     def loads(self, device: Device) -> tuple[int, ...]:
         loads = [s.vm_for(device.index).queue_length for s in self.infra.servers]
@@ -214,6 +235,18 @@ class DagOffloading:
         server = self._target(action)
         return server.vm_for(app.device.index) if server else self.infra.cloud.cpu
 
+    def _legs(self, ap: AccessPoint, action: int) -> tuple[EdgeServer | None, list[WiredLink], list[WiredLink]]:
+        """(server or None for the cloud, wired links there, wired links back) from `ap` for `action`."""
+        key = (ap.name, action)
+        legs = self._paths.get(key)
+        if legs is None:
+            server, infra = self._target(action), self.infra
+            legs = self._paths[key] = (
+                server,
+                infra.route(ap.name, server.ap.name) if server else [infra.cloud.up[ap.name]],
+                infra.route(server.ap.name, ap.name) if server else [infra.cloud.down[ap.name]])
+        return legs
+
     def _reserve(self, app: _App, task: int, action: int) -> None:
         """schedule_order stations learn, at decision time, the order tasks will use them."""
         key = app.record.app
@@ -226,39 +259,52 @@ class DagOffloading:
                 app.stations.add(station)
 
     def _task(self, app: _App, i: int, action: int, memory: int) -> Generator:
-        env, graph, dev, trace = self.env, app.graph, app.device, self.trace
+        # The hot path of the engine (one process per task): locals, plain floats, no helper calls
+        # for the queue records; it records exactly what it did before.
+        env, graph, dev, record = self.env, app.graph, app.device, self.trace.record
         a, d = app.record.app, dev.index
+        cycles, up_bytes, down_bytes = graph.floats
         parents = graph.parents[i]
+        # only a task's children wait on its milestones: an exit task's would be events nobody awaits
+        signal = bool(graph.children[i])
         if action == 0:
             for p in parents:
                 yield app.result_done[p]
             if app.dropped:
                 return self._finish(app)
-            sub, start, end = yield dev.cpu.serve(graph.cycles[i], dev, group=a, ticket=i)
-            self._queue(a, i, d, dev.cpu.name, sub, start)
-            trace.record(a, i, d, "local", dev.cpu.name, start, end, 0.0, float(graph.cycles[i]))
-            _done(app.local_done[i])
-            _done(app.result_done[i])
+            cpu = dev.cpu
+            sub, start, end = yield cpu.serve(cycles[i], dev, group=a, ticket=i)
+            if start > sub:
+                record(a, i, d, "queue", cpu.name, sub, start, 0.0, 0.0)
+            record(a, i, d, "local", cpu.name, start, end, 0.0, cycles[i])
+            if signal:
+                _done(app.local_done[i])
+                _done(app.result_done[i])
             return self._finish(app)
 
         # offloaded: upload after local parents, same-target uploads, other-target results
+        plan = app.plan
         for p in parents:
-            wp = app.plan[p]
+            wp = plan[p]
             yield app.local_done[p] if wp == 0 else (app.up_done[p] if wp == action else app.result_done[p])
         if app.dropped:
             return self._finish(app)
-        ap, server = dev.ap, self._target(action)
+        ap = dev.ap
+        server, there, back = self._legs(ap, action)
+        up, down = up_bytes[i], down_bytes[i]
+        channel = ap.uplink
         hold = not (self.bypass and not parents)
-        sub, start, end = yield from ap.uplink.transfer(graph.up_bytes[i], dev, group=a, ticket=i, hold=hold)
-        self._queue(a, i, d, ap.uplink.name, sub, start)
-        trace.record(a, i, d, "uplink", ap.uplink.name, start, end, float(graph.up_bytes[i]), 0.0)
-        links = self.infra.route(ap.name, server.ap.name) if server else [self.infra.cloud.up[ap.name]]
-        for link in links:
-            sub, start, end = yield from link.transfer(graph.up_bytes[i], dev)
-            trace.record(a, i, d, "forward", link.name, start, end, float(graph.up_bytes[i]), 0.0)
-        _done(app.up_done[i])
+        sub, start, end = yield from channel.transfer(up, dev, group=a, ticket=i, hold=hold)
+        if start > sub:
+            record(a, i, d, "queue", channel.name, sub, start, 0.0, 0.0)
+        record(a, i, d, "uplink", channel.name, start, end, up, 0.0)
+        for link in there:
+            sub, start, end = yield from link.transfer(up, dev)
+            record(a, i, d, "forward", link.name, start, end, up, 0.0)
+        if signal:
+            _done(app.up_done[i])
         for p in parents:
-            if app.plan[p] == action:
+            if plan[p] == action:
                 yield app.exec_done[p]
         if app.dropped:
             return self._finish(app)
@@ -271,21 +317,25 @@ class DagOffloading:
             waited = env.now
             yield pool.get(memory)
             self._queue(a, i, d, f"{server.name}/memory", waited, env.now)
-        vm = self._exec_station(app, action)
-        sub, start, end = yield vm.serve(graph.cycles[i], dev, group=a, ticket=i)
-        self._queue(a, i, d, vm.name, sub, start)
-        trace.record(a, i, d, "exec", vm.name, start, end, 0.0, float(graph.cycles[i]))
+        vm = server.vm_for(d) if server else self.infra.cloud.cpu
+        sub, start, end = yield vm.serve(cycles[i], dev, group=a, ticket=i)
+        if start > sub:
+            record(a, i, d, "queue", vm.name, sub, start, 0.0, 0.0)
+        record(a, i, d, "exec", vm.name, start, end, 0.0, cycles[i])
         if pool is not None and memory > 0:
             yield pool.put(memory)
-        _done(app.exec_done[i])
-        back = self.infra.route(server.ap.name, ap.name) if server else [self.infra.cloud.down[ap.name]]
+        if signal:
+            _done(app.exec_done[i])
         for link in back:
-            sub, start, end = yield from link.transfer(graph.down_bytes[i], dev)
-            trace.record(a, i, d, "forward", link.name, start, end, float(graph.down_bytes[i]), 0.0)
-        sub, start, end = yield from ap.downlink.transfer(graph.down_bytes[i], dev, group=a, ticket=i)
-        self._queue(a, i, d, ap.downlink.name, sub, start)
-        trace.record(a, i, d, "downlink", ap.downlink.name, start, end, float(graph.down_bytes[i]), 0.0)
-        _done(app.result_done[i])
+            sub, start, end = yield from link.transfer(down, dev)
+            record(a, i, d, "forward", link.name, start, end, down, 0.0)
+        channel = ap.downlink
+        sub, start, end = yield from channel.transfer(down, dev, group=a, ticket=i)
+        if start > sub:
+            record(a, i, d, "queue", channel.name, sub, start, 0.0, 0.0)
+        record(a, i, d, "downlink", channel.name, start, end, down, 0.0)
+        if signal:
+            _done(app.result_done[i])
         return self._finish(app)
 
     def _queue(self, a: int, i: int, d: int, resource: str, since: float, until: float) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping, Sequence
 
 import networkx as nx
@@ -74,6 +75,12 @@ class TaskGraph:
     @property
     def n(self) -> int:
         return len(self.cycles)
+
+    @cached_property
+    def floats(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """(cycles, up_bytes, down_bytes) as Python floats, the same values: the simulator reads one
+        per activity, and a numpy scalar costs several times a float to index and compute with."""
+        return tuple(self.cycles.tolist()), tuple(self.up_bytes.tolist()), tuple(self.down_bytes.tolist())
 
     @property
     def edges(self) -> list[tuple[int, int]]:
