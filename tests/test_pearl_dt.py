@@ -165,3 +165,26 @@ def test_sac_acting_controllers_run_in_the_engine(tiny_budgets, tmp_path):
                      "--out", str(out_run), "--quiet", "--no-trace"]) == 0
     with pytest.raises(ValueError, match="condition"):
         sac_discrete.SacAisf(str(out), condition="g1")
+
+
+def test_meta_epoch_trains_the_encoder_through_the_critic():
+    """Algorithm 1 line 12 as run in training (_meta_epoch → sac_epoch with extra_opt): with β = 0 the
+    encoder's gradient can only come from the critic's TD error through z, so it must be non-zero."""
+    torch.manual_seed(0)
+    shape, nvec = (3, 4), [2, 3, 2]
+    cfg = replace(pearl_dt.BUDGETS["smoke"], sac=TINY_SAC, beta=0.0, encoder_hidden=8, encoder_layers=1,
+                  window=8, context_max=4)
+    learner = pearl_dt.build_learner(cfg, shape, nvec)
+    rng = np.random.default_rng(0)
+    buffers = {}
+    for c in ("a", "b"):
+        buf = sac_discrete.ReplayBuffer(TINY_SAC.buffer, shape)
+        for _ in range(16):
+            buf.add(rng.random(shape), rng.integers(0, nvec, (shape[0], 3)), -rng.random(), rng.random(shape), False,
+                    rng.random(shape[0]))
+        buffers[c] = buf
+    before = [p.detach().clone() for p in learner.encoder.parameters()]
+    out = pearl_dt._meta_epoch(learner, cfg, 1, buffers, list(buffers), nvec, rng, torch.Generator().manual_seed(0))
+    assert out["kl"] > 0
+    assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in learner.encoder.parameters())
+    assert any(not torch.equal(b, p.detach()) for b, p in zip(before, learner.encoder.parameters()))
