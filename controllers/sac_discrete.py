@@ -639,17 +639,11 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
         for name in (f"sac_aisf/{t}", "sac_dts", "sac_tm"):
             actor = load_actor(payload, name)
             for s in seeds:
-                lat = latency_on(sc, world, t, lambda p, a=actor: _greedy(a, p.observation), eval_seed(s, 0),
+                lat = latency_on(sc, world, t, lambda p, a=actor: a.act(p.observation, greedy=True), eval_seed(s, 0),
                                  cfg.eval_slots)
                 rows.append({"controller": name.split("/")[0], "test_set": t, "adapt_steps": 0, "seed": s,
                              "latency_ms": lat * 1e3})
     return rows
-
-
-@torch.no_grad()
-def _greedy(actor: FactoredActor, obs: np.ndarray, z: torch.Tensor | None = None) -> np.ndarray:
-    logps = actor(torch.as_tensor(obs, dtype=torch.float32)[None], z)
-    return torch.stack([lp[0].argmax(-1) for lp in logps], 1).numpy()
 
 
 # -- acting controllers ------------------------------------------------------------------------------------
@@ -671,7 +665,7 @@ class _SacController:
         self.actor = load_actor(payload, name)
 
     def act(self, point: DecisionPoint) -> np.ndarray:
-        return _greedy(self.actor, point.observation)
+        return self.actor.act(point.observation, greedy=True)
 
 
 class SacAisf(_SacController):
