@@ -12,7 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mecsim.fileio import atomic_write, atomic_write_text
+from mecsim.fileio import atomic_write_text
+from mecsim.plotting import figure, save_png
 
 __all__ = ["EVAL_COLUMNS", "write_eval"]
 
@@ -40,11 +41,8 @@ def write_eval(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
     writer.writerows([_cell(r.get(c, "")) for c in columns] for r in rows)
     atomic_write_text(out / "eval.csv", text.getvalue())
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     sets = sorted({r["test_set"] for r in rows})
-    fig = Figure(figsize=(4.5 * max(1, len(sets)), 3.6))
-    FigureCanvasAgg(fig)
+    fig = figure(4.5 * max(1, len(sets)), 3.6)
     for i, test_set in enumerate(sets, 1):
         ax = fig.add_subplot(1, len(sets), i)
         mine = [r for r in rows if r["test_set"] == test_set]
@@ -61,5 +59,4 @@ def write_eval(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
         ax.set_ylabel("mean latency (ms)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_write(out / "eval.png", "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
+    save_png(fig, out / "eval.png", dpi=110)

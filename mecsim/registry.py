@@ -6,7 +6,6 @@ run's "controller" random stream) when it accepts one.
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import os
@@ -16,6 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from mecsim.errors import UnknownControllerError
+from mecsim.scenario.checks import suggest
 
 __all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer", "evaluator"]
 
@@ -61,8 +61,8 @@ def resolve(name: str) -> type:
     """The class for a registered name or ``module:Class``; a clear error otherwise."""
     target = REGISTRY.get(name)
     if target is None and ":" not in name:
-        close = difflib.get_close_matches(name, REGISTRY, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggest(name, REGISTRY)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise UnknownControllerError(
             f"unknown controller {name!r}{hint} (registered: {', '.join(sorted(REGISTRY))}; "
             "or give module:Class)")
@@ -111,7 +111,7 @@ def evaluator(name: str):
 def _learner(name: str):
     target = TRAINERS.get(name)
     if target is None:
-        close = difflib.get_close_matches(name, TRAINERS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggest(name, TRAINERS)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise UnknownControllerError(f"controller {name!r} has no trainer{hint} (trainable: {', '.join(sorted(TRAINERS))})")
     return importlib.import_module(target)

@@ -24,6 +24,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from mecsim.fileio import atomic_write
+from mecsim.plotting import figure, save_png
 
 __all__ = [
     "KINDS",
@@ -376,8 +377,6 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
     """
     if max_resources < 1:
         raise ValueError(f"max_resources: must be >= 1, got {max_resources!r}")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     rows = _canonical(activities)
@@ -396,8 +395,7 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
             start = float(act[5])
             groups.setdefault((row, str(act[3])), []).append((start, float(act[6]) - start))
 
-    fig = Figure(figsize=(12.0, max(2.5, 0.3 * len(shown) + 1.5)), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = figure(12.0, max(2.5, 0.3 * len(shown) + 1.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     for (row, kind), spans in sorted(groups.items()):
         color = _KIND_COLORS.get(kind, _OTHER_COLOR)
@@ -421,5 +419,4 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
     ax.set_title(_gantt_title(title, len(rows), len(resources), left_out))
     fig.tight_layout()
 
-    with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png")
+    save_png(fig, path)

@@ -28,7 +28,8 @@ import numpy as np
 
 from controllers.hmppo import evaluate
 from mecsim.evaluation import write_eval
-from mecsim.fileio import atomic_write, atomic_write_text
+from mecsim.fileio import atomic_write_text
+from mecsim.plotting import figure, save_png
 from mecsim.registry import trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,17 +125,9 @@ def _progress(folder: Path) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(f) if r.get("eval_reward")]
 
 
-def _save(fig, path: Path) -> None:
-    with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-
-
 def curves(out: Path, ues: int, seeds: list[int], rows: list[dict]) -> None:
     """Fig. 2(a)-(d): greedy evaluations during training (mean ± std over seeds), Random as a dashed line."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(13, 3.4))
-    FigureCanvasAgg(fig)
+    fig = figure(13, 3.4)
     titles = ("episodic reward", "total delay (min)", "task perplexity", "emulator switches")
     for k, (key, title) in enumerate(zip(METRICS, titles), 1):
         ax = fig.add_subplot(1, 4, k)
@@ -152,15 +145,12 @@ def curves(out: Path, ues: int, seeds: list[int], rows: list[dict]) -> None:
         ax.set_xlabel("training steps")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, out / "fig2.png")
+    save_png(fig, out / "fig2.png", dpi=110)
 
 
 def by_ues(out: Path, ues: list[int], rows: list[dict]) -> None:
     """Fig. 2(e)-(f): total delay and perplexity against the number of UEs."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(8, 3.4))
-    FigureCanvasAgg(fig)
+    fig = figure(8, 3.4)
     for k, (key, title) in enumerate((("total_delay_min", "total delay (min)"), ("perplexity", "task perplexity")), 1):
         ax = fig.add_subplot(1, 2, k)
         width = 0.8 / len(METHODS)
@@ -173,7 +163,7 @@ def by_ues(out: Path, ues: list[int], rows: list[dict]) -> None:
         ax.set_title(f"({'ef'[k - 1]}) {title}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, out / "fig2_ues.png")
+    save_png(fig, out / "fig2_ues.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import numpy as np
 
 from controllers import pearl_dt, sac_discrete
 from mecsim.evaluation import write_eval
-from mecsim.fileio import atomic_write, atomic_write_text
+from mecsim.fileio import atomic_write_text
+from mecsim.plotting import figure, save_png
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ("t1", "t2", "t3")
@@ -40,10 +41,7 @@ def _progress(path: Path) -> list[dict[str, str]]:
 
 
 def plot_fig3(out: Path, seeds: list[int]) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(13, 3.8))
-    FigureCanvasAgg(fig)
+    fig = figure(13, 3.8)
     for i, t in enumerate(TESTS, 1):
         ax = fig.add_subplot(1, len(TESTS), i)
         for label, (run, column) in CURVES.items():
@@ -62,8 +60,7 @@ def plot_fig3(out: Path, seeds: list[int]) -> None:
         ax.set_ylabel("average latency (ms)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_write(out / "fig3.png", "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
+    save_png(fig, out / "fig3.png", dpi=110)
 
 
 def table(rows: list[dict], adapt: int) -> str:

@@ -17,9 +17,10 @@ and the environments treat all systems alike:
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 from types import ModuleType
+
+from mecsim.scenario.checks import suggest
 
 __all__ = ["SYSTEMS", "system_module"]
 
@@ -34,7 +35,7 @@ def system_module(name: str) -> ModuleType:
     """The module of a registered system; ValueError (with a suggestion) for an unknown name."""
     target = SYSTEMS.get(name)
     if target is None:
-        close = difflib.get_close_matches(name, SYSTEMS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggest(name, SYSTEMS)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise ValueError(f"must be one of {', '.join(SYSTEMS)}, got {name!r}{hint}")
     return importlib.import_module(target)
