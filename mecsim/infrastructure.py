@@ -114,14 +114,12 @@ class Infrastructure:
         spec = scenario.devices
         place = streams.get("placement")
         mob = spec.mobility
-        fading = streams.get_many([f"fading/{d}" for d in range(spec.count)])
-        moves = streams.get_many([f"mobility/{d}" for d in range(spec.count)]) if mob.model != "static" else []
         self.devices: list[Device] = []
         for d in range(spec.count):
             start = (float(spec.x.sample(place)), float(spec.y.sample(place)))
             mobility = Static(start) if mob.model == "static" else RandomWaypoint(
-                mob.area, mob.speed_mps, mob.pause_s, moves[d], start)
-            device = Device(d, _cpu(env, f"device{d}/cpu", spec.cpu), mobility, fading[d])
+                mob.area, mob.speed_mps, mob.pause_s, streams.get(f"mobility/{d}"), start)
+            device = Device(d, _cpu(env, f"device{d}/cpu", spec.cpu), mobility, streams.get(f"fading/{d}"))
             if spec.access_point == "nearest":
                 device.ap = min(self.access_points, key=lambda a: math.dist(a.position, start))
             else:

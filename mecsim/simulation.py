@@ -128,7 +128,8 @@ class Simulation:
             # their waiting timeouts would fill the event queue that every event goes through).
             horizon = math.inf if scenario.horizon_s is None else scenario.horizon_s
             mean_gap = 1.0 / scenario.workload.arrival.rate_hz
-            for device, gaps in zip(devices, self.streams.get_many([f"arrivals/{d.index}" for d in devices])):
+            for device in devices:
+                gaps = self.streams.get(f"arrivals/{device.index}")
                 count = self._apps_for(device)
                 if count == 0:
                     continue

@@ -1,37 +1,9 @@
-"""Engine fast paths give exactly what the general code gives: batched random streams, fading blocks."""
+"""Engine fast paths give exactly what the general code gives: fading blocks."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from mecsim.net.fading import RayleighBlockFading
-from mecsim.rng import RandomStreams, _pcg64_states
-
-
-def test_batched_states_equal_numpy_seed_sequence_on_random_entropy():
-    rng = np.random.default_rng(1)
-    rows = []
-    for _ in range(300):
-        words = [int(w) for w in rng.integers(0, 2**32, int(rng.integers(1, 5)), dtype=np.uint64)]
-        if rng.random() < 0.3:
-            words[int(rng.integers(len(words)))] = 0          # zero words are entropy too
-        rows.append(words)
-    fast = _pcg64_states(np.array([w + [0] * (4 - len(w)) for w in rows], dtype=np.uint32))
-    for words, state in zip(rows, fast):
-        # a list of ints below 2**32: SeedSequence takes each as one 32-bit word of entropy
-        assert np.array_equal(state, np.random.SeedSequence(words).generate_state(4, np.uint64))
-
-
-@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1, 2**32 + 3, 123456789012, 2**70 + 1])
-def test_get_many_gives_the_streams_of_get(seed):
-    names = [f"arrivals/{d}" for d in range(50)] + ["placement", "arrivals/3"]
-    one, many = RandomStreams(seed), RandomStreams(seed)
-    expected = [one.get(n) for n in names]
-    got = many.get_many(names)
-    assert got[3] is got[-1] and many.get("placement") is got[-2]
-    for a, b in zip(expected, got):
-        assert np.array_equal(a.random(4), b.random(4)) and a.exponential(2.0) == b.exponential(2.0)
-    assert many.get_many([]) == []
 
 
 def test_fading_remembers_its_block_and_gives_what_block_index_gives():
