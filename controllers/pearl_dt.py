@@ -37,7 +37,7 @@ choice among the training conditions could reach, so what z could transfer there
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -180,7 +180,7 @@ ACTION_STREAM = 0xAC7
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, overrides: Sequence[str] = (), backend: str = "local", workers: int | None = None,
-          address: str | None = None) -> Path:
+          address: str | None = None, iterations: int | None = None) -> Path:
     """Meta-train PEARL-DT on the digital twins of the scenario's training conditions (Algorithm 1).
 
     The twins' slots of an outer step run on ``workers`` processes (``backend`` local: spawned
@@ -200,9 +200,11 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     (smoke) to about 1 s (paper) per update epoch, T_train epochs per outer step, so collection is a
     small share of training: a smoke iteration took 0.48 s with 1 worker and 0.50 s with 2 local
     workers (plus 2-4 s to start them). Workers move the twins' simulations off this process; they
-    do not shorten training on one machine."""
+    do not shorten training on one machine. ``iterations`` replaces the budget's iteration count."""
     check_backend(backend, workers)
     cfg = BUDGETS[budget]
+    if iterations is not None:
+        cfg = replace(cfg, sac=replace(cfg.sac, iterations=iterations))
     sac = cfg.sac
     out, sc, world, dts = training_setup(scenario, out, overrides, seed)
     twins = list(dts.twins)

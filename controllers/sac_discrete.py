@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -451,7 +451,7 @@ def training_setup(scenario: str | Path, out: str | Path, overrides: Sequence[st
 def condition_env(sc: ServiceScenario, world: World, dts: TwinSystem, condition: str) -> ServiceManagementEnv:
     """A twin's emulation when the condition has a twin, else the condition itself (a test condition)."""
     twin = dts.twins.get(condition)
-    return ServiceManagementEnv(sc, condition=condition, states=twin.states if twin else None, world=world)
+    return ServiceManagementEnv(sc, condition=condition, states=twin.replayed if twin else None, world=world)
 
 
 def latency_on(sc: ServiceScenario, world: World, condition: str, policy: Callable[[DecisionPoint], Any],
@@ -501,10 +501,10 @@ def _policy(agent: FactoredSAC) -> Callable[[DecisionPoint], Any]:
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = ()) -> Path:
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
     """Train SAC_AiSF (one agent per test condition), SAC_DTs and SAC_TM side by side (§V); each
-    agent collects its own data in its own environments."""
-    cfg = BUDGETS[budget]
+    agent collects its own data in its own environments. ``iterations`` replaces the budget's count."""
+    cfg = BUDGETS[budget] if iterations is None else replace(BUDGETS[budget], iterations=iterations)
     out, sc, world, dts = training_setup(scenario, out, overrides, seed)
     tests = [c.name for c in world.test]
     probe = condition_env(sc, world, dts, tests[0] if tests else next(iter(dts.twins)))

@@ -121,13 +121,9 @@ def test_train_resume_and_checkpoint(name, tiny_budgets, tmp_path):
     assert payload["iteration"] == 2 and payload["env_steps"] == int(rows[-1]["env_steps"])
     key = "critic_loss" if name == "pearl_dt" else "sac_dts_critic_loss"
     assert rows[-1][key] != ""                                 # updates happened
-    # resume continues the count (a larger budget: 3 iterations)
-    more = replace(TINY_SAC, iterations=3)
-    if name == "pearl_dt":
-        pearl_dt.BUDGETS["smoke"] = replace(pearl_dt.BUDGETS["smoke"], sac=more)
-    else:
-        sac_discrete.BUDGETS["smoke"] = more
-    assert main(["train", str(SMALL), "--controller", name, "--out", str(out), "--resume", "--quiet"]) == 0
+    # resume continues the count (a larger iteration count than the budget's: 3)
+    trainer = pearl_dt.train if name == "pearl_dt" else sac_discrete.train
+    trainer(SMALL, out, budget="smoke", resume=True, progress=False, iterations=3)
     rows = _rows(out)
     assert [r["iteration"] for r in rows] == ["1", "2", "3"]
     assert int(rows[2]["env_steps"]) > int(rows[1]["env_steps"])

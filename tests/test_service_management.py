@@ -158,8 +158,9 @@ def test_conditions_follow_section_v():
         assert (np.diff(c.flop_per_bit, axis=1) >= 0).all() and (np.diff(c.accuracy_pct, axis=1) >= 0).all()
 
 
-def test_digital_twins_are_synced_with_the_physical_system():
-    sc = load_scenario(SMALL)
+@pytest.mark.parametrize("source", ["generated", "observed"])
+def test_digital_twins_are_synced_with_the_physical_system(source):
+    sc = load_scenario(SMALL, [f"twins.states={source}"])
     physical = Simulation(sc, PerEdRandom(0), seed=0).run()
     dts = TwinSystem(sc)
     dts.observe(physical.slots)
@@ -169,7 +170,20 @@ def test_digital_twins_are_synced_with_the_physical_system():
     assert twin.states == observed
     run = twin.simulation(PerEdRandom(1), seed=9, slots=5).run()
     assert {s.condition for s in run.slots} == {"g1.u1"}
-    assert all(any(s.state is o for o in observed) for s in run.slots)   # states come from the sync
+    replayed = [any(s.state is o for o in observed) for s in run.slots]
+    if source == "observed":
+        assert all(replayed)                        # states come from the sync
+    else:                                           # the condition emulated from the distributions
+        assert not any(replayed)
+        same = Simulation(sc, PerEdRandom(1), seed=9, slots=5, condition="g1.u1").run()
+        assert [s.state.task_bytes.tolist() for s in run.slots] == [s.state.task_bytes.tolist() for s in same.slots]
+
+
+def test_twin_state_source_is_checked(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMALL.read_text().replace("twins: {states: generated}", "twins: {states: replay}"))
+    with pytest.raises(ConfigError, match=r"twins\.states.*replay"):
+        load_scenario(bad)
 
 
 def _trace_bytes(result, path: Path) -> bytes:

@@ -2,11 +2,13 @@
 PEARL-DT and the SAC baselines (SAC_AiSF, SAC_DTs, SAC_TM), mean ± std over seeds.
 
     python tools/reproduce_pearl_dt.py --budget smoke --out out/pearl_dt [--seeds 0,1,2]
-        [--scenario scenarios/pearl_dt/paper.yaml]
+        [--scenario scenarios/pearl_dt/paper.yaml] [--set KEY=VALUE ...] [--iterations N]
 
 Per seed it trains ``pearl_dt`` and ``sac_baselines`` (resuming what a previous call left), then
 evaluates them on the test conditions (PEARL-DT with 0 and with its configured number of adaptation
 slots, no gradient step; the baselines with their early-stopped weights) next to the heuristics.
+``--iterations`` replaces the budget's iteration count (a second call with a larger count trains on);
+``--set`` passes scenario overrides (e.g. ``twins.states=observed``) to training and evaluation.
 Writes OUT/fig3.png (the curves from progress.csv), OUT/eval.csv + eval.png and OUT/table.md.
 """
 from __future__ import annotations
@@ -91,19 +93,30 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "pearl_dt" / "paper.yaml"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="scenario override, e.g. twins.states=observed")
+    parser.add_argument("--iterations", type=int, default=None, help="replace the budget's iteration count")
     args = parser.parse_args()
+    if args.iterations is not None and args.iterations < 1:
+        parser.error(f"--iterations: must be >= 1, got {args.iterations}")
+    sets = tuple(args.overrides)
     out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
     adapt = pearl_dt.BUDGETS[args.budget].adapt_steps
     rows: list[dict] = []
     for s in seeds:
         runs = out / f"seed{s}"
-        pearl_dt.train(args.scenario, runs / "pearl_dt", budget=args.budget, seed=s, resume=True)
-        sac_discrete.train(args.scenario, runs / "sac", budget=args.budget, seed=s, resume=True)
-        rows += pearl_dt.evaluate(args.scenario, runs / "pearl_dt", adapt_steps=[0, adapt], seeds=[s])
-        rows += sac_discrete.evaluate(args.scenario, runs / "sac", adapt_steps=[0], seeds=[s], heuristics=[])
+        pearl_dt.train(args.scenario, runs / "pearl_dt", budget=args.budget, seed=s, resume=True, overrides=sets,
+                       iterations=args.iterations)
+        sac_discrete.train(args.scenario, runs / "sac", budget=args.budget, seed=s, resume=True, overrides=sets,
+                           iterations=args.iterations)
+        rows += pearl_dt.evaluate(args.scenario, runs / "pearl_dt", adapt_steps=[0, adapt], seeds=[s], overrides=sets)
+        rows += sac_discrete.evaluate(args.scenario, runs / "sac", adapt_steps=[0], seeds=[s], heuristics=[],
+                                      overrides=sets)
     write_eval(rows, out)
     plot_fig3(out, seeds)
-    text = (f"# PEARL-DT Fig. 3 reproduction ({args.budget} budget, seeds {args.seeds})\n\n"
+    budget = f"{args.budget} budget" + ("" if args.iterations is None else f", {args.iterations} iterations")
+    text = (f"# PEARL-DT Fig. 3 reproduction ({budget}, seeds {args.seeds}"
+            f"{', ' + ' '.join(sets) if sets else ''})\n\n"
             "Average latency (ms) per request on the unseen test conditions, mean ± std over seeds "
             "(baselines: early-stopped weights; curves of the current weights in fig3.png).\n\n"
             + table(rows, adapt) + "\n" + PAPER)

@@ -22,7 +22,7 @@ from mecsim.scenario.model import PathLossSpec
 from mecsim.scenario.source import Document
 
 __all__ = ["DeviceSpec", "ServerSpec", "LinkSpec", "CloudSpec", "AisfSpec", "UpgradeSpec",
-           "ConditionsSpec", "TimelineEntry", "ServiceScenario", "load", "train_names", "test_names"]
+           "ConditionsSpec", "TimelineEntry", "ServiceScenario", "TWIN_STATES", "load", "train_names", "test_names"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,9 @@ class ServiceScenario:
     aisf: AisfSpec
     conditions: ConditionsSpec
     timeline: tuple[TimelineEntry, ...]
+    twin_states: str = "generated"
+    """Where a digital twin's slot states come from (``twins.states``): ``generated`` from the
+    scenario's distributions, ``observed`` from the pool observed in the physical system (twins.py)."""
     system: str = "service_management"
 
     @property
@@ -161,6 +164,10 @@ def train_names(spec: ConditionsSpec) -> tuple[str, ...]:
 
 def test_names(spec: ConditionsSpec) -> tuple[str, ...]:
     return tuple(f"t{k}" for k in range(1, spec.test + 1))
+
+
+TWIN_STATES = ("generated", "observed")
+"""The values of ``twins.states`` (see :attr:`ServiceScenario.twin_states`)."""
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -271,7 +278,7 @@ def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:
     folder in the systems contract, is unused: this scenario refers to no other file)."""
     root = Node(doc).allow("name", "seed", "world_seed", "system", "controller", "controller_params", "horizon_s",
                            "slots", "slot_s", "episode_slots", "devices", "servers", "pathloss", "backhaul",
-                           "cloud", "memory_unit_bytes", "aisf", "conditions", "timeline")
+                           "cloud", "memory_unit_bytes", "aisf", "conditions", "timeline", "twins")
     devices = _devices(root.mapping("devices", default={}))
     aisf = _aisf(root.mapping("aisf", default={}))
     must(devices.accuracy_pct.support()[1] <= aisf.top_accuracy_pct.support()[0], root.mapping("devices", default={}),
@@ -310,4 +317,6 @@ def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:
         aisf=aisf,
         conditions=conditions,
         timeline=tuple(timeline),
+        twin_states=root.mapping("twins", default={}).allow("states").str("states", "generated",
+                                                                           choices=TWIN_STATES),
     )

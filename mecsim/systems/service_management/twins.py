@@ -1,10 +1,17 @@
 """Digital twins of the AI-model conditions the physical system has met (PEARL-DT §IV-C, Fig. 2).
 
 A twin is a simulation instance of one encountered condition, built from the same scenario. It is
-created when the physical system first runs under that condition (an AI-model upgrade) and kept in
-sync with the physical system: every slot state observed there under the condition joins the twin's
-pool, and the twin's simulations draw their slot states from that pool (with their own random
-stream) instead of the scenario's distributions. Training draws from the twins (Algorithm 1).
+created when the physical system first runs under that condition (an AI-model upgrade: the twin
+takes the condition's AI models) and kept in sync with the physical system: every slot state
+observed there under the condition joins the twin's pool. Training draws from the twins (Algorithm 1).
+
+Where a twin's emulated slots take their states from is the scenario's ``twins.states``:
+
+- ``generated`` (default): from the scenario's distributions, as §V generates the EDs' states "at
+  each time"; the twin emulates the condition, not the few slots the physical system happened to see.
+- ``observed``: from the pool of observed states (with the twin's own random stream). With a few
+  slots per condition the state alone then tells the twins apart, so a critic can fit each twin
+  without the context z (RESULTS.md, PEARL-DT).
 """
 from __future__ import annotations
 
@@ -31,11 +38,16 @@ class DigitalTwin:
         """Add slot states observed in the physical system under this condition."""
         self.states.extend(states)
 
+    @property
+    def replayed(self) -> list[SlotState] | None:
+        """The states the twin's emulations draw from: the observed pool, or None (generated)."""
+        return self.states if self.scenario.twin_states == "observed" else None
+
     def simulation(self, controller: Controller | None = None, *, seed: int = 0, slots: int | None = None,
                    trace: bool = False) -> Simulation:
         """An emulation run of this condition (pending decisions when no controller is given)."""
         return Simulation(self.scenario, controller, seed=seed, trace=trace, condition=self.condition,
-                          states=self.states, slots=slots, world=self.world)
+                          states=self.replayed, slots=slots, world=self.world)
 
 
 class TwinSystem:
