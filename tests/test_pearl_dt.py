@@ -184,3 +184,14 @@ def test_meta_epoch_trains_the_encoder_through_the_critic():
     assert out["kl"] > 0
     assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in learner.encoder.parameters())
     assert any(not torch.equal(b, p.detach()) for b, p in zip(before, learner.encoder.parameters()))
+
+
+@pytest.mark.parametrize("source", ["generated", "observed"])
+def test_training_envs_follow_the_twins_state_source(source):
+    """SAC and PEARL-DT train in condition_env: a twin's env replays observed states only when asked."""
+    sc = load_scenario(SMALL, [f"twins.states={source}"])
+    world = sac_discrete.build_world(sc)
+    dts = sac_discrete.digital_twins(sc, world, seed=0)
+    env = sac_discrete.condition_env(sc, world, dts, "g1")
+    assert env.states == (dts.twins["g1"].states if source == "observed" else None)
+    assert sac_discrete.condition_env(sc, world, dts, "t1").states is None     # a test condition: no twin
