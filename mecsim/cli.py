@@ -16,7 +16,18 @@ from typing import Sequence
 
 from mecsim.errors import ConfigError, MecsimError
 
-__all__ = ["main"]
+__all__ = ["main", "positive_int"]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts (iterations, episodes): a bad one exits 2 with one line naming it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
 """The command line: runs, outputs, and one-line errors (exit 2, no traceback, nothing written)."""
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mecsim.cli import main
+from mecsim.cli import main, positive_int
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mrlco"
@@ -149,3 +150,10 @@ def test_no_trace_writes_no_trace_files(tiny, tmp_path):
     out = tmp_path / "o"
     assert main(["run", str(tiny), "--out", str(out), "--no-trace", "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["apps.csv", "summary.json"]
+
+
+def test_positive_int_takes_counts_and_names_bad_ones():
+    assert positive_int("3") == 3
+    for bad, message in (("0", "must be >= 1, got 0"), ("-2", "must be >= 1, got -2"), ("x", "integer >= 1, got 'x'")):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            positive_int(bad)

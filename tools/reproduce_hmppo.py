@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from controllers.hmppo import evaluate
+from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
 from mecsim.plotting import figure, save_png
@@ -69,16 +70,12 @@ def main() -> None:
     parser.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--ues", default="6,7,8,9", help="Table I's UE counts")
-    parser.add_argument("--iterations", type=int, default=None, help="replace the budget's iteration count")
-    parser.add_argument("--episodes", type=int, default=5, help="greedy evaluation episodes per trained tuner")
+    parser.add_argument("--iterations", type=positive_int, default=None, help="replace the budget's iteration count")
+    parser.add_argument("--episodes", type=positive_int, default=5, help="greedy evaluation episodes per trained tuner")
     parser.add_argument("--workers", type=int, default=1, help="parallel (learner, N, seed) jobs")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    if args.iterations is not None and args.iterations < 1:
-        parser.error(f"--iterations: must be >= 1, got {args.iterations}")
-    if args.episodes < 1:
-        parser.error(f"--episodes: must be >= 1, got {args.episodes}")
     seeds = [int(s) for s in args.seeds.split(",")]
     ues = [int(n) for n in args.ues.split(",")]
     jobs = [(name, n, seed) for n in ues for seed in seeds for name in LEARNED]

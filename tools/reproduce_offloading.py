@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from controllers.offload_rl import ADAPTATIONS, evaluate_checkpoint
+from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
 from mecsim.registry import trainer
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--model", choices=("authors", "faithful"), required=True)
     parser.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--iterations", type=int, default=None, help="replace the budget's iteration count")
+    parser.add_argument("--iterations", type=positive_int, default=None, help="replace the budget's iteration count")
     parser.add_argument("--workers", type=int, default=1, help="parallel (seed, controller) jobs")
     parser.add_argument("--controllers", default=",".join(LEARNED), help="a subset of drl,mrlco,mrlato")
     parser.add_argument("--adaptation", choices=tuple(ADAPTATIONS), default="inner",
@@ -77,8 +78,6 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    if args.iterations is not None and args.iterations < 1:
-        parser.error(f"--iterations: must be >= 1, got {args.iterations}")
     seeds = [int(s) for s in args.seeds.split(",")]
     names = [n for n in args.controllers.split(",") if n]
     if not names or set(names) - set(LEARNED):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from controllers import pearl_dt, sac_discrete
+from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
 from mecsim.plotting import figure, save_png
@@ -98,10 +99,8 @@ def main() -> None:
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "pearl_dt" / "paper.yaml"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="scenario override, e.g. twins.states=observed")
-    parser.add_argument("--iterations", type=int, default=None, help="replace the budget's iteration count")
+    parser.add_argument("--iterations", type=positive_int, default=None, help="replace the budget's iteration count")
     args = parser.parse_args()
-    if args.iterations is not None and args.iterations < 1:
-        parser.error(f"--iterations: must be >= 1, got {args.iterations}")
     sets = tuple(args.overrides)
     out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
     adapt = pearl_dt.BUDGETS[args.budget].adapt_steps
