@@ -3,7 +3,10 @@
 Jobs bring an amount of work (bits for a channel, cycles for a processor). A *rate function* says how
 fast a job is served given its share of the station, and until when that rate holds (fading blocks,
 mobility updates); between changes every rate is constant, so the station advances in closed form and
-wakes only when a job ends or a rate changes. Disciplines:
+wakes only when a job ends or a rate changes. Where a job's rate can never change (a constant rate and
+no sharing: fifo, schedule_order, parallel), its end is known when it starts: one timeout then carries
+the job from start to end, and a job that starts at once is served by that timeout alone (the event
+its process waits on), so such a station costs one event per job. Disciplines:
 
 * ``fifo``: ``capacity`` jobs in service, the rest wait in arrival order;
 * ``schedule_order``: as fifo, but jobs start in the order they were *reserved* within their group
@@ -50,7 +53,7 @@ class Job:
                  "rate", "until", "seq")
 
     def __init__(self, work: float, owner: Any, group: Hashable, ticket: Hashable, hold: bool,
-                 done: simpy.Event, submitted: float, seq: int) -> None:
+                 done: simpy.Event | None, submitted: float, seq: int) -> None:
         self.work, self.left, self.owner, self.group, self.hold = work, work, owner, group, hold
         self.eps = 1e-9 * (work if work > 1.0 else 1.0)     # done when no more than this is left
         self.ticket = ticket
@@ -64,7 +67,7 @@ class Station:
 
     __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
                  "_order", "_pending", "_last", "_timer", "_wake", "_seq", "busy_integral", "served",
-                 "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs")
+                 "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs", "_fixed")
 
     def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
                  rate_fn: RateFn) -> None:
@@ -74,7 +77,7 @@ class Station:
             raise ValueError(f"{name}: capacity must be >= 1, got {capacity!r}")
         self.env, self.name, self.discipline, self.rate_fn = env, name, discipline, rate_fn
         self.capacity = capacity if discipline in ("fifo", "schedule_order", "processor_sharing") else None
-        self._active: list[Job] = []          # jobs being served (advancing)
+        self._active: dict[Job, None] = {}    # jobs being served (advancing), in start order
         self._in_service = 0                  # jobs holding a unit of capacity
         self._waiting: deque[Job] = deque()   # fifo queue
         self._order: dict[Hashable, deque] = {}     # schedule_order: group -> reserved tickets
@@ -89,6 +92,7 @@ class Station:
         self._unbounded = self.capacity is None or self._shared
         self._by_ticket = discipline == "schedule_order"
         self._constant = getattr(rate_fn, "constant", None)   # see constant_rate
+        self._fixed = self._constant is not None and not self._shared   # every job's end known at its start
         self.busy_integral = 0.0              # ∫ (units busy) dt, for utilisation
         self.served = 0
 
@@ -105,16 +109,25 @@ class Station:
         the station busy (the authors' entry-upload quirk).
         """
         env = self.env
-        done = simpy.Event(env)
         self._seq += 1
-        job = Job(float(work), owner, group, ticket, hold, done, env.now, self._seq)
+        fixed = self._fixed
+        job = Job(float(work), owner, group, ticket, hold, None if fixed else simpy.Event(env), env.now, self._seq)
         self._jobs += 1
+        if fixed and not self._by_ticket and not self._waiting and (
+                self._unbounded or self._in_service < self.capacity):
+            self._start(job, env.now)             # nothing ahead of it: it starts as it comes
+            return job.done
         if self._by_ticket:
             self._pending.setdefault(group, {})[ticket] = job
         else:
             self._waiting.append(job)
+        if fixed:
+            self._admit(env.now)
+            if job.done is None:                  # still waiting: its start will succeed this event
+                job.done = simpy.Event(env)
+            return job.done
         self._update()
-        return done
+        return job.done
 
     def forget(self, group: Hashable) -> None:
         """Drop a group's reservations and waiting jobs (its application was dropped)."""
@@ -124,7 +137,10 @@ class Station:
             kept = deque(j for j in self._waiting if j.group != group)
             self._jobs -= len(self._waiting) - len(kept)
             self._waiting = kept
-        self._update()
+        if self._fixed:
+            self._admit(self.env.now)
+        else:
+            self._update()
 
     @property
     def queue_length(self) -> int:
@@ -132,8 +148,13 @@ class Station:
         return self._jobs
 
     def utilisation(self, horizon: float) -> float:
+        """Busy unit-seconds up to `horizon` (at most now) over the units' time."""
         units = self.capacity or 1
-        return self.busy_integral / (units * horizon) if horizon > 0 else 0.0
+        busy = self.busy_integral
+        if self._fixed:     # fixed jobs add their busy time when they end: count those in service too
+            until = min(horizon, self.env.now)
+            busy += sum(until - job.started for job in self._active if job.hold and until > job.started)
+        return busy / (units * horizon) if horizon > 0 else 0.0
 
     # -- the machinery ----------------------------------------------------------------------------
     # _update runs at every submit and every wake-up: the engine's hottest code, so the advance, the
@@ -164,13 +185,36 @@ class Station:
 
     def _start(self, job: Job, now: float) -> int:
         job.started = now
-        if self._constant is not None and not self._shared:
-            job.rate = self._constant * 1.0    # what rate_fn(owner, 1.0, now) gives; it never changes
-        self._active.append(job)
+        self._active[job] = None
+        if self._fixed:
+            job.rate = rate = self._constant * 1.0    # what rate_fn(owner, 1.0, now) gives; it never changes
+            delay = job.work / rate if rate > 0 else INF
+            if delay < INF:
+                value = (job.submitted, now, now + delay)
+                if job.done is None:      # starts as it is submitted: the timeout is the job's own event
+                    job.done = timer = self.env.timeout(delay, value)
+                else:
+                    timer = self.env.timeout(delay, value)
+                timer.callbacks.append(lambda _, job=job: self._end(job))   # before any waiter's resume
+            elif job.done is None:
+                job.done = simpy.Event(self.env)      # a zero rate never ends it
         if job.hold:
             self._in_service += 1
             return 1
         return 0
+
+    def _end(self, job: Job) -> None:
+        """A fixed job's timeout fired: free its unit, admit the next ones, then its waiter resumes."""
+        del self._active[job]
+        if job.hold:
+            self._in_service -= 1
+            self.busy_integral += self.env.now - job.started
+        self.served += 1
+        self._jobs -= 1
+        if not job.done.triggered:                # it waited: its own event is not the timeout
+            job.done.succeed((job.submitted, job.started, self.env.now))
+        if self._waiting or self._order:
+            self._admit(self.env.now)
 
     def _update(self) -> None:
         """Bring every job to now, finish the ones done, admit, re-rate, schedule the next wake."""
@@ -197,7 +241,7 @@ class Station:
                         finished.append(job)
             if finished is not None:
                 for job in finished:
-                    active.remove(job)
+                    del active[job]
                     if job.hold:
                         self._in_service -= 1
                     self.served += 1
@@ -207,23 +251,22 @@ class Station:
             self._admit(now)
         if not active:
             return
+        # re-rate: a job's share changes with the jobs present (fdma, processor sharing) or its rate with time
+        if self.discipline == "fdma":
+            held = sum(1 for j in active if j.hold)
+            share = 1.0 / held if held else 1.0
+        elif self.discipline == "processor_sharing":
+            share = min(1.0, (self.capacity or 1) / len(active))
+        else:
+            share = 1.0
         constant = self._constant
-        if self._shared or constant is None:
-            # a job's share changes with the jobs present (fdma, processor sharing) or its rate with time
-            if self.discipline == "fdma":
-                held = sum(1 for j in active if j.hold)
-                share = 1.0 / held if held else 1.0
-            elif self.discipline == "processor_sharing":
-                share = min(1.0, (self.capacity or 1) / len(active))
-            else:
-                share = 1.0
-            if constant is None:
-                rate_fn = self.rate_fn
-                for job in active:
-                    job.rate, job.until = rate_fn(job.owner, share if job.hold else 1.0, now)
-            else:
-                for job in active:
-                    job.rate = constant * (share if job.hold else 1.0)
+        if constant is None:
+            rate_fn = self.rate_fn
+            for job in active:
+                job.rate, job.until = rate_fn(job.owner, share if job.hold else 1.0, now)
+        else:
+            for job in active:
+                job.rate = constant * (share if job.hold else 1.0)
         wake = INF
         for job in active:
             rate = job.rate

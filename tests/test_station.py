@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import simpy
 
 from mecsim.station import Station, constant_rate
 
 
-def _run(discipline, jobs, capacity=1, rate=1.0, reserve=None):
+def _run(discipline, jobs, capacity=1, rate=1.0, reserve=None, rate_fn=None):
     """jobs: list of (submit_time, work, group, ticket); returns {index: (submitted, start, end)}."""
     env = simpy.Environment()
-    station = Station(env, "s", discipline, capacity, constant_rate(rate))
+    station = Station(env, "s", discipline, capacity, rate_fn or constant_rate(rate))
     for group, ticket in reserve or []:
         station.reserve(group, ticket)
     out = {}
@@ -41,6 +42,37 @@ def test_fifo_with_two_units():
 def test_parallel_never_queues():
     out, _, _ = _run("parallel", [(0, 4, None, None), (1, 2, None, None)], capacity=None)
     assert out[0][1:] == (0, 4) and out[1][1:] == (1, 3)
+
+
+@pytest.mark.parametrize("discipline, capacity", [("fifo", 1), ("fifo", 3), ("schedule_order", 2),
+                                                  ("parallel", None)])
+def test_constant_rate_closed_form_gives_the_general_schedule(discipline, capacity):
+    """A constant rate takes the closed-form path (a job's end fixed when it starts, one timeout per job);
+    the same rate as a plain rate function takes the general one (advanced at every update). Both must
+    give the same schedule, up to float rounding."""
+    rng = np.random.default_rng(5)
+    jobs = [(float(rng.uniform(0, 20)), float(rng.uniform(0.1, 3)), f"g{k % 4}", k) for k in range(60)]
+    reserve = [(g, t) for _, _, g, t in sorted(jobs, key=lambda j: j[3])] if discipline == "schedule_order" else None
+
+    def plain(owner, share, now):
+        return 2.0 * share, math.inf
+
+    fast, fast_station, fast_env = _run(discipline, jobs, capacity, rate=2.0, reserve=reserve)
+    slow, slow_station, slow_env = _run(discipline, jobs, capacity, reserve=reserve, rate_fn=plain)
+    assert fast.keys() == slow.keys() == set(range(len(jobs)))
+    for k in fast:
+        assert fast[k] == pytest.approx(slow[k], rel=1e-12, abs=1e-12)
+    assert fast_env.now == pytest.approx(slow_env.now, rel=1e-12)
+    assert fast_station.utilisation(fast_env.now) == pytest.approx(slow_station.utilisation(slow_env.now), rel=1e-9)
+    assert fast_station.served == slow_station.served == len(jobs) and fast_station.queue_length == 0
+
+
+def test_closed_form_utilisation_counts_jobs_still_in_service():
+    env = simpy.Environment()
+    station = Station(env, "s", "fifo", 2, constant_rate(1.0))
+    station.serve(4.0)
+    env.run(until=2.0)
+    assert station.utilisation(2.0) == pytest.approx(0.5)     # one of two units busy for the 2 s
 
 
 def test_fdma_splits_the_rate_and_recomputes():

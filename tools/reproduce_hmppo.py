@@ -1,7 +1,7 @@
 """Reproduce HMPPO's Fig. 2 and Table I (Yu, Chua, Zhao §VI-VII): HMPPO, IPPO and Random for N = 6-9 UEs.
 
     python tools/reproduce_hmppo.py --budget smoke|paper --out OUT [--seeds 0,1,2] [--ues 6,7,8,9]
-        [--iterations N] [--episodes E] [--workers W]
+        [--iterations N] [--episodes E] [--workers W] [--set KEY=VALUE ...]
 
 For each N and training seed: train HMPPO and IPPO on scenarios/hmppo/edge_tuning.yaml with ``ues=N``
 (what `mecsim train` does; checkpoints resume, so a second call with a larger --iterations trains on),
@@ -10,7 +10,8 @@ paper) in the engine on E episodes (seeds 1000·seed + k, the same for all; what
 Writes OUT/eval.csv (one row per controller, N, training seed: means over the E episodes),
 OUT/table.md (Table I: mean ± std over seeds next to the paper's numbers), OUT/fig2.png (reward,
 total delay, perplexity and switches of the greedy evaluations against training steps, N = the first
---ues) and OUT/fig2_ues.png (delay and perplexity against N).
+--ues) and OUT/fig2_ues.png (delay and perplexity against N). ``--set`` passes scenario overrides
+(e.g. ``emulator.layers=1000``) to training and evaluation, after ``ues=N``.
 
 Cost (one core, measured at smoke, 0.55-0.6 s per iteration): smoke 24 runs × ~25 s ≈ 10 CPU minutes;
 paper 24 runs × 600 iterations ≈ 2.4 CPU hours (about 1.2 h with --workers 2); with --workers 12 on a
@@ -49,7 +50,7 @@ PAPER = {"hmppo": {6: (-57.32, 23.25, 12.78), 7: (-62.74, 28.53, 13.71), 8: (-64
 
 def job(name: str, ues: int, seed: int, args: argparse.Namespace) -> list[dict]:
     """Train one learner for one (N, seed), resuming; score it (and, with HMPPO, the baselines) on E episodes."""
-    overrides = [f"ues={ues}"]
+    overrides = [f"ues={ues}", *args.overrides]
     ck = Path(args.out) / f"{name}-n{ues}-seed{seed}"
     trainer(name)(SCENARIO, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
                   overrides=overrides, iterations=args.iterations)
@@ -73,6 +74,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=positive_int, default=None, help="replace the budget's iteration count")
     parser.add_argument("--episodes", type=positive_int, default=5, help="greedy evaluation episodes per trained tuner")
     parser.add_argument("--workers", type=int, default=1, help="parallel (learner, N, seed) jobs")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="scenario override for training and evaluation, e.g. emulator.layers=1000")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -101,6 +104,8 @@ def _stats(rows: list[dict], ctrl: str, n: int, key: str) -> list[float]:
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     """Table I's layout, ours (mean ± std over training seeds) next to the paper's value."""
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
+    if args.overrides:
+        budget += ", " + " ".join(args.overrides)
     lines = [f"Table I, budget {budget}, seeds {args.seeds}, {args.episodes} greedy episodes per tuner; "
              "mecsim mean ± std over seeds (paper in brackets)", "",
              "| method | N | reward | total delay (min) | task perplexity | emulator switches |",
