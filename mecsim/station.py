@@ -157,8 +157,9 @@ class Station:
         return busy / (units * horizon) if horizon > 0 else 0.0
 
     # -- the machinery ----------------------------------------------------------------------------
-    # _update runs at every submit and every wake-up: the engine's hottest code, so the advance, the
-    # finish test and the admission test are written out in it rather than called.
+    # _update runs at every submit and every wake-up of a shared or time-varying station: hot code, so
+    # the advance, the finish test and the admission test are written out in it rather than called.
+    # Fixed stations (_fixed) never call it: _start schedules a job's end and _end admits the next.
     def _admit(self, now: float) -> None:
         free = INF if self._unbounded else self.capacity - self._in_service
         if self._by_ticket:
