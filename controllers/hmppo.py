@@ -7,7 +7,9 @@ clipped, the unclipped sample's log-prob kept), and one centralised critic V(s) 
 t/T is added). Both actors are
 trained with their own clipped surrogate (eq. 21) on the same GAE advantage (eqs. 17-18) and the critic
 on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). IPPO (§VI-B) is the same
-but each agent has its own critic on its own observation (and t/T), hence its own advantage. Random (§VI-B)
+but each agent has its own critic on its own observation (and t/T), hence its own advantage. The option
+``critic="turns"`` reads eq. (22)'s V([s_1; s_2]) at each agent's turn instead (z only at agent 2's), with
+GAE over the turns (:func:`turn_advantages`); it scored no better (RESULTS.md). Random (§VI-B)
 draws z ~ Bernoulli(½), E ~ U[E_min, E_max]; it is `random_tuning` (controllers/heuristics.py, no torch).
 
 The PPO pieces come from :mod:`controllers.ppo`: a batch holds each episode twice, once per agent (field
@@ -29,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from controllers.offload_rl import set_threads
-from controllers.ppo import PPOConfig, Rollout, ppo_update
+from controllers.ppo import PPOConfig, Rollout, gae, ppo_update, standardised
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.edge_tuning import EdgeTuningParallelEnv, case_observation, emulator_observation, retention
@@ -39,7 +41,7 @@ from mecsim.systems.edge_tuning import EdgeTuningSpec, Simulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 
 __all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
-           "to_rollout", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
+           "to_rollout", "turn_advantages", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class HMPPOConfig:
     envs: int = 10
     """episodes sampled per iteration (one per simulator, in lockstep): 500 steps, §VI-A's eval interval"""
     critic: str = "central"
-    """"central": one critic V(s) (HMPPO, eq. 22); "local": one per agent on its own observation (IPPO)"""
+    """"central": one critic V(s) on [s_1, t/T] (HMPPO, eq. 22 without z); "turns": one critic on eq. 22's
+    [s_1; s_2] as it is at each agent's turn, z zeroed at agent 1's (see :func:`critic_inputs`); "local":
+    one per agent on its own observation (IPPO)"""
     hidden: int = 64
     """units of the two hidden layers of every network (MAPPO default)"""
     log_std_init: float = -0.5
@@ -79,6 +83,7 @@ BUDGETS = {
     "smoke": HMPPOConfig(iterations=40, eval_every=5),
 }
 HEURISTICS = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
+CRITICS = ("central", "turns", "local")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
 
@@ -129,14 +134,16 @@ class Agents(nn.Module):
 
     def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float) -> None:
         super().__init__()
-        if critic not in ("central", "local"):
-            raise ValueError(f"critic: must be 'central' or 'local', got {critic!r}")
+        if critic not in CRITICS:
+            raise ValueError(f"critic: must be one of {CRITICS}, got {critic!r}")
         self.ues, self.critic = ues, critic
         self.case = mlp(case_dim(ues), ues, hidden, 0.01)
         self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01)
         self.log_std = nn.Parameter(torch.full((ues,), log_std_init))
-        # central: V(s), s = the env's state() = [s_1, t/T]; local: V_1([s_1, t/T]), V_2([s_2, t/T])
-        dims = [case_dim(ues) + 1] if critic == "central" else [case_dim(ues) + 1, emulator_dim(ues) + 1]
+        # the inputs of critic_inputs: central V([s_1, t/T]); turns V([s_1, z or 0, turn, t/T]);
+        # local V_1([s_1, t/T]) and V_2([s_2, t/T])
+        dims = {"central": [case_dim(ues) + 1], "turns": [case_dim(ues) + ues + 2],
+                "local": [case_dim(ues) + 1, emulator_dim(ues) + 1]}[critic]
         self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0) for d in dims])
         self.norms = nn.ModuleList([ValueNorm() for _ in self.critics])
 
@@ -152,10 +159,25 @@ class Agents(nn.Module):
         dist = torch.distributions.Normal(self.emulator(s2), self.log_std.exp())
         return dist.log_prob(u).sum(-1), dist.entropy().sum(-1).expand(u.shape[:-1])
 
-    def values(self, state: Tensor, s2: Tensor) -> list[Tensor]:
-        """Each critic's output (normalised units), in the order of ``critics``; ``state`` is [s_1, t/T]."""
-        inputs = (state,) if self.critic == "central" else (state, torch.cat([s2, state[..., -1:]], -1))
-        return [c(x).squeeze(-1) for c, x in zip(self.critics, inputs)]
+    def critic_inputs(self, state: Tensor, s2: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """What the critic sees at agent 1's turn and at agent 2's; ``state`` is the env's [s_1, t/T].
+
+        "turns" evaluates eq. (22)'s V([s_1; s_2]) at both turns of a step: at agent 1's, z is not yet
+        chosen (zeros, turn flag 0, as the env's s_2 on that turn); at agent 2's it holds z (flag 1). So
+        agent 1's baseline does not see its own action and agent 2's does (s_2's cached emulators and
+        complexities are already in s_1)."""
+        progress = state[..., -1:]
+        if self.critic == "central":
+            return state, state
+        if self.critic == "local":
+            return state, torch.cat([s2, progress], -1)
+        s1, flag = state[..., :-1], torch.ones_like(progress)
+        return (torch.cat([s1, torch.zeros_like(z), 0 * flag, progress], -1),
+                torch.cat([s1, z, flag, progress], -1))
+
+    def values(self, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
+        """The critic's outputs (normalised units) on agent 1's and agent 2's inputs (critic_inputs)."""
+        return self.critics[0](first).squeeze(-1), self.critics[-1](second).squeeze(-1)
 
     def act_case(self, s1: Tensor, greedy: bool, generator: torch.Generator | None) -> Tensor:
         logits = self.case(s1)
@@ -226,25 +248,50 @@ def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
     z, u = torch.stack(ep.z, 1), torch.stack(ep.u, 1)                        # (K, T, N)
     k, t = s1.shape[:2]
     rewards = torch.from_numpy(np.stack(ep.rewards, 1)).float()
+    first, second = model.critic_inputs(state, s2, z)
     with torch.no_grad():
         lp1, _ = model.case_log_prob(s1, z)
         lp2, _ = model.emulator_log_prob(s2, u)
-        outputs = model.values(state, s2)
-    raw = [norm.denormalize(v) for norm, v in zip(model.norms, outputs)]
+        out1, out2 = model.values(first, second)
+    raw1, raw2 = model.norms[0].denormalize(out1), model.norms[-1].denormalize(out2)
     rollout = Rollout(
-        fields={"state": torch.cat([state, state]), "s1": torch.cat([s1, s1]), "s2": torch.cat([s2, s2]),
+        fields={"s1": torch.cat([s1, s1]), "s2": torch.cat([s2, s2]), "critic_first": torch.cat([first, first]),
+                "critic_second": torch.cat([second, second]),
                 "agent": torch.cat([torch.zeros(k, dtype=torch.long), torch.ones(k, dtype=torch.long)])},
         actions=torch.cat([z, u]), mask=torch.ones(2 * k, t, dtype=torch.bool),
-        old_log_prob=torch.cat([lp1, lp2]), old_value=torch.cat([raw[0], raw[-1]]),   # central: V twice
+        old_log_prob=torch.cat([lp1, lp2]), old_value=torch.cat([raw1, raw2]),   # central: V twice
         rewards=torch.cat([rewards, rewards]),
-    ).with_advantages(cfg)
-    groups = [slice(0, 2 * k)] if model.critic == "central" else [slice(0, k), slice(k, 2 * k)]
+    )
+    if model.critic == "turns":
+        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, cfg))
+    else:
+        rollout = rollout.with_advantages(cfg)
+    # (rows the norm learns from, rows it normalises): central's targets are the same twice
+    groups = {"central": [(slice(0, k), slice(0, 2 * k))], "turns": [(slice(0, 2 * k), slice(0, 2 * k))],
+              "local": [(slice(0, k), slice(0, k)), (slice(k, 2 * k), slice(k, 2 * k))]}[model.critic]
     returns = rollout.returns.clone()
-    for norm, rows in zip(model.norms, groups):
-        norm.update(rollout.returns[rows][:k])           # central: one copy of the (duplicated) targets
+    for norm, (source, rows) in zip(model.norms, groups):
+        norm.update(rollout.returns[source])
         returns[rows] = norm.normalize(rollout.returns[rows])
     # MAPPO: targets in the updated normalisation, old values as the critic gave them when sampling
-    return dataclasses.replace(rollout, returns=returns, old_value=torch.cat([outputs[0], outputs[-1]]))
+    return dataclasses.replace(rollout, returns=returns, old_value=torch.cat([out1, out2]))
+
+
+def turn_advantages(rewards: Tensor, first: Tensor, second: Tensor, cfg: PPOConfig) -> dict[str, Tensor]:
+    """GAE (eqs. 17-18) over the 2T turns of each episode: agent 1's turn (reward 0, value ``first``), then
+    agent 2's (R_t, value ``second``). Per turn γ and λ are √γ and √λ, so a whole step is discounted by γ
+    and λ as in the paper. Returns the (2K, T) advantages and λ-return targets, agent 1's rows first."""
+    if cfg.value_target != "lambda":
+        raise ValueError(f"the turns critic learns λ-returns, got value_target {cfg.value_target!r}")
+    k, t = rewards.shape
+    turns = torch.stack([torch.zeros_like(rewards), rewards], -1).reshape(k, 2 * t)
+    values = torch.stack([first, second], -1).reshape(k, 2 * t).to(rewards.dtype)
+    adv, ret = gae(turns, values, torch.ones(k, 2 * t, dtype=torch.bool), math.sqrt(cfg.gamma), math.sqrt(cfg.lam))
+    adv, ret = adv.reshape(k, t, 2), ret.reshape(k, t, 2)
+    advantages = torch.cat([adv[..., 0], adv[..., 1]])
+    if cfg.normalize_advantages:
+        advantages = standardised(advantages, torch.ones_like(advantages, dtype=torch.bool))
+    return {"advantages": advantages, "returns": torch.cat([ret[..., 0], ret[..., 1]])}
 
 
 def evaluator(model: Agents, emulator_entropy: float = 1.0):
@@ -254,9 +301,8 @@ def evaluator(model: Agents, emulator_entropy: float = 1.0):
         s1, s2, first = r.fields["s1"], r.fields["s2"], (r.fields["agent"] == 0)[:, None]
         lp1, h1 = model.case_log_prob(s1, r.actions)
         lp2, h2 = model.emulator_log_prob(s2, r.actions)
-        values = model.values(r.fields["state"], s2)
-        value = values[0] if len(values) == 1 else torch.where(first, values[0], values[1])
-        return torch.where(first, lp1, lp2), torch.where(first, h1, emulator_entropy * h2), value
+        v1, v2 = model.values(r.fields["critic_first"], r.fields["critic_second"])
+        return torch.where(first, lp1, lp2), torch.where(first, h1, emulator_entropy * h2), torch.where(first, v1, v2)
     return evaluate
 
 

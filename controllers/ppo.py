@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Literal
 import torch
 from torch import Tensor
 
-__all__ = ["PPOConfig", "gae", "Rollout", "ppo_loss", "ppo_update"]
+__all__ = ["PPOConfig", "gae", "Rollout", "standardised", "ppo_loss", "ppo_update"]
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,7 @@ class Rollout:
         elif cfg.value_target != "lambda":
             raise ValueError(f"unknown value_target {cfg.value_target!r}")
         if cfg.normalize_advantages:
-            valid = advantages[mask]
-            if valid.numel() > 0:
-                mean, std = valid.mean(), valid.std(unbiased=False)
-                advantages = torch.where(mask, (advantages - mean) / (std + 1e-8), torch.zeros_like(advantages))
+            advantages = standardised(advantages, mask)
         return dataclasses.replace(self, advantages=advantages, returns=returns)
 
     def select(self, idx: Tensor) -> Rollout:
@@ -139,6 +136,15 @@ class Rollout:
             old_log_prob=_take(self.old_log_prob, idx), old_value=_take(self.old_value, idx),
             rewards=_take(self.rewards, idx), advantages=opt(self.advantages), returns=opt(self.returns),
         )
+
+
+def standardised(advantages: Tensor, mask: Tensor) -> Tensor:
+    """Advantages at the valid steps scaled to mean 0 and std 1 (0 elsewhere): PPO's usual normalisation."""
+    valid = advantages[mask]
+    if valid.numel() == 0:
+        return advantages
+    mean, std = valid.mean(), valid.std(unbiased=False)
+    return torch.where(mask, (advantages - mean) / (std + 1e-8), torch.zeros_like(advantages))
 
 
 def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ import torch
 
 from controllers import hmppo, ippo
 from controllers.heuristics import LocalKeepEmulator, RandomTuning
-from controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout
+from controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout, turn_advantages
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.envs import EdgeTuningParallelEnv
@@ -89,7 +89,7 @@ def test_value_norm_tracks_the_running_statistics():
     assert torch.allclose(norm.denormalize(norm.normalize(data)), data, atol=1e-4)
 
 
-@pytest.mark.parametrize("critic", ["central", "local"])
+@pytest.mark.parametrize("critic", ["central", "turns", "local"])
 def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, critic):
     spec = load_scenario(scenario)
     torch.manual_seed(1)
@@ -108,6 +108,34 @@ def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, cr
     shared = torch.allclose(batch.advantages[:2], batch.advantages[2:])
     assert shared == (critic == "central")                                 # HMPPO: one advantage (eq. 21)
     torch.testing.assert_close(value, batch.old_value)                     # both in normalised units
+
+
+def test_turn_advantages_are_gae_over_the_two_turns_of_each_step():
+    r = torch.tensor([[1.0, 2.0]])
+    a, b = torch.tensor([[0.5, 0.25]]), torch.tensor([[0.75, 0.125]])     # V at agent 1's / agent 2's turn
+    cfg = dataclasses.replace(HMPPOConfig().ppo, gamma=0.81, lam=0.0, normalize_advantages=False)
+    out = turn_advantages(r, a, b, cfg)
+    g = 0.9                                                                # √γ per turn
+    # λ = 0: one TD error per turn; agent 1's baseline is V without z, its target V with z
+    expected = torch.tensor([[g * 0.75 - 0.5, g * 0.125 - 0.25], [1.0 + g * 0.25 - 0.75, 2.0 - 0.125]])
+    torch.testing.assert_close(out["advantages"], expected)
+    torch.testing.assert_close(out["returns"], expected + torch.cat([a, b]))
+    # λ = 1: the discounted return from each turn minus that turn's value
+    out = turn_advantages(r, a, b, dataclasses.replace(cfg, lam=1.0))
+    ret = torch.tensor([[g * 1.0 + g ** 3 * 2.0, g * 2.0], [1.0 + g ** 2 * 2.0, 2.0]])
+    torch.testing.assert_close(out["advantages"], ret - torch.cat([a, b]))
+
+
+def test_the_turns_critic_sees_z_only_at_agent_2s_turn(scenario):
+    spec = load_scenario(scenario)
+    model = Agents(spec.ues, 8, "turns", -0.5)
+    state, s2 = torch.rand(2, 5, 4 * spec.ues + 1), torch.rand(2, 5, 3 * spec.ues)
+    z = torch.ones(2, 5, spec.ues)
+    first, second = model.critic_inputs(state, s2, z)
+    torch.testing.assert_close(first, torch.cat([state[..., :-1], 0 * z, torch.zeros(2, 5, 1), state[..., -1:]], -1))
+    torch.testing.assert_close(second, torch.cat([state[..., :-1], z, torch.ones(2, 5, 1), state[..., -1:]], -1))
+    with pytest.raises(ValueError, match="critic: must be one of"):
+        Agents(spec.ues, 8, "shared", -0.5)
 
 
 def test_acting_controller_replays_the_greedy_episode_in_the_engine(scenario, tmp_path):
