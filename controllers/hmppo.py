@@ -171,13 +171,15 @@ class Agents(nn.Module):
             return state, state
         if self.critic == "local":
             return state, torch.cat([s2, progress], -1)
-        s1, flag = state[..., :-1], torch.ones_like(progress)
-        return (torch.cat([s1, torch.zeros_like(z), 0 * flag, progress], -1),
-                torch.cat([s1, z, flag, progress], -1))
+        s1 = state[..., :-1]
+        return (torch.cat([s1, torch.zeros_like(z), torch.zeros_like(progress), progress], -1),
+                torch.cat([s1, z, torch.ones_like(progress), progress], -1))
 
     def values(self, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
-        """The critic's outputs (normalised units) on agent 1's and agent 2's inputs (critic_inputs)."""
-        return self.critics[0](first).squeeze(-1), self.critics[-1](second).squeeze(-1)
+        """The critic's outputs (normalised units) on agent 1's and agent 2's inputs (critic_inputs); the
+        central critic's two inputs are the same, so it runs once."""
+        v1 = self.critics[0](first).squeeze(-1)
+        return (v1, v1) if self.critic == "central" else (v1, self.critics[-1](second).squeeze(-1))
 
     def act_case(self, s1: Tensor, greedy: bool, generator: torch.Generator | None) -> Tensor:
         logits = self.case(s1)

@@ -113,10 +113,6 @@ class Station:
         fixed = self._fixed
         job = Job(float(work), owner, group, ticket, hold, None if fixed else simpy.Event(env), env.now, self._seq)
         self._jobs += 1
-        if fixed and not self._by_ticket and not self._waiting and (
-                self._unbounded or self._in_service < self.capacity):
-            self._start(job, env.now)             # nothing ahead of it: it starts as it comes
-            return job.done
         if self._by_ticket:
             self._pending.setdefault(group, {})[ticket] = job
         else:
