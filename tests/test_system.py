@@ -165,3 +165,50 @@ def test_channel_follows_mobility_and_fading():
         result = Simulation(_radio_scenario(**extra), FixedPlan([1]), graphs=[("g", g)]).run()
         rates = [a.bytes * 8 / (a.end_s - a.start_s) for a in result.trace if a.kind == "uplink"]
         assert len(rates) == 6 and max(rates) / min(rates) > 1.05, extra
+
+
+# --- Poisson arrivals: one process for every device ------------------------------------------------
+@pytest.mark.parametrize("apps_per_device", [None, 3])
+def test_poisson_arrivals_are_each_devices_own_stream(apps_per_device):
+    """Each device's arrival times are the running sums of its own stream (arrivals/<device>), to the
+    float, and stop at its application count or the horizon, however many devices share the process."""
+    from mecsim.rng import RandomStreams
+    rate, horizon, devices = 0.5, 30.0, 7
+    sc = scenario({"seed": 4, "horizon_s": horizon, "devices": {"count": devices},
+                   "workload": {"arrival": {"process": "poisson", "rate_hz": rate},
+                                "apps_per_device": apps_per_device}})
+    result = Simulation(sc, Remote(), trace=False).run()
+    seen = defaultdict(list)
+    for app in result.apps:
+        seen[app.device].append(app.arrival_s)
+    for d in range(devices):
+        stream, at, expected = RandomStreams(4).get(f"arrivals/{d}"), 0.0, []
+        while apps_per_device is None or len(expected) < apps_per_device:
+            at = at + float(stream.exponential(1.0 / rate))
+            if at > horizon:
+                break
+            expected.append(at)
+        assert seen[d] == expected
+
+
+def test_timeout_at_fires_on_the_exact_float():
+    """Even where no delay from now reaches it."""
+    import simpy
+    from mecsim.simulation import _timeout_at
+    now, at = 2.0 ** -53, 1.0 + 3 * 2.0 ** -52
+    assert all(now + d != at for d in (at - now, np.nextafter(at - now, 2.0)))
+    env = simpy.Environment(initial_time=now)
+    fired = []
+    _timeout_at(env, at).callbacks.append(lambda event: fired.append(env.now))
+    env.run()
+    assert fired == [at]
+
+
+def test_a_controller_error_stops_the_run_with_its_own_message():
+    from mecsim.errors import MecsimError
+
+    class Wrong:
+        def act(self, point):
+            return 99
+    with pytest.raises(MecsimError, match="controller answered 99 .* must be an integer in 0..1"):
+        Simulation(scenario(), Wrong()).run()
