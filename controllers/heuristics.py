@@ -27,6 +27,8 @@ class Remote:
 
     def act(self, point: DecisionPoint) -> int:
         loads = point.context.server_load
+        if len(loads) == 1:
+            return 1
         return 1 + min(range(len(loads)), key=lambda k: (loads[k], k))
 
 

