@@ -67,7 +67,8 @@ class Station:
 
     __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
                  "_order", "_pending", "_last", "_timer", "_wake", "_seq", "busy_integral", "served",
-                 "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs", "_fixed")
+                 "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs", "_fixed",
+                 "_ended", "_timers")
 
     def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
                  rate_fn: RateFn) -> None:
@@ -77,7 +78,7 @@ class Station:
             raise ValueError(f"{name}: capacity must be >= 1, got {capacity!r}")
         self.env, self.name, self.discipline, self.rate_fn = env, name, discipline, rate_fn
         self.capacity = capacity if discipline in ("fifo", "schedule_order", "processor_sharing") else None
-        self._active: dict[Job, None] = {}    # jobs being served (advancing), in start order
+        self._active: dict[Job, None] = {}    # jobs being served (advancing), in start order (fixed: rate 0)
         self._in_service = 0                  # jobs holding a unit of capacity
         self._waiting: deque[Job] = deque()   # fifo queue
         self._order: dict[Hashable, deque] = {}     # schedule_order: group -> reserved tickets
@@ -85,6 +86,8 @@ class Station:
         self._last = 0.0
         self._timer: simpy.Event | None = None    # the one wake-up that counts; older ones are ignored
         self._wake = self._on_timer               # bound once: one callback object for every timer
+        self._ended = self._on_end                # the same, for fixed jobs' timeouts
+        self._timers: dict[simpy.Event, Job] = {}   # fixed jobs in service, by their timeout
         self._seq = 0
         self._jobs = 0                        # jobs waiting or in service (queue_length)
         # the discipline's properties, read on every update
@@ -109,19 +112,26 @@ class Station:
         the station busy (the authors' entry-upload quirk).
         """
         env = self.env
+        now = env.now
         self._seq += 1
-        fixed = self._fixed
-        job = Job(float(work), owner, group, ticket, hold, None if fixed else simpy.Event(env), env.now, self._seq)
         self._jobs += 1
+        if self._fixed:     # the end is known at the start: see _start
+            job = Job(float(work), owner, group, ticket, hold, None, now, self._seq)
+            if self._by_ticket:
+                self._pending.setdefault(group, {})[ticket] = job
+                self._admit(now)
+            elif self._waiting or not (self._unbounded or self._in_service < self.capacity):
+                self._waiting.append(job)           # a unit is free only when nobody waits
+            else:
+                self._start(job, now)
+            if job.done is None:                    # still waiting: its start will succeed this event
+                job.done = simpy.Event(env)
+            return job.done
+        job = Job(float(work), owner, group, ticket, hold, simpy.Event(env), now, self._seq)
         if self._by_ticket:
             self._pending.setdefault(group, {})[ticket] = job
         else:
             self._waiting.append(job)
-        if fixed:
-            self._admit(env.now)
-            if job.done is None:                  # still waiting: its start will succeed this event
-                job.done = simpy.Event(env)
-            return job.done
         self._update()
         return job.done
 
@@ -149,13 +159,14 @@ class Station:
         busy = self.busy_integral
         if self._fixed:     # fixed jobs add their busy time when they end: count those in service too
             until = min(horizon, self.env.now)
-            busy += sum(until - job.started for job in self._active if job.hold and until > job.started)
+            jobs = [*self._timers.values(), *self._active]
+            busy += sum(until - job.started for job in jobs if job.hold and until > job.started)
         return busy / (units * horizon) if horizon > 0 else 0.0
 
     # -- the machinery ----------------------------------------------------------------------------
     # _update runs at every submit and every wake-up of a shared or time-varying station: hot code, so
     # the advance, the finish test and the admission test are written out in it rather than called.
-    # Fixed stations (_fixed) never call it: _start schedules a job's end and _end admits the next.
+    # Fixed stations (_fixed) never call it: _start schedules a job's end and _on_end admits the next.
     def _admit(self, now: float) -> None:
         free = INF if self._unbounded else self.capacity - self._in_service
         if self._by_ticket:
@@ -182,34 +193,36 @@ class Station:
 
     def _start(self, job: Job, now: float) -> int:
         job.started = now
-        self._active[job] = None
         if self._fixed:
             job.rate = rate = self._constant * 1.0    # what rate_fn(owner, 1.0, now) gives; it never changes
             delay = job.work / rate if rate > 0 else INF
             if delay < INF:
-                value = (job.submitted, now, now + delay)
+                timer = self.env.timeout(delay, (job.submitted, now, now + delay))
                 if job.done is None:      # starts as it is submitted: the timeout is the job's own event
-                    job.done = timer = self.env.timeout(delay, value)
-                else:
-                    timer = self.env.timeout(delay, value)
-                timer.callbacks.append(lambda _, job=job: self._end(job))   # before any waiter's resume
-            elif job.done is None:
-                job.done = simpy.Event(self.env)      # a zero rate never ends it
+                    job.done = timer
+                self._timers[timer] = job
+                timer.callbacks.append(self._ended)   # before any waiter's resume
+            else:                                 # a zero rate never ends it
+                self._active[job] = None
+                if job.done is None:
+                    job.done = simpy.Event(self.env)
+        else:
+            self._active[job] = None
         if job.hold:
             self._in_service += 1
             return 1
         return 0
 
-    def _end(self, job: Job) -> None:
+    def _on_end(self, timer: simpy.Event) -> None:
         """A fixed job's timeout fired: free its unit, admit the next ones, then its waiter resumes."""
-        del self._active[job]
+        job = self._timers.pop(timer)
         if job.hold:
             self._in_service -= 1
             self.busy_integral += self.env.now - job.started
         self.served += 1
         self._jobs -= 1
-        if not job.done.triggered:                # it waited: its own event is not the timeout
-            job.done.succeed((job.submitted, job.started, self.env.now))
+        if job.done is not timer:                 # it waited: its own event is not the timeout
+            job.done.succeed(timer.value)
         if self._waiting or self._order:
             self._admit(self.env.now)
 

@@ -75,6 +75,15 @@ def test_closed_form_utilisation_counts_jobs_still_in_service():
     assert station.utilisation(2.0) == pytest.approx(0.5)     # one of two units busy for the 2 s
 
 
+def test_a_zero_rate_job_holds_its_unit_for_ever():
+    env = simpy.Environment()
+    station = Station(env, "s", "fifo", 1, constant_rate(0.0))
+    first, second = station.serve(1.0), station.serve(1.0)
+    env.run(until=3.0)
+    assert not first.triggered and not second.triggered and station.queue_length == 2
+    assert station.utilisation(3.0) == pytest.approx(1.0)
+
+
 def test_fdma_splits_the_rate_and_recomputes():
     # job A alone for 1 s (1 unit done), then shares with B at rate 1/2 each:
     # B (work 1) ends at 1 + 2 = 3; A has 4-1-1 = 2 left at t=3, alone again -> ends at 5.
