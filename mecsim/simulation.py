@@ -1,6 +1,7 @@
 """Simulation(scenario, controller, seed): build the system, run it, collect the results."""
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import re
@@ -248,6 +249,12 @@ class Simulation:
         horizon = self.scenario.horizon_s
         horizon = sys.float_info.max if horizon is None else horizon   # nothing happens at infinity
         events = self.events
+        # The system built before the run lives as long as the run: freezing it keeps the cyclic
+        # collector's full passes from scanning it (at 10,000 devices, 240,000 objects: a pass takes
+        # 70 ms, 8 % of the bench's run). A freeze someone else holds is left alone.
+        freeze = gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
         try:
             while queue and queue[0][0] <= horizon:
                 env._now, _, _, event = heapq.heappop(queue)
@@ -260,6 +267,8 @@ class Simulation:
                 if bar is not None and events % 4096 == 0 and system.ended > bar.n:
                     bar.update(system.ended - bar.n)
         finally:
+            if freeze:
+                gc.unfreeze()
             self.events = events
             if bar is not None:
                 bar.close()

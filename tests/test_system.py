@@ -212,3 +212,16 @@ def test_a_controller_error_stops_the_run_with_its_own_message():
             return 99
     with pytest.raises(MecsimError, match="controller answered 99 .* must be an integer in 0..1"):
         Simulation(scenario(), Wrong()).run()
+
+
+def test_run_leaves_the_collector_as_it_found_it():
+    import gc
+    assert gc.get_freeze_count() == 0
+    Simulation(scenario(), Remote()).run()
+    assert gc.get_freeze_count() == 0           # its freeze of the built system ends with the run
+    gc.freeze()
+    try:
+        Simulation(scenario(), Remote()).run()
+        assert gc.get_freeze_count() > 0        # someone else's freeze is left alone (not thawed)
+    finally:
+        gc.unfreeze()
