@@ -251,7 +251,7 @@ class Simulation:
         events = self.events
         # The system built before the run lives as long as the run: freezing it keeps the cyclic
         # collector's full passes from scanning it (at 10,000 devices, 240,000 objects: a pass takes
-        # 70 ms, 8 % of the bench's run). A freeze someone else holds is left alone.
+        # 70 ms, 8 % of a first run at that size). A freeze someone else holds is left alone.
         freeze = gc.get_freeze_count() == 0
         if freeze:
             gc.freeze()
