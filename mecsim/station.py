@@ -115,24 +115,20 @@ class Station:
         now = env.now
         self._seq += 1
         self._jobs += 1
-        if self._fixed:     # the end is known at the start: see _start
-            job = Job(float(work), owner, group, ticket, hold, None, now, self._seq)
-            if self._by_ticket:
-                self._pending.setdefault(group, {})[ticket] = job
-                self._admit(now)
-            elif self._waiting or not (self._unbounded or self._in_service < self.capacity):
-                self._waiting.append(job)           # a unit is free only when nobody waits
-            else:
-                self._start(job, now)
-            if job.done is None:                    # still waiting: its start will succeed this event
-                job.done = simpy.Event(env)
-            return job.done
-        job = Job(float(work), owner, group, ticket, hold, simpy.Event(env), now, self._seq)
+        fixed = self._fixed     # the end is known at the start: see _start
+        job = Job(float(work), owner, group, ticket, hold, None if fixed else simpy.Event(env), now, self._seq)
         if self._by_ticket:
             self._pending.setdefault(group, {})[ticket] = job
+        elif fixed and not self._waiting and (self._unbounded or self._in_service < self.capacity):
+            self._start(job, now)                   # a unit is free only when nobody waits
         else:
             self._waiting.append(job)
-        self._update()
+        if not fixed:
+            self._update()
+        elif self._by_ticket:
+            self._admit(now)
+        if job.done is None:                        # fixed and still waiting: its start succeeds this event
+            job.done = simpy.Event(env)
         return job.done
 
     def forget(self, group: Hashable) -> None:
@@ -194,7 +190,7 @@ class Station:
     def _start(self, job: Job, now: float) -> int:
         job.started = now
         if self._fixed:
-            job.rate = rate = self._constant * 1.0    # what rate_fn(owner, 1.0, now) gives; it never changes
+            rate = self._constant                 # what rate_fn(owner, 1.0, now) gives; it never changes
             delay = job.work / rate if rate > 0 else INF
             if delay < INF:
                 timer = self.env.timeout(delay, (job.submitted, now, now + delay))
