@@ -2,15 +2,16 @@
 edge-tuning Random baseline (HMPPO §VI-B). None of them imports torch.
 
 Every controller answers one decision at a time; planners that need the whole application plan it
-at the application's first decision with the closed form (``mecsim.analytic``) and replay the plan.
+at the application's first decision with the closed form (``mecsim.systems.dag_offloading.analytic``) and replay the plan.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from mecsim.analytic import earliest_finish_plan
-from mecsim.decision import DecisionPoint, OffloadContext
-from mecsim.optimal import MAX_LOG2_PLANS, optimal_plan
+from mecsim.systems.dag_offloading.analytic import earliest_finish_plan
+from mecsim.decision import DecisionPoint
+from mecsim.systems.dag_offloading.context import OffloadContext
+from mecsim.systems.dag_offloading.optimal import MAX_LOG2_PLANS, optimal_plan
 
 __all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning", "LocalKeepEmulator"]
 
@@ -61,9 +62,9 @@ class _PlannedPerApplication:
         raise NotImplementedError
 
     def act(self, point: DecisionPoint) -> int:
-        if self._app != point.app:
-            self._app, self._plan = point.app, list(self.plan(point.context))
-        return self._plan[point.task]
+        if self._app != point.context.app:
+            self._app, self._plan = point.context.app, list(self.plan(point.context))
+        return self._plan[point.context.task]
 
 
 class _EarliestFinish(_PlannedPerApplication):

@@ -37,7 +37,7 @@ from mecsim.decision import DecisionPoint
 from mecsim.envs.edge_tuning import EdgeTuningParallelEnv, case_observation, emulator_observation, retention
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.edge_tuning import EdgeTuningSpec, Simulation
+from mecsim.systems.edge_tuning import EdgeTuningSpec, TuningSimulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 
 __all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
@@ -435,7 +435,7 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
         for ctrl in controllers:
             params = {"checkpoint": str(checkpoint)} if ctrl == name else {}
             controller = make_controller(ctrl, params, RandomStreams(s).get("controller"))
-            totals = Simulation(spec, controller, seed=s, trace=False, controller_name=ctrl).run().totals()
+            totals = TuningSimulation(spec, controller, seed=s, trace=False, controller_name=ctrl).run().totals()
             rows.append({"controller": ctrl, "test_set": f"N={spec.ues}", "adapt_steps": 0, "seed": s,
                          "latency_ms": totals["total_delay_s"] * 1e3, "reward": totals["reward"],
                          "total_delay_min": totals["total_delay_s"] / 60.0, "perplexity": totals["perplexity"],

@@ -188,21 +188,21 @@ class LearnedOffloader:
 
     def act(self, point: DecisionPoint) -> int:
         ctx = point.context
-        if self._app != point.app:
+        if self._app != point.context.app:
             tasks = point.observation["tasks"]           # the system's §4.2 embeddings (p = 12)
             if tasks.shape[1] != self.spec.obs_dim:
                 raise MecsimError(f"checkpoint expects {self.spec.obs_dim} features per task, "
                                   f"the system gives {tasks.shape[1]}")
             mask = torch.ones((1, ctx.graph.n), dtype=torch.bool)
             actions, _, _ = self.policy.act(torch.tensor(tasks)[None], mask, greedy=self.greedy)
-            self._app, self._plan = point.app, actions[0].tolist()
+            self._app, self._plan = point.context.app, actions[0].tolist()
         return int(self._plan[point.context.position])
 
 
 def _heuristic_latency(task: Task, controller: str) -> float | None:
     """Mean latency of a heuristic on the task's DAGs, run in the engine (None if it refuses)."""
     from mecsim.registry import make_controller
-    from mecsim.simulation import Simulation
+    from mecsim.systems.dag_offloading.simulation import DagSimulation
     ctrl = make_controller(controller)
     check = getattr(ctrl, "check", None)
     try:
@@ -211,7 +211,7 @@ def _heuristic_latency(task: Task, controller: str) -> float | None:
                 check(g.n, task.env.actions)
     except ValueError:
         return None
-    result = Simulation(task.env.scenario, ctrl, trace=False, graphs=[(g.name, g) for g in task.env.graphs]).run()
+    result = DagSimulation(task.env.scenario, ctrl, trace=False, graphs=[(g.name, g) for g in task.env.graphs]).run()
     return float(np.mean([a.latency_s for a in result.apps]))
 
 

@@ -50,7 +50,7 @@ from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.parallel import check_backend, dispatcher
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import ServiceScenario, Simulation, World, build_world, observation
+from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, World, build_world, observation
 
 __all__ = ["PearlConfig", "BUDGETS", "ContextEncoder", "Context", "train", "evaluate", "adapt_and_run", "PearlDT"]
 
@@ -318,11 +318,11 @@ def adapt_and_run(actor: FactoredActor, encoder: ContextEncoder, sc: ServiceScen
     as every other controller's (``eval_seed(seed, 0)``), acted on with z fixed."""
     policy = _Adapting(actor, encoder, nvec, adapt_steps, torch.Generator().manual_seed(hash_seed(seed, k, 7)))
     if adapt_steps:
-        explore = Simulation(sc, _Driver(policy), seed=eval_seed(seed, 50 + k), trace=False, condition=condition,
+        explore = ServiceSimulation(sc, _Driver(policy), seed=eval_seed(seed, 50 + k), trace=False, condition=condition,
                              slots=adapt_steps, world=world).run()
         for s in explore.slots:
             policy.observe(observation(sc, s.state), s.action, s.reward, s.latency_s)
-    run = Simulation(sc, _Driver(policy), seed=eval_seed(seed, 0), trace=False, condition=condition,
+    run = ServiceSimulation(sc, _Driver(policy), seed=eval_seed(seed, 0), trace=False, condition=condition,
                      slots=slots, world=world).run()
     return float(run.latencies_s().mean())
 

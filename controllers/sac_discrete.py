@@ -46,7 +46,7 @@ from mecsim.decision import DecisionPoint
 from mecsim.envs.service_management import ServiceManagementEnv
 from mecsim.registry import make_controller
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import ServiceScenario, Simulation, TwinSystem, World, build_world
+from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, TwinSystem, World, build_world
 
 __all__ = ["SACConfig", "BUDGETS", "FactoredSAC", "FactoredActor", "Optimizers", "ReplayBuffer", "Transition", "Worker",
            "RolloutSpec", "SlotJob", "Rollouts", "collect", "sac_epoch",
@@ -431,7 +431,7 @@ def digital_twins(sc: ServiceScenario, world: World, seed: int) -> TwinSystem:
     """The DT system (§IV-C): run the physical system along the scenario's timeline with its own
     controller, create a twin for every condition met and keep it in sync with what was observed."""
     physical = make_controller(sc.controller, sc.controller_params, np.random.default_rng(seed))
-    result = Simulation(sc, physical, seed=seed, trace=False, world=world).run()
+    result = ServiceSimulation(sc, physical, seed=seed, trace=False, world=world).run()
     dts = TwinSystem(sc, world)
     dts.observe(result.slots)
     return dts
@@ -460,7 +460,7 @@ def latency_on(sc: ServiceScenario, world: World, condition: str, policy: Callab
     class _Ctrl:
         def act(self, point: DecisionPoint) -> Any:
             return policy(point)
-    result = Simulation(sc, _Ctrl(), seed=seed, trace=False, condition=condition, slots=slots, world=world).run()
+    result = ServiceSimulation(sc, _Ctrl(), seed=seed, trace=False, condition=condition, slots=slots, world=world).run()
     return float(result.latencies_s().mean())
 
 

@@ -96,15 +96,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from mecsim.outputs import format_summary, write_outputs
-    from mecsim.simulation import prepare, simulation_class
+    from mecsim.runner import prepare
 
-    scenario, ctrl, name, seed = prepare(args.scenario, args.overrides, args.controller, args.seed)
+    run = prepare(args.scenario, args.overrides, args.controller, args.seed)
     stream = args.trace_stream
     if stream and (args.no_trace or args.gantt):
         raise ConfigError(f"--trace-stream {stream}: cannot be combined with --no-trace or --gantt")
-    if stream and scenario.system != "dag_offloading":
-        raise ConfigError(f"--trace-stream: only the dag_offloading system streams its trace, got {scenario.system}")
-    out = Path(args.out or Path("out") / scenario.name)
+    if stream and not run.system.streams_trace:
+        raise ConfigError(f"--trace-stream: the {run.system.name} system does not stream its trace")
+    out = Path(args.out or Path("out") / run.spec.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -115,28 +115,23 @@ def _run(args: argparse.Namespace) -> int:
                 trace = TraceStream(stage / f"trace.{stream}", stream)
             except ValueError as exc:
                 raise ConfigError(f"--trace-stream {exc}") from None
-        sim = simulation_class(scenario)(scenario, ctrl, seed=seed, trace=trace, controller_name=name)
-        result = sim.run(progress=not args.quiet)
-        summary = write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace)
+        result = run.simulation(trace).run(progress=not args.quiet)
+        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace)
         out.mkdir(parents=True, exist_ok=True)
         for f in sorted(stage.iterdir()):
             os.replace(f, out / f.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if not args.quiet:
-        print(format_summary(summary, result))
+        print(format_summary(result))
         print(f"outputs in {out}/")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from mecsim.simulation import prepare
-    scenario, _, name, _ = prepare(args.scenario, args.overrides)
-    if scenario.system == "dag_offloading":
-        print(f"{args.scenario}: ok ({scenario.devices.count} device(s), {len(scenario.servers)} server(s), "
-              f"controller {name})")
-    else:
-        print(f"{args.scenario}: ok (system {scenario.system}, controller {name})")
+    from mecsim.runner import prepare
+    run = prepare(args.scenario, args.overrides)
+    print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name})")
     return 0
 
 

@@ -7,74 +7,46 @@ external driver (a Gymnasium env) calls :meth:`DecisionBridge.answer`. Same simu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Generic, Hashable, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import simpy
 
-from mecsim.analytic import CostModel
-from mecsim.workload.taskgraph import TaskGraph
+__all__ = ["Controller", "DecisionPoint", "DecisionBridge"]
 
-__all__ = ["Controller", "DecisionPoint", "Outcome", "DecisionBridge", "OffloadContext"]
-
-
-class OffloadContext(NamedTuple):
-    """What an offloading controller may know at decision time (domain objects, never the simulator).
-
-    ``cost_model`` holds the nominal speeds and rates seen from this device now (no fading, no
-    queueing by others): planners evaluate the closed form with it. ``server_load[k]`` is the number
-    of jobs waiting or in service at server k+1 (its VM for this device, or its pool).
-    """
-
-    graph: TaskGraph
-    order: tuple[int, ...]           # the schedule order of this application's tasks
-    position: int                    # index in `order` of the task being decided
-    plan: tuple[int, ...]            # actions of order[:position], in schedule order
-    device: int
-    servers: tuple[str, ...]         # names of actions 1..K
-    cost_model: CostModel
-    server_load: tuple[int, ...]
+C = TypeVar("C")                              # a system's context type
+C_contra = TypeVar("C_contra", contravariant=True)
+A_co = TypeVar("A_co", covariant=True)        # the actions a system accepts
 
 
-class DecisionPoint(NamedTuple):
-    """One decision. ``kind`` names the system's question ("offload": where task `task` runs).
+class DecisionPoint(NamedTuple, Generic[C]):
+    """One decision: ``kind`` names the system's question, ``context`` (of the system's own type)
+    what a controller may know then; the simulator itself is never in it.
 
-    ``observation`` is the system's observation, as its Gymnasium environment gives it (offload: the
-    MRLCO §4.2 task embeddings, the partial plan, the step and the mask; see mecsim.envs.dag_offload),
-    unpadded: N is this application's number of tasks.
-    ``actions`` is the number of valid actions (0 .. actions-1).
+    ``key`` identifies the decision within the run and ``label`` says it in words for messages; each
+    system documents both (DAG offloading: (app, task) and "app A task T"). ``actions`` counts the
+    valid choices of a discrete decision (0 .. actions-1). ``observation`` is what the system's
+    Gymnasium environment would observe here.
 
-    Points and contexts are named tuples: read-only like frozen dataclasses, and cheaper to build. A
-    task builds one of each: as frozen dataclasses they took 3.9 µs, as named tuples 1 µs, of the
-    45 µs a task costs at 10,000 devices (BENCHMARKS.md).
+    Points are named tuples: read-only like a frozen dataclass, a quarter of its build time (the DAG
+    system builds one per task on its hot path; BENCHMARKS.md).
     """
 
     kind: str
     time: float
-    app: int
-    task: int
-    task_label: str
+    key: Hashable
+    label: str
     actions: int
-    context: OffloadContext
+    context: C
     observation: Any = None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Told to controllers that define ``observe``: an application's result after the fact."""
-
-    app: int
-    device: int
-    status: str                       # completed | dropped
-    latency_s: float | None
-    plan: tuple[int, ...]             # action per task id
-    reason: str = ""
-
-
 @runtime_checkable
-class Controller(Protocol):
-    """A class with one method. ``observe(outcome)`` is optional (online adaptation)."""
+class Controller(Protocol[C_contra, A_co]):
+    """A class with one method: ``Controller[Context, Action]`` answers a system's decision points
+    with its actions (each system names its pair, e.g. ``OffloadController``). ``observe(outcome)``
+    is optional: systems that report results after the fact call it (online adaptation)."""
 
-    def act(self, point: DecisionPoint) -> int: ...
+    def act(self, point: DecisionPoint[C_contra]) -> A_co: ...
 
 
 @dataclass
@@ -98,14 +70,15 @@ class DecisionBridge:
             self.pending, self._event = point, event
         return event
 
-    def answer(self, action: int) -> None:
+    def answer(self, action: Any) -> None:
         """Answer the pending decision (used by Gymnasium/PettingZoo drivers)."""
         if self._event is None:
             raise RuntimeError("no decision is pending")
         event, self.pending, self._event = self._event, None, None
         event.succeed(action)
 
-    def observe(self, outcome: Outcome) -> None:
+    def observe(self, outcome: Any) -> None:
+        """Tell the controller a result after the fact, if it defines ``observe`` (the system's type)."""
         observe = getattr(self.controller, "observe", None)
         if observe is not None:
             observe(outcome)

@@ -3,7 +3,7 @@
     mecsim sweep SCENARIO --grid KEY=V1,V2 [--grid ...] --seeds 0-9 [--backend local|ray] --out OUT
 
 A run is exactly what ``mecsim run SCENARIO --set KEY=V ... --seed S --no-trace`` computes
-(:func:`mecsim.simulation.prepare`, the system's Simulation, :func:`mecsim.outputs.summary_of`), so its
+(:func:`mecsim.runner.prepare`, the system's simulation, the result's ``summary()``), so its
 result depends on its parameters only, never on the backend, the worker count or the order runs end in.
 Runs go to a process pool (``local``, spawned processes) or to Ray tasks (``ray``: the cluster at
 ``--address``, or a local Ray); the parent alone writes files, so a remote cluster needs no shared disk
@@ -117,8 +117,8 @@ def plan_runs(scenario: str | Path, grid: Sequence[tuple[str, Sequence[str]]], s
     An unknown key, a bad value or an unknown controller is a one-line error before anything runs;
     a combination of values that is only bad together fails as its runs.
     """
+    from mecsim.runner import prepare
     from mecsim.scenario.load import load_scenario
-    from mecsim.simulation import prepare
 
     path = Path(scenario).resolve()
     if not path.is_file():
@@ -159,12 +159,10 @@ def run_one(spec: RunSpec) -> tuple[str, dict[str, Any] | None, str]:
     """(status, summary, error) of one run; never raises, so one failure cannot stop a sweep."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")   # one thread per run: scale out with processes
     try:
-        from mecsim.outputs import summary_of
-        from mecsim.simulation import prepare, simulation_class
+        from mecsim.runner import prepare
 
-        scenario, ctrl, name, seed = prepare(spec.scenario, spec.overrides, spec.controller, spec.seed)
-        sim = simulation_class(scenario)(scenario, ctrl, seed=seed, trace=False, controller_name=name)
-        return "ok", summary_of(sim.run()), ""
+        run = prepare(spec.scenario, spec.overrides, spec.controller, spec.seed)
+        return "ok", run.simulation(trace=False).run().summary(), ""
     except Exception as exc:  # noqa: BLE001 (reported as the run's error, by design)
         return "failed", None, _one_line(exc)
 

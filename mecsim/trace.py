@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
@@ -24,6 +23,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from mecsim.fileio import atomic_write
+from mecsim.naming import natural_key
 from mecsim.plotting import figure, save_png
 
 __all__ = [
@@ -227,16 +227,6 @@ def _node(resource: str) -> str:
     return resource.split("/", 1)[0]
 
 
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _natural_key(name: str) -> tuple:
-    """``device2`` before ``device10``; the raw name breaks ties such as ``dev01`` vs ``dev1``."""
-    parts = _DIGITS.split(name)
-    # split() alternates text, digits, text...; odd positions are always digit runs.
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
-
-
 def _check_duration(act: Activity) -> None:
     """Viewers and bar charts need end_s >= start_s; anything else is a simulator bug, so say so."""
     if not act[6] >= act[5]:  # written this way so NaN fails too
@@ -277,14 +267,14 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False
 def _ids(resources: Iterable[str]) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """pid per node and (pid, tid) per resource, both 1-based and stable by natural sort."""
     resources = set(resources)
-    nodes = sorted({_node(r) for r in resources}, key=_natural_key)
+    nodes = sorted({_node(r) for r in resources}, key=natural_key)
     pids = {node: i for i, node in enumerate(nodes, start=1)}
     by_node: dict[str, list[str]] = {node: [] for node in nodes}
     for res in resources:
         by_node[_node(res)].append(res)
     tids: dict[str, tuple[int, int]] = {}
     for node, members in by_node.items():
-        for tid, res in enumerate(sorted(members, key=_natural_key), start=1):
+        for tid, res in enumerate(sorted(members, key=natural_key), start=1):
             tids[res] = (pids[node], tid)
     return pids, tids
 
@@ -382,7 +372,7 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
     rows = _canonical(activities)
     for act in rows:
         _check_duration(act)
-    resources = sorted({str(act[4]) for act in rows}, key=_natural_key)
+    resources = sorted({str(act[4]) for act in rows}, key=natural_key)
     shown = resources[:max_resources]
     left_out = len(resources) - len(shown)
     row_of = {res: i for i, res in enumerate(shown)}

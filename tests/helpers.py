@@ -8,7 +8,7 @@ import yaml
 
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import scenario_from_document
-from mecsim.scenario.model import Scenario
+from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.scenario.source import parse_yaml
 from mecsim.workload.taskgraph import TaskGraph
 
@@ -36,7 +36,7 @@ def deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def scenario(extra: dict | None = None) -> Scenario:
+def scenario(extra: dict | None = None) -> DagScenario:
     data = deep_merge(BASE, extra or {})
     return scenario_from_document(parse_yaml(yaml.safe_dump(data), "tiny.yaml"))
 
@@ -54,4 +54,4 @@ class FixedPlan:
         self.plan, self.schedule_order = list(plan), order
 
     def act(self, point: DecisionPoint) -> int:
-        return self.plan[point.task]
+        return self.plan[point.context.task]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mecsim.analytic import CostModel, evaluate_plan, id_order, rank_order, task_times
-from mecsim.simulation import Simulation
+from mecsim.systems.dag_offloading.analytic import CostModel, evaluate_plan, id_order, rank_order, task_times
+from mecsim.systems.dag_offloading.simulation import DagSimulation
 from tests.helpers import M, FixedPlan, random_dag, scenario
 
 
@@ -17,7 +17,7 @@ def _des_latency(graph, plan, *, order="rank", bypass=False, downlink="parallel"
                                 "downlink": {"rate": {"model": "fixed", "bps": 5 * M}, "sharing": downlink}}],
              "servers": [{"name": f"mec{k}", "cores": 1, "speed_hz": (10 + 3 * k) * M,
                           "discipline": "schedule_order"} for k in range(servers)]}
-    sim = Simulation(scenario(extra), FixedPlan(plan, order), graphs=[("g", graph)])
+    sim = DagSimulation(scenario(extra), FixedPlan(plan, order), graphs=[("g", graph)])
     result = sim.run()
     (app,) = result.apps
     assert app.status == "completed"
@@ -84,7 +84,7 @@ def _remote_servers(link_bps, delay_s, cloud=True):
 
 
 def _both(sc, graph, plan):
-    sim = Simulation(sc, FixedPlan(plan), graphs=[("g", graph)])
+    sim = DagSimulation(sc, FixedPlan(plan), graphs=[("g", graph)])
     model = sim.system.cost_model(sim.infra.devices[0])
     (app,) = sim.run().apps
     assert app.status == "completed"
@@ -119,7 +119,7 @@ def test_heft_prefers_the_near_server_when_the_far_one_is_behind_a_slow_link():
     graph = random_dag(np.random.default_rng(2), 10, 0.3)
     plans = []
     for link in (1e18, M / 4):
-        sim = Simulation(_remote_servers(link, 0.0, cloud=False), Heft(), graphs=[("g", graph)])
+        sim = DagSimulation(_remote_servers(link, 0.0, cloud=False), Heft(), graphs=[("g", graph)])
         (app,) = sim.run().apps
         plans.append(app.plan)
     assert 2 in plans[0] and 2 not in plans[1]

@@ -16,7 +16,7 @@ from mecsim.cli import main
 from mecsim.errors import ConfigError, MecsimError
 from mecsim.scenario.load import scenario_from_document
 from mecsim.scenario.source import load_yaml, parse_yaml
-from mecsim.systems.edge_tuning import Simulation
+from mecsim.systems.edge_tuning import TuningSimulation
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "hmppo" / "edge_tuning.yaml"
@@ -38,7 +38,8 @@ class Plan:
     def act(self, point):
         if isinstance(self.plan, tuple):
             return self.plan
-        return self.plan[point.app][point.task]
+        step, ue = point.key
+        return self.plan[step][ue]
 
 
 class RandomPlan:
@@ -72,7 +73,7 @@ FIXED = {"data_mb": 400, "complexity": 20, "uplink": {"power_w": 0.5}}
 
 def test_two_uploads_share_the_uplink_equally():
     # same UE twice: both get W_u/2 for the whole transfer and finish together at D / r(W_u/2)
-    sim = Simulation(spec(**FIXED, channel={"distance_m": 100}), Plan((1, 0.5)))
+    sim = TuningSimulation(spec(**FIXED, channel={"distance_m": 100}), Plan((1, 0.5)))
     res = sim.run()
     b = 1e5 / 2
     expected = 400e6 * 8 / ergodic(b, 0.5 * gain(100) / (NOISE_W_PER_HZ * b))
@@ -85,7 +86,7 @@ def test_two_uploads_share_the_uplink_equally():
 def test_a_finished_upload_frees_its_share():
     # the near UE ends first at S/r_near(½); the far one has sent r_far(½)·t1 bits by then and sends the
     # rest alone at r_far(1)
-    sim = Simulation(spec(**FIXED, channel={"distance_m": {"uniform": [20, 2000]}}), Plan((1, 0.5)))
+    sim = TuningSimulation(spec(**FIXED, channel={"distance_m": {"uniform": [20, 2000]}}), Plan((1, 0.5)))
     g = [u.gain for u in sim.ues]            # the path gain itself is checked in the test above
     res = sim.run()
     far, near = np.argsort(g)
@@ -103,7 +104,7 @@ def test_a_finished_upload_frees_its_share():
 
 
 def test_downloads_share_band_and_power_and_cached_emulator_is_not_sent_again():
-    sim = Simulation(spec(**FIXED, channel={"distance_m": 100}, ues=3), Plan((0, 0.5)))
+    sim = TuningSimulation(spec(**FIXED, channel={"distance_m": 100}, ues=3), Plan((0, 0.5)))
     res = sim.run()
     size = 0.5 * 10.8e9
     # eq. (7): each of 3 gets W_d/3 and P_d/3, so its SNR is P_d·g/(σ²W_d) and its rate a third
@@ -119,7 +120,7 @@ def test_switch_indicator_follows_the_cached_emulator():
     # E 0.52 asks for the same 10 of 20 layers as 0.5; a server step keeps the cache (eq. 4 is for z = 0)
     steps = [(0, 0.5), (0, 0.52), (0, 0.7), (1, 0.2), (0, 0.7), (0, 0.5)]
     plan = [[a, a] for a in steps]
-    res = Simulation(spec(**FIXED), Plan(plan)).run()
+    res = TuningSimulation(spec(**FIXED), Plan(plan)).run()
     got = [r.switch for r in res.tasks if r.ue == 0]
     assert got == [1, 0, 1, 0, 0, 1]
     assert [r.E_applied for r in res.tasks if r.ue == 0] == [0.5, 0.5, 0.7, 1.0, 0.7, 0.5]
@@ -129,7 +130,7 @@ def test_switch_indicator_follows_the_cached_emulator():
 
 
 def test_perplexity_is_the_paper_fit_scaled_by_complexity():
-    res = Simulation(spec(data_mb=400, complexity={"uniform": [5, 40]}), Plan([[(1, 0.5), (0, 0.8)]] * 6)).run()
+    res = TuningSimulation(spec(data_mb=400, complexity={"uniform": [5, 40]}), Plan([[(1, 0.5), (0, 0.8)]] * 6)).run()
     for r in res.tasks:
         scale = (r.complexity + 10) / r.complexity             # §VI-A, ι = 10
         f = 14.0 if r.z else 13.548                             # f(1) = 25.2 − 43.1 + 31.9; f(0.8)
@@ -137,7 +138,7 @@ def test_perplexity_is_the_paper_fit_scaled_by_complexity():
 
 
 def test_step_delay_is_the_slowest_ue_and_reward_is_the_weighted_sum():
-    res = Simulation(spec(ues=4, tasks=8), RandomPlan(0)).run()
+    res = TuningSimulation(spec(ues=4, tasks=8), RandomPlan(0)).run()
     assert len(res.steps) == 8
     for step in res.steps:
         mine = [r for r in res.tasks if r.step == step.step]
@@ -149,7 +150,7 @@ def test_step_delay_is_the_slowest_ue_and_reward_is_the_weighted_sum():
 
 
 def test_every_transfer_and_training_run_is_in_the_trace():
-    res = Simulation(spec(ues=3, compute={"server_s_per_mb": 2.0, "ue_s_per_mb": 1.0}), RandomPlan(1)).run()
+    res = TuningSimulation(spec(ues=3, compute={"server_s_per_mb": 2.0, "ue_s_per_mb": 1.0}), RandomPlan(1)).run()
     kinds = [a.kind for a in res.trace]
     assert kinds.count("uplink") == sum(r.z for r in res.tasks)
     assert kinds.count("downlink") == sum(r.switch for r in res.tasks)
@@ -163,9 +164,9 @@ def test_every_transfer_and_training_run_is_in_the_trace():
 
 
 def test_same_seed_same_trace_and_result(tmp_path):
-    a = Simulation(spec(ues=3), RandomPlan(5), seed=11).run()
-    b = Simulation(spec(ues=3), RandomPlan(5), seed=11).run()
-    c = Simulation(spec(ues=3), RandomPlan(5), seed=12).run()
+    a = TuningSimulation(spec(ues=3), RandomPlan(5), seed=11).run()
+    b = TuningSimulation(spec(ues=3), RandomPlan(5), seed=11).run()
+    c = TuningSimulation(spec(ues=3), RandomPlan(5), seed=12).run()
     assert a.trace.sorted() == b.trace.sorted() and a.tables() == b.tables()
     assert a.tables() != c.tables()
     outs = []
@@ -176,8 +177,8 @@ def test_same_seed_same_trace_and_result(tmp_path):
 
 
 def test_workload_does_not_depend_on_decisions():
-    a = Simulation(spec(ues=3), Plan((1, 0.2)), seed=2).run()
-    b = Simulation(spec(ues=3), Plan((0, 0.8)), seed=2).run()
+    a = TuningSimulation(spec(ues=3), Plan((1, 0.2)), seed=2).run()
+    b = TuningSimulation(spec(ues=3), Plan((0, 0.8)), seed=2).run()
     assert [(r.data_mb, r.complexity, r.power_w) for r in a.tasks] == [(r.data_mb, r.complexity, r.power_w)
                                                                         for r in b.tasks]
 
@@ -194,9 +195,9 @@ def test_cli_run_writes_summary_and_tables(tmp_path):
 
 def test_bad_answer_is_named():
     with pytest.raises(MecsimError, match=r"ue0/task0: must be \(z, E\)"):
-        Simulation(spec(), Plan((2, 0.5))).run()
+        TuningSimulation(spec(), Plan((2, 0.5))).run()
     with pytest.raises(MecsimError, match=r"E in \[0.2, 0.8\]"):
-        Simulation(spec(), Plan((0, 0.95))).run()
+        TuningSimulation(spec(), Plan((0, 0.95))).run()
 
 
 @pytest.mark.parametrize("extra, where, message", [
@@ -267,7 +268,7 @@ def test_emulator_agent_sees_z_and_the_step_runs_on_its_turn():
 
 
 def test_env_and_engine_give_the_same_episode():
-    """One simulator, two drivers: the env's actions replayed by a controller in `Simulation.run`."""
+    """One simulator, two drivers: the env's actions replayed by a controller in `TuningSimulation.run`."""
     from mecsim.envs import EdgeTuningParallelEnv
     from mecsim.envs.edge_tuning import retention
     env = EdgeTuningParallelEnv(SCENARIO, ues=3, tasks=8)
@@ -279,7 +280,7 @@ def test_env_and_engine_give_the_same_episode():
         env.step({"case": z, "emulator": a})
         rewards.append(env.step({"case": z, "emulator": a})[1]["case"])
         plan.append(list(zip(z.tolist(), retention(a, 0.2, 0.8).tolist())))
-    res = Simulation(env.scenario, Plan(plan), seed=9).run()
+    res = TuningSimulation(env.scenario, Plan(plan), seed=9).run()
     assert [s.reward for s in res.steps] == rewards
 
 
@@ -291,9 +292,9 @@ def test_env_overrides_are_validated():
 
 
 def test_a_horizon_stops_the_episode_mid_step(tmp_path):
-    res = Simulation(spec(horizon_s=5000.0), RandomPlan(0)).run()
+    res = TuningSimulation(spec(horizon_s=5000.0), RandomPlan(0)).run()
     assert res.sim_time_s <= 5000.0 and len(res.steps) < 6
     assert all(s.end_s <= 5000.0 for s in res.steps)
-    cut = Simulation(spec(horizon_s=1.0), RandomPlan(0)).run()
+    cut = TuningSimulation(spec(horizon_s=1.0), RandomPlan(0)).run()
     assert cut.steps == [] and cut.summary()["perplexity"] is None
     json.dumps(cut.summary(), allow_nan=False)

@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 import mecsim.envs  # noqa: F401  (registers the environments)
 from mecsim.envs import DagOffloadEnv
 from mecsim.envs.batch import DagBatch
-from mecsim.simulation import Simulation
+from mecsim.systems.dag_offloading.simulation import DagSimulation
 from tests.helpers import FixedPlan, random_dag, scenario
 
 FDMA = {"access_points": [{"name": "ap0",
@@ -49,7 +49,7 @@ def test_return_is_minus_the_des_latency(order):
         if order == "rank":   # the engine's own run of the full plan (by task id) gives the same latency
             by_task = np.empty(9, dtype=int)
             by_task[fast._order] = plan
-            (app,) = Simulation(scenario(), FixedPlan(by_task), graphs=[("g", graphs[k])]).run().apps
+            (app,) = DagSimulation(scenario(), FixedPlan(by_task), graphs=[("g", graphs[k])]).run().apps
             assert -sum(rewards[0]) == pytest.approx(app.latency_s, rel=1e-9)
 
 
@@ -92,7 +92,7 @@ def test_decision_points_carry_the_env_observation():
             seen.append(point.observation)
             return point.context.position % 2
 
-    Simulation(scenario(), Recorder(), graphs=[("g", graph)]).run()
+    DagSimulation(scenario(), Recorder(), graphs=[("g", graph)]).run()
     env = DagOffloadEnv(scenario(), graphs=[graph])
     obs, _ = env.reset(options={"graph": 0})
     for position, got in enumerate(seen):

@@ -22,7 +22,7 @@ from mecsim.cli import main
 from mecsim.envs import EdgeTuningParallelEnv
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.edge_tuning import Simulation
+from mecsim.systems.edge_tuning import TuningSimulation
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dataclasses.replace(HMPPOConfig(), iterations=2, envs=2, hidden=8, eval_every=1, eval_episodes=1,
@@ -143,12 +143,12 @@ def test_acting_controller_replays_the_greedy_episode_in_the_engine(scenario, tm
     spec = load_scenario(scenario)
     model = hmppo.build(load_checkpoint(tmp_path / "ck"))
     greedy = run_episodes(model, [EdgeTuningParallelEnv(spec)], [7], True)
-    totals = Simulation(spec, hmppo.HMPPO(str(tmp_path / "ck")), seed=7).run().totals()
+    totals = TuningSimulation(spec, hmppo.HMPPO(str(tmp_path / "ck")), seed=7).run().totals()
     assert totals["reward"] == pytest.approx(greedy.metrics["reward"], rel=1e-6)
     assert totals["switches"] == greedy.metrics["switches"]
     wrong = load_scenario(scenario, ["ues=4"])
     with pytest.raises(MecsimError, match="trained for 3 UEs, the scenario has 4"):
-        Simulation(wrong, hmppo.HMPPO(str(tmp_path / "ck"))).run()
+        TuningSimulation(wrong, hmppo.HMPPO(str(tmp_path / "ck"))).run()
 
 
 @pytest.mark.parametrize("name, module", [("hmppo", hmppo), ("ippo", ippo)])
@@ -177,8 +177,8 @@ def test_cli_train_resume_run_and_eval(scenario, tmp_path, name, module, monkeyp
 
 def test_random_is_uniform_and_seeded(scenario):
     spec = load_scenario(scenario)
-    a = Simulation(spec, RandomTuning(np.random.default_rng(3))).run()
-    b = Simulation(spec, RandomTuning(np.random.default_rng(3))).run()
+    a = TuningSimulation(spec, RandomTuning(np.random.default_rng(3))).run()
+    b = TuningSimulation(spec, RandomTuning(np.random.default_rng(3))).run()
     assert a.tables() == b.tables()
     es = [r.E for r in a.tasks]
     assert min(es) >= 0.2 and max(es) <= 0.8 and 0 < np.mean([r.z for r in a.tasks]) < 1
@@ -186,8 +186,8 @@ def test_random_is_uniform_and_seeded(scenario):
 
 def test_local_keep_emulator_downloads_once_per_ue_and_beats_random(scenario):
     spec = load_scenario(scenario)
-    keep = Simulation(spec, LocalKeepEmulator(), seed=0).run()
-    rand = Simulation(spec, RandomTuning(np.random.default_rng(0)), seed=0).run()
+    keep = TuningSimulation(spec, LocalKeepEmulator(), seed=0).run()
+    rand = TuningSimulation(spec, RandomTuning(np.random.default_rng(0)), seed=0).run()
     totals = keep.totals()
     assert totals["server_share"] == 0 and totals["switches"] == spec.ues
     assert all(r.z == 0 and r.E == pytest.approx(0.8) for r in keep.tasks)

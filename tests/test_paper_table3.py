@@ -7,7 +7,7 @@ import pytest
 
 from mecsim.registry import make_controller
 from mecsim.scenario.load import load_scenario
-from mecsim.simulation import Simulation
+from mecsim.systems.dag_offloading.simulation import DagSimulation
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = ROOT / "scenarios" / "mrlco" / "authors.yaml"
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="the authors' data (sh
 ])
 def test_topology_one(controller, bypass, paper):
     scenario = load_scenario(AUTHORS, [f"compat.entry_upload_bypass={str(bypass).lower()}"])
-    result = Simulation(scenario, make_controller(controller), trace=False).run()
+    result = DagSimulation(scenario, make_controller(controller), trace=False).run()
     latencies = [a.latency_s for a in result.apps]
     assert len(latencies) == 100 and all(a.status == "completed" for a in result.apps)
     assert sum(latencies) / 100 == pytest.approx(paper, abs=0.005)

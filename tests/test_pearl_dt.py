@@ -17,7 +17,7 @@ from controllers.sac_discrete import FactoredSAC, SACConfig, entropy, joint_prob
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import Simulation
+from mecsim.systems.service_management import ServiceSimulation
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "pearl_dt" / "small.yaml"
@@ -143,7 +143,7 @@ def test_adaptation_changes_no_weights(tiny_budgets, tmp_path):
     ctrl = PearlDT(str(out), adapt_steps=2)
     before = {k: v.clone() for k, v in {**ctrl.actor.state_dict(), **ctrl.encoder.state_dict()}.items()}
     sc = load_scenario(SMALL)      # its timeline has two upgrades: the controller restarts its context twice
-    result = Simulation(sc, ctrl, seed=0, trace=False).run()
+    result = ServiceSimulation(sc, ctrl, seed=0, trace=False).run()
     assert len({s.epoch for s in result.slots}) == 3 and len(ctrl.policy.context.rows) == 2
     pearl_dt.evaluate(SMALL, out, adapt_steps=[0, 2], seeds=[0], heuristics=[], progress=False)
     after = {**ctrl.actor.state_dict(), **ctrl.encoder.state_dict()}

@@ -14,7 +14,7 @@ from mecsim.registry import make_controller
 from mecsim.rng import RandomStreams
 from mecsim.scenario.load import load_scenario, scenario_from_document
 from mecsim.scenario.source import parse_yaml
-from mecsim.simulation import Simulation
+from mecsim.systems.dag_offloading.simulation import DagSimulation
 from mecsim.trace import TRACE_COLUMNS, TraceStream, _format_row, write_trace_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,10 +25,10 @@ def _scenario(data: dict):
     return scenario_from_document(parse_yaml(yaml.safe_dump(data, sort_keys=False), "pinned.yaml"))
 
 
-def _simulation(scenario, trace) -> Simulation:
+def _simulation(scenario, trace) -> DagSimulation:
     ctrl = make_controller(scenario.controller, scenario.controller_params,
                            RandomStreams(scenario.seed).get("controller"))
-    return Simulation(scenario, ctrl, trace=trace)
+    return DagSimulation(scenario, ctrl, trace=trace)
 
 
 def _csv_rows(path: Path) -> list[list[str]]:

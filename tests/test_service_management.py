@@ -16,7 +16,7 @@ from mecsim.errors import ConfigError
 from mecsim.net.pathloss import dbm_to_w, rma_db
 from mecsim.scenario.load import load_scenario, scenario_from_document
 from mecsim.scenario.source import parse_yaml
-from mecsim.systems.service_management import Simulation, TwinSystem, build_world
+from mecsim.systems.service_management import ServiceSimulation, TwinSystem, build_world
 from mecsim.trace import write_trace_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def tiny(extra: dict | None = None):
 def test_one_request_latency_equals_eqs_1_to_5_by_hand():
     sc = tiny()
     other = Fixed(lambda ctx: np.array([[1, (int(ctx.state.ap[0]) + 1) % 2 + 1, 1], [0, 0, 0]]))
-    sim = Simulation(sc, other, seed=3)
+    sim = ServiceSimulation(sc, other, seed=3)
     rec = sim.run().slots[0]
     world, cond = sim.world, sim.world.condition("g1")
     h0 = int(rec.state.ap[0])
@@ -83,7 +83,7 @@ def test_one_request_latency_equals_eqs_1_to_5_by_hand():
 def test_des_equals_closed_forms_for_every_request():
     """With the paper's sharing (dedicated radio, parallel backhaul, C2 keeping cores free) every
     request's DES latency is its eqs. (1)-(5) estimate, whatever the placement (local, edge, cloud)."""
-    sim = Simulation(load_scenario(SMALL), PerEdRandom(1), seed=1)
+    sim = ServiceSimulation(load_scenario(SMALL), PerEdRandom(1), seed=1)
     result = sim.run()
     lat = result.latencies_s()
     est = np.concatenate([s.plan.estimate_s for s in result.slots])
@@ -94,7 +94,7 @@ def test_des_equals_closed_forms_for_every_request():
 
 def test_fifo_backhaul_queues_beyond_the_paper():
     sc = load_scenario(SMALL, ["backhaul.sharing=fifo"])
-    result = Simulation(sc, PerEdRandom(2), seed=2).run()
+    result = ServiceSimulation(sc, PerEdRandom(2), seed=2).run()
     lat = result.latencies_s()
     est = np.concatenate([s.plan.estimate_s for s in result.slots])
     assert (lat >= est - 1e-9).all()
@@ -102,7 +102,7 @@ def test_fifo_backhaul_queues_beyond_the_paper():
 
 
 def test_no_request_misses_its_accuracy_after_repair():
-    result = Simulation(load_scenario(PAPER), PerEdRandom(3), seed=4, slots=6).run()
+    result = ServiceSimulation(load_scenario(PAPER), PerEdRandom(3), seed=4, slots=6).run()
     for s in result.slots:
         assert (s.plan.accuracy_pct >= s.state.required_pct - 1e-9).all()
     repaired = np.concatenate([s.plan.repaired for s in result.slots])
@@ -112,7 +112,7 @@ def test_no_request_misses_its_accuracy_after_repair():
 
 def test_no_server_exceeds_cores_or_memory():
     sc = load_scenario(SMALL, ["slots=20"])
-    sim = Simulation(sc, PerEdRandom(5), seed=5)
+    sim = ServiceSimulation(sc, PerEdRandom(5), seed=5)
     result = sim.run()
     forwarded = 0
     for s in result.slots:
@@ -134,7 +134,7 @@ def test_upgrades_change_the_condition_at_the_scheduled_time():
     sc = load_scenario(SMALL, ["slots=10", "timeline=[{at_s: 0, condition: g1}, {at_s: 3, condition: g1.u1}, "
                                            "{at_s: 6.5, condition: t1}]"])
     to_own_ap = Fixed(lambda ctx: np.stack([np.full(12, 2), ctx.state.ap + 1, np.full(12, 2)], axis=1))
-    result = Simulation(sc, to_own_ap, seed=0).run()
+    result = ServiceSimulation(sc, to_own_ap, seed=0).run()
     for s in result.slots:
         expected = "g1" if s.start_s < 3 else ("g1.u1" if s.start_s < 6.5 else "t1")
         assert s.condition == expected, (s.slot, s.start_s)
@@ -161,7 +161,7 @@ def test_conditions_follow_section_v():
 @pytest.mark.parametrize("source", ["generated", "observed"])
 def test_digital_twins_are_synced_with_the_physical_system(source):
     sc = load_scenario(SMALL, [f"twins.states={source}"])
-    physical = Simulation(sc, PerEdRandom(0), seed=0).run()
+    physical = ServiceSimulation(sc, PerEdRandom(0), seed=0).run()
     dts = TwinSystem(sc)
     dts.observe(physical.slots)
     assert list(dts.twins) == ["g1", "g1.u1", "g2"]
@@ -175,7 +175,7 @@ def test_digital_twins_are_synced_with_the_physical_system(source):
         assert all(replayed)                        # states come from the sync
     else:                                           # the condition emulated from the distributions
         assert not any(replayed)
-        same = Simulation(sc, PerEdRandom(1), seed=9, slots=5, condition="g1.u1").run()
+        same = ServiceSimulation(sc, PerEdRandom(1), seed=9, slots=5, condition="g1.u1").run()
         assert [s.state.task_bytes.tolist() for s in run.slots] == [s.state.task_bytes.tolist() for s in same.slots]
 
 
@@ -193,9 +193,9 @@ def _trace_bytes(result, path: Path) -> bytes:
 
 def test_same_seed_same_result(tmp_path):
     sc = load_scenario(SMALL)
-    a = _trace_bytes(Simulation(sc, PerEdRandom(0), seed=7).run(), tmp_path / "a.csv")
-    b = _trace_bytes(Simulation(sc, PerEdRandom(0), seed=7).run(), tmp_path / "b.csv")
-    c = _trace_bytes(Simulation(sc, PerEdRandom(0), seed=8).run(), tmp_path / "c.csv")
+    a = _trace_bytes(ServiceSimulation(sc, PerEdRandom(0), seed=7).run(), tmp_path / "a.csv")
+    b = _trace_bytes(ServiceSimulation(sc, PerEdRandom(0), seed=7).run(), tmp_path / "b.csv")
+    c = _trace_bytes(ServiceSimulation(sc, PerEdRandom(0), seed=8).run(), tmp_path / "c.csv")
     assert a == b and a != c
 
 
@@ -229,7 +229,7 @@ def test_cli_runs_a_heuristic(tmp_path, capsys):
 
 def test_bad_action_is_a_clear_error():
     from mecsim.errors import MecsimError
-    sim = Simulation(load_scenario(SMALL), Fixed(lambda ctx: np.full((12, 3), 9)))
+    sim = ServiceSimulation(load_scenario(SMALL), Fixed(lambda ctx: np.full((12, 3), 9)))
     with pytest.raises(MecsimError, match="out-of-range"):
         sim.run()
 
@@ -266,7 +266,7 @@ def test_env_reset_selects_the_condition_and_matches_the_engine():
     actions = [env.action_space.sample() for _ in range(env.episode_slots)]
     got = [env.step(a)[1] for a in actions]
     replay = iter(actions)
-    sim = Simulation(env.scenario, Fixed(lambda ctx: next(replay)), seed=seed, condition="g1.u1",
+    sim = ServiceSimulation(env.scenario, Fixed(lambda ctx: next(replay)), seed=seed, condition="g1.u1",
                      slots=env.episode_slots, trace=False)
     assert [s.reward for s in sim.run().slots] == got
 
@@ -276,7 +276,7 @@ def test_accuracy_repair_follows_section_iv_b():
     sc = load_scenario(SMALL)
     world = build_world(sc)
     cond = world.condition("g1")
-    state = Simulation(sc, PerEdRandom(0), seed=0, slots=1, world=world).run().slots[0].state
+    state = ServiceSimulation(sc, PerEdRandom(0), seed=0, slots=1, world=world).run().slots[0].state
     ed = np.arange(12)
     low = cond.accuracy(ed, np.zeros(12, int), np.ones(12, int))        # compressed data, middle model
     raw = cond.accuracy(ed, np.full(12, 2), np.ones(12, int))           # raw data, middle model

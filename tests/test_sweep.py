@@ -42,7 +42,7 @@ class Boom:
 
     def act(self, point):
         if self.fail:
-            raise RuntimeError("boom at app %d" % point.app)
+            raise RuntimeError("boom at app %d" % point.context.app)
         return int(self.rng.integers(point.actions))
 """
 

@@ -8,7 +8,7 @@ import pytest
 
 from controllers.heuristics import Random, Remote
 from mecsim.outputs import write_outputs
-from mecsim.simulation import Simulation
+from mecsim.systems.dag_offloading.simulation import DagSimulation
 from tests.helpers import M, FixedPlan, random_dag, scenario
 
 import numpy as np
@@ -48,7 +48,7 @@ RICH = {
 def _rich(controller=None, seed=None):
     import numpy.random as npr
     ctrl = controller or Random(npr.default_rng(5))
-    return Simulation(scenario(RICH), ctrl, seed=seed).run()
+    return DagSimulation(scenario(RICH), ctrl, seed=seed).run()
 
 
 def test_conservation_and_reasons():
@@ -124,7 +124,7 @@ def test_packets_interleave_transfers_of_two_devices():
              "workload": {"apps_per_device": 1}}
     rng = np.random.default_rng(0)
     g = random_dag(rng, 1)
-    sim = Simulation(scenario(extra), FixedPlan([1]), graphs=[("g", g)])
+    sim = DagSimulation(scenario(extra), FixedPlan([1]), graphs=[("g", g)])
     result = sim.run()
     ups = sorted((a for a in result.trace if a.kind == "uplink"), key=lambda a: a.start_s)
     packet_s = 100000 * 8 / 8e6
@@ -152,7 +152,7 @@ def _radio_scenario(mobility=None, fading=None):
 def test_shannon_uplink_takes_the_link_budget_time():
     """1 km LOS RMa at 3.5 GHz, 20 dBm, 10 MHz, NF 5 dB: SNR 13.5 dB, about 45.6 Mb/s (notes §4)."""
     g = random_dag(np.random.default_rng(1), 1)
-    result = Simulation(_radio_scenario(), FixedPlan([1]), graphs=[("g", g)]).run()
+    result = DagSimulation(_radio_scenario(), FixedPlan([1]), graphs=[("g", g)]).run()
     up = next(a for a in result.trace if a.kind == "uplink")
     rate = up.bytes * 8 / (up.end_s - up.start_s)
     assert rate == pytest.approx(45.6e6, rel=0.01)
@@ -162,7 +162,7 @@ def test_channel_follows_mobility_and_fading():
     g = random_dag(np.random.default_rng(1), 1)
     for extra in ({"mobility": {"model": "random_waypoint", "area": [[0, 0], [2000, 2000]], "speed_mps": [20, 30]}},
                   {"fading": {"model": "rayleigh", "coherence_s": 0.05}}):
-        result = Simulation(_radio_scenario(**extra), FixedPlan([1]), graphs=[("g", g)]).run()
+        result = DagSimulation(_radio_scenario(**extra), FixedPlan([1]), graphs=[("g", g)]).run()
         rates = [a.bytes * 8 / (a.end_s - a.start_s) for a in result.trace if a.kind == "uplink"]
         assert len(rates) == 6 and max(rates) / min(rates) > 1.05, extra
 
@@ -177,7 +177,7 @@ def test_poisson_arrivals_are_each_devices_own_stream(apps_per_device):
     sc = scenario({"seed": 4, "horizon_s": horizon, "devices": {"count": devices},
                    "workload": {"arrival": {"process": "poisson", "rate_hz": rate},
                                 "apps_per_device": apps_per_device}})
-    result = Simulation(sc, Remote(), trace=False).run()
+    result = DagSimulation(sc, Remote(), trace=False).run()
     seen = defaultdict(list)
     for app in result.apps:
         seen[app.device].append(app.arrival_s)
@@ -194,7 +194,7 @@ def test_poisson_arrivals_are_each_devices_own_stream(apps_per_device):
 def test_timeout_at_fires_on_the_exact_float():
     """Even where no delay from now reaches it."""
     import simpy
-    from mecsim.simulation import _timeout_at
+    from mecsim.systems.dag_offloading.simulation import _timeout_at
     now, at = 2.0 ** -53, 1.0 + 3 * 2.0 ** -52
     assert all(now + d != at for d in (at - now, np.nextafter(at - now, 2.0)))
     env = simpy.Environment(initial_time=now)
@@ -211,17 +211,17 @@ def test_a_controller_error_stops_the_run_with_its_own_message():
         def act(self, point):
             return 99
     with pytest.raises(MecsimError, match="controller answered 99 .* must be an integer in 0..1"):
-        Simulation(scenario(), Wrong()).run()
+        DagSimulation(scenario(), Wrong()).run()
 
 
 def test_run_leaves_the_collector_as_it_found_it():
     import gc
     assert gc.get_freeze_count() == 0
-    Simulation(scenario(), Remote()).run()
+    DagSimulation(scenario(), Remote()).run()
     assert gc.get_freeze_count() == 0           # its freeze of the built system ends with the run
     gc.freeze()
     try:
-        Simulation(scenario(), Remote()).run()
+        DagSimulation(scenario(), Remote()).run()
         assert gc.get_freeze_count() > 0        # someone else's freeze is left alone (not thawed)
     finally:
         gc.unfreeze()

@@ -33,10 +33,10 @@ import simpy
 import yaml
 
 from controllers.heuristics import Remote
-from mecsim.analytic import CostModel, evaluate_plan, rank_order, task_times
+from mecsim.systems.dag_offloading.analytic import CostModel, evaluate_plan, rank_order, task_times
 from mecsim.scenario.load import load_scenario, scenario_from_document
 from mecsim.scenario.source import parse_yaml
-from mecsim.simulation import Simulation
+from mecsim.systems.dag_offloading.simulation import DagSimulation
 from mecsim.trace import TraceStream
 
 M = 2 ** 20
@@ -83,7 +83,7 @@ def offered(devices: int, tasks: int):
     return scenario(devices, horizon, rate_hz=OFFERED_TASKS_S / N_TASKS / devices)
 
 
-def offloaded(sim: Simulation) -> int:
+def offloaded(sim: DagSimulation) -> int:
     return sum(vm.served for server in sim.infra.servers for vm in server.vms)
 
 
@@ -91,7 +91,7 @@ def des(devices: int, tasks: int, trace: bool) -> tuple[float, float, float]:
     """(offloaded tasks/s, events/s, seconds to build the system) with every task offloaded."""
     sc = offered(devices, tasks)
     start = time.perf_counter()
-    sim = Simulation(sc, Remote(), trace=trace)
+    sim = DagSimulation(sc, Remote(), trace=trace)
     build = time.perf_counter() - start
     result = sim.run()
     return offloaded(sim) / result.wall_s, result.events / result.wall_s, build
@@ -103,14 +103,14 @@ def scale_run(horizon_s: float) -> tuple[float, float, int]:
     from mecsim.rng import RandomStreams
     sc = load_scenario(ROOT / "scenarios" / "scale" / "devices_1000.yaml", [f"horizon_s={horizon_s}"])
     ctrl = make_controller(sc.controller, sc.controller_params, RandomStreams(sc.seed).get("controller"))
-    sim = Simulation(sc, ctrl, trace=False)
+    sim = DagSimulation(sc, ctrl, trace=False)
     result = sim.run()
     return offloaded(sim) / result.wall_s, result.events / result.wall_s, offloaded(sim)
 
 
 def closed_form(evals: int) -> float:
     rng = np.random.default_rng(0)
-    sim = Simulation(scenario(1, 10.0, 1), Remote())
+    sim = DagSimulation(scenario(1, 10.0, 1), Remote())
     graph = sim.graphs[0][1]
     model = CostModel(M, (10 * M,), (7 * M,), (7 * M,))
     times = task_times(graph, model)
@@ -129,7 +129,7 @@ def memory_child(mode: str, horizon: float, devices: int) -> None:
     folder = tempfile.mkdtemp(prefix="bench-trace.")
     try:
         trace = TraceStream(Path(folder) / "trace.csv") if mode == "stream" else mode == "memory"
-        Simulation(sc, Remote(), trace=trace).run()
+        DagSimulation(sc, Remote(), trace=trace).run()
         if mode == "stream":
             trace.close()
     finally:

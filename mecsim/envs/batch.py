@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mecsim.analytic import PlanState, task_times
+from mecsim.systems.dag_offloading.analytic import PlanState, task_times
 from mecsim.envs.dag_offload import DagOffloadEnv
 
 __all__ = ["DagBatch"]

@@ -31,12 +31,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mecsim.analytic import PlanState, id_order, rank_order, task_times
+from mecsim.systems.dag_offloading.analytic import PlanState, id_order, rank_order, task_times
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import load_scenario
-from mecsim.scenario.model import Scenario
-from mecsim.simulation import Simulation, load_graphs
-from mecsim.systems.dag_offloading import PROFILE, embed
+from mecsim.systems.dag_offloading.spec import DagScenario
+from mecsim.systems.dag_offloading.simulation import DagSimulation, load_graphs
+from mecsim.systems.dag_offloading.observation import PROFILE, embed
 from mecsim.rng import RandomStreams
 from mecsim.workload.taskgraph import TaskGraph
 
@@ -63,21 +63,21 @@ class _Answer:
         self.plan = plan
 
     def act(self, point: DecisionPoint) -> int:
-        return self.plan[point.task]
+        return self.plan[point.context.task]
 
 
 class DagOffloadEnv(gym.Env):
-    """See the module docstring. ``scenario``: a path or a Scenario (its first device and access point)."""
+    """See the module docstring. ``scenario``: a path or a DagScenario (its first device and access point)."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: str | Path | Scenario | None = None, *, graphs: Sequence[TaskGraph] | None = None,
+    def __init__(self, scenario: str | Path | DagScenario | None = None, *, graphs: Sequence[TaskGraph] | None = None,
                  order: str = "rank", max_tasks: int | None = None, p: int = 12, fast_path: bool = True) -> None:
         if order not in ORDERS:
             raise ValueError(f"order: must be one of {ORDERS}, got {order!r}")
         if scenario is None:
             scenario = Path(__file__).with_name("default_dag.yaml")
-        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.scenario = scenario if isinstance(scenario, DagScenario) else load_scenario(scenario)
         self.scenario = replace(self.scenario, devices=replace(self.scenario.devices, count=1))
         self.graphs = list(graphs) if graphs is not None else \
             [g for _, g in load_graphs(self.scenario, RandomStreams(self.scenario.seed))]
@@ -87,7 +87,7 @@ class DagOffloadEnv(gym.Env):
         self.max_tasks = max_tasks or max(g.n for g in self.graphs)
         if max(g.n for g in self.graphs) > self.max_tasks:
             raise ValueError(f"max_tasks: must be >= the largest DAG ({max(g.n for g in self.graphs)}), got {max_tasks}")
-        probe = Simulation(self.scenario, None, trace=False, graphs=[("probe", self.graphs[0])])
+        probe = DagSimulation(self.scenario, None, trace=False, graphs=[("probe", self.graphs[0])])
         device = probe.infra.devices[0]
         self.model = probe.system.cost_model(device)
         self.actions = self.model.servers + 1
@@ -167,7 +167,7 @@ class DagOffloadEnv(gym.Env):
     # -- helpers ------------------------------------------------------------------------------------
     def _des_latency(self, upto: int) -> float:
         sub = _subgraph(self._graph, self._order, upto)
-        sim = Simulation(self.scenario, _Answer(list(self._plan[:upto])), trace=False, graphs=[("prefix", sub)])
+        sim = DagSimulation(self.scenario, _Answer(list(self._plan[:upto])), trace=False, graphs=[("prefix", sub)])
         (app,) = sim.run().apps
         return float(app.latency_s)
 

@@ -40,7 +40,7 @@ from pettingzoo import ParallelEnv
 
 from mecsim.scenario.load import scenario_from_document
 from mecsim.scenario.source import Document, apply_overrides, load_yaml, parse_yaml
-from mecsim.systems.edge_tuning import EdgeTuningSpec, Simulation, StepRecord, case_state, emulator_state
+from mecsim.systems.edge_tuning import EdgeTuningSpec, TuningSimulation, StepRecord, case_state, emulator_state
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 
 __all__ = ["EdgeTuningParallelEnv", "EdgeTuningEnv", "TuningDriver", "load_spec", "retention", "case_observation",
@@ -84,15 +84,15 @@ def retention(action: np.ndarray, e_min: float, e_max: float) -> np.ndarray:
 
 
 class TuningDriver:
-    """Drives a controller-less Simulation one system step at a time: the envs' shared core."""
+    """Drives a controller-less TuningSimulation one system step at a time: the envs' shared core."""
 
     def __init__(self, spec: EdgeTuningSpec) -> None:
         self.spec = spec
-        self.sim: Simulation | None = None
+        self.sim: TuningSimulation | None = None
         self.obs: dict[str, np.ndarray] | None = None
 
     def reset(self, seed: int) -> dict[str, np.ndarray]:
-        self.sim = Simulation(self.spec, None, seed=seed, trace=False)
+        self.sim = TuningSimulation(self.spec, None, seed=seed, trace=False)
         point = self.sim.run_until_decision()
         assert point is not None, "an episode starts with a decision"
         self.obs = point.observation
@@ -107,7 +107,7 @@ class TuningDriver:
         done = len(sim.steps)
         for n in range(self.spec.ues):
             point = sim.bridge.pending
-            assert point is not None and point.task == n
+            assert point is not None and point.key[1] == n
             sim.bridge.answer((int(z[n]), float(e[n])))
             point = sim.run_until_decision()
         self.obs = None if point is None else point.observation

@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import ServiceScenario, Simulation, SlotState, World, build_world, features
+from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, SlotState, World, build_world, features
 
 __all__ = ["ServiceManagementEnv"]
 
@@ -54,7 +54,7 @@ class ServiceManagementEnv(gym.Env):
         self.nvec = np.array([self.scenario.aisf.data_methods, h + 1, self.scenario.aisf.models], dtype=np.int64)
         self.observation_space = spaces.Box(0.0, 1.0, (n, features(self.scenario)), np.float32)
         self.action_space = spaces.MultiDiscrete(np.tile(self.nvec, n))
-        self.sim: Simulation | None = None
+        self.sim: ServiceSimulation | None = None
         self._obs = np.zeros(self.observation_space.shape, np.float32)
 
     def _name(self, condition: int | str) -> str:
@@ -71,7 +71,7 @@ class ServiceManagementEnv(gym.Env):
         if options and "condition" in options:
             self.condition = self._name(options["condition"])
         run_seed = int(self.np_random.integers(2**31 - 1))
-        self.sim = Simulation(self.scenario, None, seed=run_seed, trace=False, condition=self.condition,
+        self.sim = ServiceSimulation(self.scenario, None, seed=run_seed, trace=False, condition=self.condition,
                               states=self.states, slots=self.episode_slots, world=self.world)
         self.sim.advance()
         self._obs = self.sim.bridge.pending.observation

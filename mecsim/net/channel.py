@@ -1,7 +1,9 @@
-"""Wireless channels and wired links on top of :class:`mecsim.station.Station`.
+"""Wireless channels and wired links on top of :class:`mecsim.station.Station`, for every system.
 
-A channel is one direction (uplink or downlink) of one access point. Its rate model gives, for a
-device and its share of the channel, the bit rate now and until when it holds:
+A :class:`Channel` is one direction (uplink or downlink) of a radio: messages share it by a
+discipline (fifo, schedule_order, parallel, fdma) at the rate its rate function gives. A
+:class:`RadioChannel` takes that rate from a :class:`mecsim.net.spec.ChannelSpec`: for a device and
+its share of the channel, the bit rate now and until when it holds:
 
 * ``fixed``: ``bps`` × share;
 * ``shannon``: B·share · log2(1 + P·g(d)·h / N(B·share)), with path loss g from the device's distance
@@ -11,17 +13,17 @@ device and its share of the channel, the bit rate now and until when it holds:
 from __future__ import annotations
 
 import math
-from typing import Generator, Hashable, Protocol
+from typing import Any, Generator, Hashable, Protocol
 
 import numpy as np
 import simpy
 
 from mecsim.net import pathloss as pl
 from mecsim.net.fading import Fading, NoFading, RayleighBlockFading
-from mecsim.scenario.model import ChannelSpec, PathLossSpec, RateSpec
+from mecsim.net.spec import ChannelSpec, PathLossSpec, RateSpec
 from mecsim.station import RateFn, Station, constant_rate
 
-__all__ = ["Radio", "Channel", "WiredLink", "path_gain", "nominal_rate_bps"]
+__all__ = ["Radio", "Channel", "RadioChannel", "WiredLink", "path_gain", "nominal_rate_bps"]
 
 
 class Radio(Protocol):
@@ -67,20 +69,53 @@ def nominal_rate_bps(spec: RateSpec, distance_m: float, share: float = 1.0, los:
 
 
 class Channel:
-    """One direction of an access point's radio: a station whose jobs are messages (bits)."""
+    """One direction of a radio: a station whose jobs are messages (bits), shared by `sharing`.
 
-    __slots__ = ("name", "spec", "station", "position", "_los", "_draw", "_signal", "_noise")
+    ``packet_bytes`` splits a message into packets queued one after another, so the transfers of
+    several owners interleave (not under schedule_order, which orders whole messages).
+    """
+
+    __slots__ = ("name", "sharing", "packet_bytes", "station")
+
+    def __init__(self, env: simpy.Environment, name: str, sharing: str, rate_fn: RateFn,
+                 packet_bytes: int | None = None) -> None:
+        self.name, self.sharing, self.packet_bytes = name, sharing, packet_bytes
+        self.station = Station(env, name, sharing, 1, rate_fn)
+
+    def send(self, bits: float, owner: Any = None) -> simpy.Event:
+        """One message as one job; the event succeeds with (submitted, started, finished)."""
+        return self.station.serve(bits, owner)
+
+    def transfer(self, nbytes: float, device: Any, *, group: Hashable = None,
+                 ticket: Hashable = None, hold: bool = True) -> Generator:
+        """Send `nbytes` for `device` (in packets with ``packet_bytes``); returns (submitted, started, finished)."""
+        station, size = self.station, self.packet_bytes
+        if not size or self.sharing == "schedule_order" or nbytes <= size:
+            return (yield station.serve(nbytes * 8.0, device, group=group, ticket=ticket, hold=hold))
+        left, first = nbytes, None
+        while left > 0:
+            piece = min(size, left)
+            submitted, started, finished = yield station.serve(piece * 8.0, device, hold=hold)
+            first = first or (submitted, started)
+            left -= piece
+        return first[0], first[1], finished
+
+
+class RadioChannel(Channel):
+    """A channel whose rate follows a :class:`ChannelSpec`: fixed, or Shannon over path loss and fading."""
+
+    __slots__ = ("spec", "position", "_los", "_draw", "_signal", "_noise")
 
     def __init__(self, env: simpy.Environment, name: str, spec: ChannelSpec,
                  position: tuple[float, float], rng: np.random.Generator) -> None:
-        self.name, self.spec, self.position = name, spec, position
+        self.spec, self.position = spec, position
         self._los: dict[int, bool] = {}
         self._draw = rng
         # Path loss is most of a rate's cost and cannot change for a device that no longer moves, nor
-        # the noise over a given share of the band: both are computed once (same floats as before).
+        # the noise over a given share of the band: both are computed once.
         self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
         self._noise: dict[float, float] = {}    # share of the band -> noise power (W)
-        self.station = Station(env, name, spec.sharing, 1, self._rate_fn())
+        super().__init__(env, name, spec.sharing, self._rate_fn(), spec.packet_bytes)
 
     def distance(self, device: Radio, t: float) -> float:
         x, y = device.position_at(t)
@@ -134,37 +169,21 @@ class Channel:
             return RayleighBlockFading(fading.coherence_s, rng)
         return NoFading()
 
-    def transfer(self, nbytes: float, device: Radio, *, group: Hashable = None,
-                 ticket: Hashable = None, hold: bool = True) -> Generator:
-        """Send `nbytes` for `device`; returns (submitted, started, finished).
-
-        With ``packet_bytes`` the message goes as packets queued one after another, so the
-        transfers of several devices interleave (not under schedule_order, which orders messages).
-        """
-        station, size = self.station, self.spec.packet_bytes
-        if not size or self.spec.sharing == "schedule_order" or nbytes <= size:
-            return (yield station.serve(nbytes * 8.0, device, group=group, ticket=ticket, hold=hold))
-        left, first = nbytes, None
-        while left > 0:
-            piece = min(size, left)
-            submitted, started, finished = yield station.serve(piece * 8.0, device, hold=hold)
-            first = first or (submitted, started)
-            left -= piece
-        return first[0], first[1], finished
-
 
 class WiredLink:
-    """A wired link: FIFO serialisation at `rate_bps`, then `delay_s` of propagation (eq. 2 of PEARL-DT)."""
+    """A wired link: serialisation at `rate_bps` (fifo, or parallel: every transfer at full rate), then
+    `delay_s` of propagation (eq. 2 of PEARL-DT)."""
 
     __slots__ = ("name", "station", "rate_bps", "delay_s", "env")
 
-    def __init__(self, env: simpy.Environment, name: str, rate_bps: float, delay_s: float) -> None:
+    def __init__(self, env: simpy.Environment, name: str, rate_bps: float, delay_s: float,
+                 sharing: str = "fifo") -> None:
         self.env, self.name, self.rate_bps, self.delay_s = env, name, rate_bps, delay_s
-        self.station = Station(env, name, "fifo", 1, constant_rate(rate_bps))
+        self.station = Station(env, name, sharing, 1, constant_rate(rate_bps))
 
-    def transfer(self, nbytes: float, owner: object = None) -> Generator:
-        """Returns (submitted, started, delivered)."""
-        submitted, started, finished = yield self.station.serve(nbytes * 8.0, owner)
-        if self.delay_s:
+    def send(self, bits: float, owner: object = None, *, propagate: bool = True) -> Generator:
+        """Returns (submitted, started, delivered); ``propagate=False`` leaves out the delay."""
+        submitted, started, finished = yield self.station.serve(bits, owner)
+        if propagate and self.delay_s:
             yield self.env.timeout(self.delay_s)
-        return submitted, started, finished + self.delay_s
+        return submitted, started, finished + (self.delay_s if propagate else 0.0)

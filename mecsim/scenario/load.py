@@ -1,7 +1,7 @@
-"""YAML → :class:`mecsim.scenario.model.Scenario`, every key checked where it is read.
+"""Scenario files: read, override (``--set``) and hand to the loader of the system they name.
 
-Errors cite ``FILE:LINE: key.path: what must hold, got VALUE``. Paths inside the scenario (DAG
-folders) are relative to the scenario file's folder. Units are SI (see ``model.py``).
+Each system validates its own keys (``FILE:LINE: key.path: what must hold, got VALUE``); paths
+inside a scenario are relative to the scenario file's folder.
 """
 from __future__ import annotations
 
@@ -9,22 +9,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mecsim.errors import ConfigError
-from mecsim.scenario.checks import Node, must
-from mecsim.scenario.distributions import Constant, read_distribution
-from mecsim.scenario.model import (AccessPointSpec, ArrivalSpec, ChannelSpec, CloudSpec, CompatSpec,
-                                   CpuSpec, DagSource, DagWorkloadSpec, DeviceSpec, FadingSpec,
-                                   LinkSpec, MobilitySpec, PathLossSpec, RateSpec, Scenario, ServerSpec)
+from mecsim.scenario.checks import Node
 from mecsim.scenario.source import Document, apply_overrides, load_yaml
-from mecsim.workload.daggen import DaggenParams
-from mecsim.workload.gv import AttributeMap
 
 __all__ = ["load_scenario", "scenario_from_document", "load_training"]
 
-CPU_DISCIPLINES = ("fifo", "schedule_order", "processor_sharing")
-CHANNEL_SHARING = ("fifo", "schedule_order", "parallel", "fdma")
 
-
-def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Any:
     """Read, override (``--set a.b=v``) and validate a scenario file."""
     doc = load_yaml(path)
     if overrides:
@@ -32,7 +23,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     return scenario_from_document(doc, Path(path).parent)
 
 
-def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, list[tuple[str, Scenario]]]:
+def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, list[tuple[str, Any]]]:
     """The learning tasks of a scenario: ``training: {train: [...], test: [...]}``.
 
     Each entry is ``{name: NAME, set: {dotted.key: value, ...}}``: the scenario with those keys
@@ -45,7 +36,7 @@ def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
     base = Path(path).parent
     root = Node(doc)
     training = root.mapping("training").allow("train", "test")
-    out: dict[str, list[tuple[str, Scenario]]] = {}
+    out: dict[str, list[tuple[str, Any]]] = {}
     for split in ("train", "test"):
         entries = []
         for entry in training.items(split, min_len=1):
@@ -66,215 +57,12 @@ def _flow(value: object) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
-def scenario_from_document(doc: Document, base: Path = Path(".")) -> Scenario | Any:
-    """The scenario of a document; systems other than dag_offloading load through their own module."""
-    system = Node(doc).str("system", "dag_offloading")
-    if system != "dag_offloading":
-        from mecsim.systems import system_module
-        try:
-            module = system_module(system)
-        except ValueError as exc:
-            raise Node(doc).error(str(exc), "system") from None
-        return module.load(doc, base)
-    return _dag_scenario(doc, base)
-
-
-def _dag_scenario(doc: Document, base: Path) -> Scenario:
-    root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params",
-                           "devices", "access_points", "servers", "cloud", "links", "workload", "compat",
-                           "training")
-    access_points = tuple(_access_point(n) for n in root.items("access_points", min_len=1))
-    ap_names = [ap.name for ap in access_points]
-    must(len(set(ap_names)) == len(ap_names), root, "access_points", f"names must be unique, got {ap_names}")
-    devices = _devices(root.mapping("devices"), ap_names)
-    servers = tuple(_server(n, ap_names) for n in root.items("servers", default=[]))
-    names = [s.name for s in servers]
-    must(len(set(names)) == len(names), root, "servers", f"names must be unique, got {names}")
-    cloud = _cloud(root.mapping("cloud")) if root.has("cloud") and root.child("cloud").value is not None else None
-    links = tuple(_link(n, ap_names) for n in root.items("links", default=[]))
-    compat = root.mapping("compat", default={}).allow("entry_upload_bypass")
-    controller_params = root.mapping("controller_params", default={})
-    workload = _workload(root.mapping("workload"), base)
-    horizon = root.float("horizon_s", None, min=0, min_open=True, allow_none=True)
-    must(workload.arrival.process != "poisson" or horizon is not None or workload.apps_per_device is not None,
-         root, "horizon_s", "is required with Poisson arrivals unless workload.apps_per_device is set, got null")
-    return Scenario(
-        name=root.str("name"),
-        file=doc.file,
-        seed=root.int("seed", 0, min=0),
-        system="dag_offloading",
-        devices=devices,
-        access_points=access_points,
-        servers=servers,
-        workload=workload,
-        controller=root.str("controller", "local"),
-        controller_params=dict(controller_params.value or {}),
-        cloud=cloud,
-        links=links,
-        compat=CompatSpec(compat.bool("entry_upload_bypass", False)),
-        horizon_s=horizon,
-    )
-
-
-def _cpu(node: Node, disciplines: Sequence[str] = CPU_DISCIPLINES) -> CpuSpec:
-    node.allow("cores", "speed_hz", "discipline")
-    return CpuSpec(node.int("cores", 1, min=1), node.float("speed_hz", min=0, min_open=True),
-                   node.str("discipline", "fifo", choices=disciplines))
-
-
-def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
-    node.allow("count", "cpu", "position", "mobility", "access_point")
-    pos = node.mapping("position", default={}).allow("x", "y")
-    mob = node.mapping("mobility", default={}).allow("model", "area", "speed_mps", "pause_s")
-    model = mob.str("model", "static", choices=("static", "random_waypoint"))
-    area = ((0.0, 0.0), (1000.0, 1000.0))
-    speed = (1.0, 2.0)
-    if model == "random_waypoint":
-        corners = mob.items("area", min_len=2)
-        must(len(corners) == 2, mob, "area", f"must be [[x0, y0], [x1, y1]], got {mob.child('area').value}")
-        area = tuple(tuple(c.float_list(None, length=2)) for c in corners)
-        must(area[0][0] <= area[1][0] and area[0][1] <= area[1][1], mob, "area",
-             f"must have x0 <= x1 and y0 <= y1, got {mob.child('area').value}")
-        speed = mob.float_list("speed_mps", [1.0, 2.0], length=2, min=0)
-        must(0 < speed[0] <= speed[1], mob, "speed_mps", f"must be [vmin, vmax] with 0 < vmin <= vmax, got {list(speed)}")
-    access_point = node.str("access_point", "nearest", choices=("nearest", *ap_names))
-    return DeviceSpec(
-        count=node.int("count", 1, min=1),
-        cpu=_cpu(node.mapping("cpu")),
-        x=read_distribution(pos, "x", Constant(0.0)),
-        y=read_distribution(pos, "y", Constant(0.0)),
-        mobility=MobilitySpec(model, area, tuple(speed), mob.float("pause_s", 0.0, min=0)),
-        access_point=access_point,
-    )
-
-
-def _rate(node: Node) -> RateSpec:
-    model = node.str("model", choices=("fixed", "shannon"))
-    if model == "fixed":
-        node.allow("model", "bps")
-        return RateSpec("fixed", bps=node.float("bps", min=0, min_open=True))
-    node.allow("model", "bandwidth_hz", "tx_power_dbm", "noise_dbm", "noise_density_dbm_hz",
-               "noise_figure_db", "pathloss", "fading")
-    pl = node.mapping("pathloss").allow("model", "frequency_hz", "exponent", "reference_m", "condition",
-                                         "h_bs", "h_ut", "street_width", "building_height")
-    pl_model = pl.str("model", choices=("free_space", "log_distance", "3gpp_rma"))
-    freq = pl.float("frequency_hz", min=0, min_open=True)
-    if pl_model == "3gpp_rma":
-        must(0.5e9 <= freq <= 30e9, pl, "frequency_hz",
-             f"must be in [5e8, 3e10] Hz for 3gpp_rma (TR 38.901), got {freq:g}. Hint: the unit is Hz, not GHz")
-    fad = node.mapping("fading", default={}).allow("model", "coherence_s")
-    return RateSpec(
-        "shannon",
-        bandwidth_hz=node.float("bandwidth_hz", min=0, min_open=True),
-        tx_power_dbm=node.float("tx_power_dbm"),
-        noise_dbm=node.float("noise_dbm", None, allow_none=True),
-        noise_density_dbm_hz=node.float("noise_density_dbm_hz", -174.0),
-        noise_figure_db=node.float("noise_figure_db", 0.0, min=0),
-        pathloss=PathLossSpec(
-            pl_model, freq,
-            exponent=pl.float("exponent", 3.0, min=0, min_open=True),
-            reference_m=pl.float("reference_m", 1.0, min=0, min_open=True),
-            condition=pl.str("condition", "expected", choices=("los", "nlos", "expected", "random")),
-            h_bs=pl.float("h_bs", 35.0, min=0, min_open=True),
-            h_ut=pl.float("h_ut", 1.5, min=0, min_open=True),
-            street_width=pl.float("street_width", 20.0, min=0, min_open=True),
-            building_height=pl.float("building_height", 5.0, min=0, min_open=True)),
-        fading=FadingSpec(fad.str("model", "none", choices=("none", "rayleigh")),
-                          fad.float("coherence_s", 0.01, min=0, min_open=True)),
-    )
-
-
-def _channel(node: Node) -> ChannelSpec:
-    node.allow("rate", "sharing", "packet_bytes", "update_s")
-    packet = node.int("packet_bytes", None, min=1) if node.child("packet_bytes").value is not None else None
-    return ChannelSpec(_rate(node.mapping("rate")), node.str("sharing", "fifo", choices=CHANNEL_SHARING),
-                       packet, node.float("update_s", 1.0, min=0, min_open=True))
-
-
-def _access_point(node: Node) -> AccessPointSpec:
-    node.allow("name", "position", "uplink", "downlink")
-    return AccessPointSpec(node.str("name"), tuple(node.float_list("position", [0.0, 0.0], length=2)),
-                           _channel(node.mapping("uplink")), _channel(node.mapping("downlink")))
-
-
-def _server(node: Node, ap_names: list[str]) -> ServerSpec:
-    node.allow("name", "access_point", "cores", "speed_hz", "discipline", "vms", "vm_speed_hz",
-               "memory_bytes", "memory_policy")
-    return ServerSpec(
-        name=node.str("name"),
-        access_point=node.str("access_point", ap_names[0], choices=ap_names),
-        cores=node.int("cores", 1, min=1),
-        speed_hz=node.float("speed_hz", min=0, min_open=True),
-        discipline=node.str("discipline", "fifo", choices=CPU_DISCIPLINES),
-        vms=node.str("vms", "dedicated", choices=("dedicated", "shared")),
-        vm_speed_hz=node.float("vm_speed_hz", None, min=0, min_open=True, allow_none=True),
-        memory_bytes=node.float("memory_bytes", None, min=0, min_open=True, allow_none=True),
-        memory_policy=node.str("memory_policy", "wait", choices=("wait", "drop")),
-    )
-
-
-def _cloud(node: Node) -> CloudSpec:
-    node.allow("cores", "speed_hz", "rate_bps", "delay_s", "discipline")
-    return CloudSpec(node.int("cores", 1, min=1), node.float("speed_hz", min=0, min_open=True),
-                     node.float("rate_bps", min=0, min_open=True), node.float("delay_s", 0.0, min=0),
-                     node.str("discipline", "fifo", choices=CPU_DISCIPLINES))
-
-
-def _link(node: Node, ap_names: list[str]) -> LinkSpec:
-    node.allow("a", "b", "rate_bps", "delay_s")
-    link = LinkSpec(node.str("a", choices=ap_names), node.str("b", choices=ap_names),
-                    node.float("rate_bps", min=0, min_open=True), node.float("delay_s", 0.0, min=0))
-    must(link.a != link.b, node, "b", f"must differ from a, got {link.b!r}")
-    return link
-
-
-def _workload(node: Node, base: Path) -> DagWorkloadSpec:
-    node.allow("dags", "arrival", "apps_per_device", "pick", "order", "task_memory_bytes")
-    dags = node.mapping("dags").allow("folder", "pattern", "attributes", "generate")
-    must(dags.has("folder") != dags.has("generate"), node, "dags",
-         "must have exactly one of 'folder' or 'generate'")
-    at = dags.mapping("attributes", default={}).allow(
-        "cycles", "cycles_factor", "up_bytes", "up_factor", "down_bytes", "down_factor")
-    names = None if dags.has("folder") else ("size", "expect_size", "alpha")   # what the generator writes
-    attributes = AttributeMap(at.str("cycles", "size", choices=names),
-                              at.float("cycles_factor", 1.0, min=0, min_open=True),
-                              at.str("up_bytes", "size", choices=names), at.float("up_factor", 1.0, min=0),
-                              at.str("down_bytes", "expect_size", choices=names),
-                              at.float("down_factor", 1.0, min=0))
-    if dags.has("folder"):
-        folder = (base / dags.str("folder")).resolve()
-        pattern = dags.str("pattern", "*.gv")
-        must(folder.is_dir(), dags, "folder", f"must be an existing folder, got {dags.str('folder')!r} "
-             f"(resolved to {folder}). Hint: relative paths start at the scenario file's folder")
-        must(any(folder.glob(pattern)), dags, "pattern", f"matches no file in {folder}, got {pattern!r}")
-        source = DagSource("folder", folder=folder, pattern=pattern, attributes=attributes)
-    else:
-        gen = dags.mapping("generate").allow("n", "fat", "density", "regularity", "jump", "ccr",
-                                             "mindata", "maxdata", "count")
-        try:
-            params = DaggenParams(n=gen.int("n", min=1), fat=gen.float("fat"), density=gen.float("density"),
-                                  regularity=gen.float("regularity", 0.5), jump=gen.int("jump", 1, min=1),
-                                  ccr=gen.float("ccr"), mindata=gen.int("mindata", 5242880, min=1),
-                                  maxdata=gen.int("maxdata", 52428800, min=1))
-        except ValueError as exc:
-            key, _, message = str(exc).partition(": ")
-            raise gen.error(message, key if gen.has(key) else None) from None
-        source = DagSource("generate", generator=params, count=gen.int("count", 100, min=1),
-                           attributes=attributes)
-    arr = node.mapping("arrival", default={}).allow("process", "rate_hz", "times_s")
-    process = arr.str("process", "back_to_back", choices=("back_to_back", "poisson", "list"))
-    arrival = ArrivalSpec(
-        process,
-        rate_hz=arr.float("rate_hz", min=0, min_open=True) if process == "poisson" else None,
-        times_s=tuple(arr.float_list("times_s", min=0)) if process == "list" else ())
-    if process == "list":
-        must(list(arrival.times_s) == sorted(arrival.times_s), arr, "times_s",
-             f"must be non-decreasing, got {list(arrival.times_s)}")
-    memory = read_distribution(node, "task_memory_bytes", None, min=0) \
-        if node.has("task_memory_bytes") and node.child("task_memory_bytes").value is not None else None
-    return DagWorkloadSpec(
-        source=source, arrival=arrival,
-        apps_per_device=node.int("apps_per_device", None, min=1) if node.child("apps_per_device").value is not None else None,
-        pick=node.str("pick", "sequential", choices=("sequential", "random")),
-        order=node.str("order", "auto", choices=("auto", "rank", "recursive_rank", "id")),
-        task_memory_bytes=memory)
+def scenario_from_document(doc: Document, base: Path = Path(".")) -> Any:
+    """The scenario of a document, loaded by the system its ``system:`` key names."""
+    from mecsim.systems import get_system
+    root = Node(doc)
+    try:
+        system = get_system(root.str("system", "dag_offloading"))
+    except ValueError as exc:
+        raise root.error(str(exc), "system") from None
+    return system.load(doc, base)

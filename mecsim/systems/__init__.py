@@ -1,28 +1,107 @@
-"""The papers' systems, each a set of SimPy processes on the engine, named by a scenario's ``system:``.
+"""The systems that run on the engine, and the contract each follows.
 
-``dag_offloading`` (MRLCO/MRLATO) is built into the scenario model and :class:`mecsim.Simulation`.
-Every other system is a module that supplies three things, so ``mecsim run``, ``validate``, ``train``
-and the environments treat all systems alike:
+A system is a package under ``mecsim/systems/`` (or anywhere importable) whose module exposes
+``SYSTEM``, an object that satisfies :class:`System`. ``mecsim run``, ``validate``, ``sweep``, the
+outputs and the scenario loader call only these members, so they never know which system they drive;
+a scenario names its system with ``system:`` (default ``dag_offloading``), looked up in
+:data:`SYSTEMS` (:func:`register_system` adds one).
 
-- ``load(doc, base) -> spec``: the scenario document (:class:`mecsim.scenario.source.Document`) as
-  the system's own frozen, validated dataclass. The spec has at least ``name``, ``file``, ``seed``,
-  ``system``, ``controller``, ``controller_params`` and ``horizon_s``; errors follow the scenario
-  recipe (``FILE:LINE: key.path: ...``) through :class:`mecsim.scenario.checks.Node`.
-- ``Simulation(spec, controller=None, *, seed=None, trace=True, controller_name="")`` with
-  ``bridge`` (:class:`mecsim.decision.DecisionBridge`), ``step() -> bool`` and
-  ``run(progress=False) -> result``.
-- the result: ``scenario``, ``seed``, ``controller``, ``trace`` (:class:`mecsim.trace.TraceRecorder`),
-  ``summary() -> dict`` (summary.json), ``tables() -> dict[str, str]`` (file name → CSV text) and
-  ``headline() -> list[tuple[str, str]]`` (the lines ``mecsim run`` prints).
+The three systems of the papers: ``dag_offloading`` (MRLCO/MRLATO), ``service_management``
+(PEARL-DT) and ``edge_tuning`` (HMPPO).
 """
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from pathlib import Path
+from typing import Any, Mapping, Protocol, runtime_checkable
 
+from mecsim.decision import Controller, DecisionBridge
 from mecsim.scenario.checks import suggest
+from mecsim.scenario.source import Document
+from mecsim.trace import TraceRecorder, TraceStream
 
-__all__ = ["SYSTEMS", "system_module"]
+__all__ = ["SYSTEMS", "Spec", "Result", "Run", "System", "get_system", "register_system"]
+
+
+class Spec(Protocol):
+    """A system's scenario: its own frozen, validated dataclass, with at least these fields."""
+
+    name: str
+    file: str
+    seed: int
+    system: str
+    controller: str
+    controller_params: Mapping[str, Any]
+    horizon_s: float | None
+
+
+class Result(Protocol):
+    """What a run returns; :mod:`mecsim.outputs` writes it without knowing the system."""
+
+    scenario: Any
+    seed: int
+    controller: str
+    trace: TraceRecorder | TraceStream
+
+    def summary(self) -> dict[str, Any]:
+        """The content of summary.json."""
+        ...
+
+    def tables(self) -> dict[str, str]:
+        """The system's own tables: file name (``apps.csv``, ...) → CSV text."""
+        ...
+
+    def headline(self) -> list[tuple[str, str]]:
+        """The lines ``mecsim run`` prints, as (label, value)."""
+        ...
+
+
+class Run(Protocol):
+    """One simulation of a spec. Without a controller its decisions wait on :attr:`bridge`."""
+
+    bridge: DecisionBridge
+
+    def step(self) -> bool:
+        """Process one event; False when nothing is left or the horizon is reached."""
+        ...
+
+    def run(self, progress: bool = False) -> Result:
+        """Run to the end with the attached controller."""
+        ...
+
+
+@runtime_checkable
+class System(Protocol):
+    """The contract of a system (see the module's docstring)."""
+
+    name: str
+    context: type
+    """the type of ``DecisionPoint.context`` its controllers receive"""
+    streams_trace: bool
+    """whether its runs accept a :class:`mecsim.trace.TraceStream` for ``trace`` (long horizons)"""
+
+    def load(self, doc: Document, base: Path) -> Spec:
+        """The scenario document as the system's spec; errors follow the ``FILE:LINE: key: ...`` recipe
+        (:class:`mecsim.scenario.checks.Node`); paths are relative to `base`."""
+        ...
+
+    def simulation(self, spec: Any, controller: Controller | None = None, *, seed: int | None = None,
+                   trace: bool | TraceStream = True, controller_name: str = "") -> Run:
+        """A fresh run of `spec` (seed None: the spec's own)."""
+        ...
+
+    def check(self, spec: Any, controller: Controller, seed: int) -> None:
+        """Refuse, before any simulation, a controller that cannot serve this spec (ConfigError)."""
+        ...
+
+    def describe(self, spec: Any) -> str:
+        """A few words on the spec's size for ``mecsim validate`` (``3 device(s), 2 server(s)``)."""
+        ...
+
+    def env(self, spec: Any) -> Any:
+        """The system's Gymnasium environment over `spec`."""
+        ...
+
 
 SYSTEMS: dict[str, str] = {
     "dag_offloading": "mecsim.systems.dag_offloading",
@@ -31,11 +110,19 @@ SYSTEMS: dict[str, str] = {
 }
 
 
-def system_module(name: str) -> ModuleType:
-    """The module of a registered system; ValueError (with a suggestion) for an unknown name."""
+def register_system(name: str, module: str) -> None:
+    """Make ``system: name`` in scenario files load `module`'s ``SYSTEM``."""
+    SYSTEMS[name] = module
+
+
+def get_system(name: str) -> System:
+    """The SYSTEM of a registered system; ValueError (with a suggestion) for an unknown name."""
     target = SYSTEMS.get(name)
     if target is None:
         close = suggest(name, SYSTEMS)
         hint = f"; did you mean {close!r}?" if close else ""
         raise ValueError(f"must be one of {', '.join(SYSTEMS)}, got {name!r}{hint}")
-    return importlib.import_module(target)
+    system = importlib.import_module(target).SYSTEM
+    if not isinstance(system, System):
+        raise TypeError(f"{target}.SYSTEM does not follow the mecsim.systems.System protocol")
+    return system

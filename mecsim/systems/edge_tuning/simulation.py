@@ -28,7 +28,8 @@ import simpy
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.rng import RandomStreams
-from mecsim.station import RateFn, Station
+from mecsim.net.channel import Channel
+from mecsim.station import RateFn
 from mecsim.systems.edge_tuning.model import (downlink_rate_bps, kept_layers, path_gain, perplexity,
                                               step_reward, uplink_rate_bps)
 from mecsim.systems.edge_tuning.observation import Scales
@@ -36,7 +37,7 @@ from mecsim.systems.edge_tuning.result import StepRecord, TaskRecord, TuningResu
 from mecsim.systems.edge_tuning.spec import EdgeTuningSpec
 from mecsim.trace import TraceRecorder
 
-__all__ = ["TuneContext", "Simulation"]
+__all__ = ["TuneAction", "TuneContext", "TuneController", "TuningSimulation"]
 
 INF = math.inf
 
@@ -59,6 +60,11 @@ class TuneContext:
     layers: int
 
 
+TuneAction = tuple[int, float]
+"""(z, E): z = 1 trains on the server, 0 on the UE with an emulator keeping a share E of the layers."""
+TuneController = Controller[TuneContext, TuneAction]
+
+
 class _UE:
     """A UE: its mean path gain, the current task's transmit power, its cached emulator."""
 
@@ -70,10 +76,10 @@ class _UE:
         self.cached: int | None = None          # kept layers of the cached emulator
 
 
-class Simulation:
+class TuningSimulation:
     """One episode (T steps) of a scenario. Without a controller, decisions wait for bridge answers."""
 
-    def __init__(self, spec: EdgeTuningSpec, controller: Controller | None = None, *, seed: int | None = None,
+    def __init__(self, spec: EdgeTuningSpec, controller: TuneController | None = None, *, seed: int | None = None,
                  trace: bool = True, controller_name: str = "") -> None:
         self.scenario = spec
         self.seed = spec.seed if seed is None else seed
@@ -101,8 +107,8 @@ class Simulation:
         self.gains = np.array([u.gain for u in self.ues])
         self.up_rates = np.zeros((n, n))
         self.down_rates = downlink_rate_bps(self.shares[None, :], self.gains[:, None], radio)
-        self.uplink = Station(self.env, "server/uplink", "fdma", None, self._rate_fn("up_rates"))
-        self.downlink = Station(self.env, "server/downlink", "fdma", None, self._rate_fn("down_rates"))
+        self.uplink = Channel(self.env, "server/uplink", "fdma", self._rate_fn("up_rates"))
+        self.downlink = Channel(self.env, "server/downlink", "fdma", self._rate_fn("down_rates"))
         self.tasks: list[TaskRecord] = []
         self.steps: list[StepRecord] = []
         self.events = 0
@@ -126,7 +132,7 @@ class Simulation:
                 ctx = TuneContext(n, t, spec.ues, spec.tasks, float(self.data_mb[n, t]), float(self.complexity[n, t]),
                                   ue.power, None if ue.cached is None else ue.cached / emu.layers, emu.min, emu.max,
                                   emu.layers)
-                point = DecisionPoint("tune", env.now, t, n, f"ue{n}/task{t}", 2, ctx, obs)
+                point = DecisionPoint("tune", env.now, (t, n), f"ue{n}/task{t}", 2, ctx, obs)
                 actions.append(self._check((yield self.bridge.decide(point)), point))
             start = env.now
             runs = [env.process(self._task(ue, t, z, e)) for ue, (z, e) in zip(self.ues, actions)]
@@ -146,7 +152,7 @@ class Simulation:
         start = env.now
         data_mb = float(self.data_mb[n, t])
         if z:
-            _, begin, end = yield self.uplink.serve(data_mb * 8e6, ue)
+            _, begin, end = yield self.uplink.send(data_mb * 8e6, ue)
             trace.record(t, n, n, "uplink", "server/uplink", begin, end, data_mb * 1e6, 0.0)
             delay, applied, switch = end - start, 1.0, 0
             run, resource, kind = data_mb * spec.compute.server_s_per_mb, "server/gpu", "exec"
@@ -156,7 +162,7 @@ class Simulation:
             switch = int(ue.cached != layers)                        # eq. (4)
             if switch:
                 size = applied * spec.model_gb * 1e9                 # eq. (5): E·D_FM
-                _, begin, end = yield self.downlink.serve(size * 8.0, ue)
+                _, begin, end = yield self.downlink.send(size * 8.0, ue)
                 trace.record(t, n, n, "downlink", "server/downlink", begin, end, size, 0.0)
                 ue.cached = layers
             delay = env.now - start
@@ -196,7 +202,7 @@ class Simulation:
         except (TypeError, ValueError):
             z_ok, e = False, math.nan
         if not z_ok or not emu.min - 1e-9 <= e <= emu.max + 1e-9:
-            raise MecsimError(f"controller answered {action!r} for {point.task_label}: must be (z, E) with z in "
+            raise MecsimError(f"controller answered {action!r} for {point.label}: must be (z, E) with z in "
                               f"{{0, 1}} and E in [{emu.min:g}, {emu.max:g}]")
         return int(z), min(max(e, emu.min), emu.max)
 

@@ -1,14 +1,50 @@
 """The edge AI service-management system of PEARL-DT (§II-III): see :mod:`.system`.
 
-The systems contract (:mod:`mecsim.systems`): ``load(doc, base)`` gives the frozen
-:class:`ServiceScenario`, :class:`Simulation` runs it, its result summarises itself.
+``spec`` reads the scenario, ``world`` draws its fixed parameters, ``plan`` turns a decision into a
+feasible plan, ``system`` runs the slots, ``twins`` the digital twins. A decision point has ``kind``
+"service", ``key`` the slot index and ``label`` "slot K"; its answer is a :data:`ServiceAction`.
 """
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mecsim.scenario.source import Document
 from mecsim.systems.service_management.plan import Plan, SlotState
 from mecsim.systems.service_management.spec import ServiceScenario, load
-from mecsim.systems.service_management.system import (Feedback, ServiceContext, ServiceResult, Simulation,
-                                                      features, observation)
+from mecsim.systems.service_management.system import (Feedback, ServiceAction, ServiceContext, ServiceController,
+                                                      ServiceResult, ServiceSimulation, features, observation)
 from mecsim.systems.service_management.twins import DigitalTwin, TwinSystem
 from mecsim.systems.service_management.world import Condition, World, build_world
 
-__all__ = ["load", "Simulation", "ServiceScenario", "ServiceResult", "ServiceContext", "Feedback", "SlotState",
-           "Plan", "Condition", "World", "build_world", "DigitalTwin", "TwinSystem", "features", "observation"]
+__all__ = ["SYSTEM", "load", "ServiceSimulation", "ServiceScenario", "ServiceResult", "ServiceAction",
+           "ServiceContext", "ServiceController", "Feedback", "SlotState", "Plan", "Condition", "World",
+           "build_world", "DigitalTwin", "TwinSystem", "features", "observation"]
+
+
+class ServiceManagementSystem:
+    """The :class:`mecsim.systems.System` of PEARL-DT's service management."""
+
+    name = "service_management"
+    context = ServiceContext
+    streams_trace = False
+
+    def load(self, doc: Document, base: Path) -> ServiceScenario:
+        return load(doc, base)
+
+    def simulation(self, spec: ServiceScenario, controller: ServiceController | None = None, *,
+                   seed: int | None = None, trace: bool = True, controller_name: str = "") -> ServiceSimulation:
+        return ServiceSimulation(spec, controller, seed=seed, trace=trace, controller_name=controller_name)
+
+    def check(self, spec: ServiceScenario, controller: Any, seed: int) -> None:
+        """Every answer is checked as it comes (ServiceSimulation.parse_action): nothing to vet before."""
+
+    def describe(self, spec: ServiceScenario) -> str:
+        return f"{spec.devices.count} device(s), {len(spec.servers)} server(s), {spec.slots} slot(s)"
+
+    def env(self, spec: ServiceScenario) -> Any:
+        from mecsim.envs.service_management import ServiceManagementEnv
+        return ServiceManagementEnv(spec)
+
+
+SYSTEM = ServiceManagementSystem()

@@ -18,7 +18,7 @@ from typing import Any
 
 from mecsim.scenario.checks import Node, must
 from mecsim.scenario.distributions import Constant, Distribution, Normal, Uniform, read_distribution
-from mecsim.scenario.model import PathLossSpec
+from mecsim.net.spec import PathLossSpec
 from mecsim.scenario.source import Document
 
 __all__ = ["DeviceSpec", "ServerSpec", "LinkSpec", "CloudSpec", "AisfSpec", "UpgradeSpec",

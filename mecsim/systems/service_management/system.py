@@ -36,16 +36,17 @@ from typing import Any, Generator, Sequence
 import numpy as np
 import simpy
 
+from mecsim.compute import memory_pool, processor
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.rng import RandomStreams
-from mecsim.station import Station, constant_rate
+from mecsim.net.channel import Channel, WiredLink
 from mecsim.systems.service_management.plan import Plan, SlotState, draw_state, implement
 from mecsim.systems.service_management.spec import ServiceScenario
 from mecsim.systems.service_management.world import Condition, World, build_world
 from mecsim.trace import TraceRecorder
 
-__all__ = ["Feedback", "ServiceContext", "SlotRecord", "ServiceResult", "Simulation", "observation",
+__all__ = ["Feedback", "ServiceAction", "ServiceContext", "ServiceController", "SlotRecord", "ServiceResult", "ServiceSimulation", "observation",
            "features", "REQUEST_COLUMNS"]
 
 REQUEST_COLUMNS = ("slot", "ed", "condition", "ap", "ds", "ta", "ms", "placement", "latency_ms", "accuracy",
@@ -96,6 +97,11 @@ class ServiceContext:
     previous: Feedback | None
 
 
+ServiceAction = np.ndarray | int
+"""(EDs, 3) choices (DS, TA, MS) per ED, or one joint index applied to every ED (see parse_action)."""
+ServiceController = Controller[ServiceContext, ServiceAction]
+
+
 @dataclass(frozen=True, eq=False)
 class SlotRecord:
     """One slot: its state, decision, implementation and latencies."""
@@ -113,22 +119,6 @@ class SlotRecord:
     @property
     def reward(self) -> float:
         return -float(self.latency_s.mean())     # eq. (19), with the sign of §IV-D
-
-
-class _Link:
-    """A backhaul or cloud link: rate B and propagation delay δ (eq. 2); parallel or FIFO serving."""
-
-    __slots__ = ("env", "name", "station", "delay_s")
-
-    def __init__(self, env: simpy.Environment, name: str, rate_bps: float, delay_s: float, sharing: str) -> None:
-        self.env, self.name, self.delay_s = env, name, delay_s
-        self.station = Station(env, name, sharing, 1 if sharing == "fifo" else None, constant_rate(rate_bps))
-
-    def transfer(self, bits: float, delay: bool) -> Generator:
-        sub, start, end = yield self.station.serve(bits)
-        if delay and self.delay_s:
-            yield self.env.timeout(self.delay_s)
-        return sub, start, end + (self.delay_s if delay else 0.0)
 
 
 def _radio(rate_bps: float, share: float, now: float) -> tuple[float, float]:
@@ -220,7 +210,7 @@ class ServiceResult:
                 ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]
 
 
-class Simulation:
+class ServiceSimulation:
     """One run of a service-management scenario. Without a controller, decisions wait for
     :attr:`bridge` answers (the Gymnasium env drives it).
 
@@ -230,7 +220,7 @@ class Simulation:
     ``world`` reuses an already built :class:`World` of the same scenario.
     """
 
-    def __init__(self, scenario: ServiceScenario, controller: Controller | None = None, *, seed: int | None = None,
+    def __init__(self, scenario: ServiceScenario, controller: ServiceController | None = None, *, seed: int | None = None,
                  trace: bool = True, controller_name: str = "", condition: str | None = None,
                  states: Sequence[SlotState] | None = None, slots: int | None = None,
                  world: World | None = None) -> None:
@@ -247,23 +237,22 @@ class Simulation:
         self.controller_name = controller_name or type(controller).__name__
         h = len(sc.servers)
         self.nvec = (sc.aisf.data_methods, h + 1, sc.aisf.models)
-        self.device_cpu = [Station(env, f"ed{u}/cpu", "fifo", 1, constant_rate(float(f)))
+        self.device_cpu = [processor(env, f"ed{u}/cpu", 1, float(f))
                            for u, f in enumerate(self.world.device_flops)]
-        self.uplink = [Station(env, f"ap{k}/uplink", "parallel", None, _radio) for k in range(1, h + 1)]
-        self.downlink = [Station(env, f"ap{k}/downlink", "parallel", None, _radio) for k in range(1, h + 1)]
+        self.uplink = [Channel(env, f"ap{k}/uplink", "parallel", _radio) for k in range(1, h + 1)]
+        self.downlink = [Channel(env, f"ap{k}/downlink", "parallel", _radio) for k in range(1, h + 1)]
         w = self.world
-        self.backhaul = {(a, b): _Link(env, f"ap{a + 1}/backhaul-ap{b + 1}", float(w.backhaul_bps[a, b]),
+        self.backhaul = {(a, b): WiredLink(env, f"ap{a + 1}/backhaul-ap{b + 1}", float(w.backhaul_bps[a, b]),
                                        float(w.backhaul_delay_s[a, b]), sc.backhaul.sharing)
                          for a in range(h) for b in range(h) if a != b}
-        self.cloud_up = [_Link(env, f"ap{a + 1}/cloud-up", float(w.cloud_bps[a]), float(w.cloud_delay_s[a]), "parallel")
+        self.cloud_up = [WiredLink(env, f"ap{a + 1}/cloud-up", float(w.cloud_bps[a]), float(w.cloud_delay_s[a]), "parallel")
                          for a in range(h)]
-        self.cloud_down = [_Link(env, f"ap{a + 1}/cloud-down", float(w.cloud_bps[a]), float(w.cloud_delay_s[a]),
+        self.cloud_down = [WiredLink(env, f"ap{a + 1}/cloud-down", float(w.cloud_bps[a]), float(w.cloud_delay_s[a]),
                                  "parallel") for a in range(h)]
-        self.cores = [Station(env, f"es{k}/vcores", "fifo", s.cores, constant_rate(s.flops))
+        self.cores = [processor(env, f"es{k}/vcores", s.cores, s.flops)
                       for k, s in enumerate(sc.servers, 1)]
-        self.memory = [simpy.Container(env, capacity=int(s.memory_bytes // sc.memory_unit_bytes),
-                                       init=int(s.memory_bytes // sc.memory_unit_bytes)) for s in sc.servers]
-        self.cloud_cpu = Station(env, "cloud/cpu", "parallel", None, constant_rate(sc.cloud.flops))
+        self.memory = [memory_pool(env, int(s.memory_bytes // sc.memory_unit_bytes)) for s in sc.servers]
+        self.cloud_cpu = processor(env, "cloud/cpu", None, sc.cloud.flops, "parallel")
         self.in_use = np.zeros((h, 2), dtype=np.int64)      # cores, memory units
         self.peak = np.zeros((h, 2), dtype=np.int64)
         self.records: list[SlotRecord] = []
@@ -294,8 +283,8 @@ class Simulation:
             cond = self.fixed or self.world.condition(sc.timeline[epoch].condition)
             state = self._state()
             obs = observation(sc, state)
-            point = DecisionPoint("service", t0, k, 0, cond.split, int(np.prod(self.nvec)),
-                                  ServiceContext(k, epoch, self.nvec, state, self.previous), obs)  # type: ignore[arg-type]
+            point = DecisionPoint("service", t0, k, f"slot {k}", int(np.prod(self.nvec)),
+                                  ServiceContext(k, epoch, self.nvec, state, self.previous), obs)
             action = self.parse_action((yield self.bridge.decide(point)))
             plan = implement(sc, self.world, cond, state, action)
             requests = [env.process(self._request(k, u, state, cond, plan)) for u in range(sc.devices.count)]
@@ -337,7 +326,7 @@ class Simulation:
             trace.record(k, u, u, "local", cpu.name, start, end, 0.0, flop)
             return env.now
         h0, rate = int(state.ap[u]), float(state.rate_bps[u])
-        sub, start, end = yield self.uplink[h0].serve(up_bits, rate)          # eq. (1)
+        sub, start, end = yield self.uplink[h0].send(up_bits, rate)           # eq. (1)
         trace.record(k, u, u, "uplink", self.uplink[h0].name, start, end, up_bits / 8, 0.0)
         if where <= h:
             server = where - 1
@@ -351,12 +340,12 @@ class Simulation:
             sub, start, end = yield self.cloud_cpu.serve(flop)
             trace.record(k, u, u, "exec", self.cloud_cpu.name, start, end, 0.0, flop)
             yield from self._forward(k, u, self.cloud_down[h0], res_bits, False)
-        sub, start, end = yield self.downlink[h0].serve(res_bits, rate)       # V^R of eq. (1)
+        sub, start, end = yield self.downlink[h0].send(res_bits, rate)        # V^R of eq. (1)
         trace.record(k, u, u, "downlink", self.downlink[h0].name, start, end, res_bits / 8, 0.0)
         return env.now
 
-    def _forward(self, k: int, u: int, link: _Link, bits: float, delay: bool) -> Generator:
-        sub, start, end = yield from link.transfer(bits, delay)
+    def _forward(self, k: int, u: int, link: WiredLink, bits: float, delay: bool) -> Generator:
+        sub, start, end = yield from link.send(bits, propagate=delay)
         self._queue(k, u, link.name, sub, start)
         self.trace.record(k, u, u, "forward", link.name, start, end, bits / 8, 0.0)
 

@@ -20,7 +20,7 @@ from typing import Iterable
 from mecsim.decision import Controller
 from mecsim.systems.service_management.plan import SlotState
 from mecsim.systems.service_management.spec import ServiceScenario
-from mecsim.systems.service_management.system import Simulation, SlotRecord
+from mecsim.systems.service_management.system import ServiceSimulation, SlotRecord
 from mecsim.systems.service_management.world import World, build_world
 
 __all__ = ["DigitalTwin", "TwinSystem"]
@@ -44,9 +44,9 @@ class DigitalTwin:
         return self.states if self.scenario.twin_states == "observed" else None
 
     def simulation(self, controller: Controller | None = None, *, seed: int = 0, slots: int | None = None,
-                   trace: bool = False) -> Simulation:
+                   trace: bool = False) -> ServiceSimulation:
         """An emulation run of this condition (pending decisions when no controller is given)."""
-        return Simulation(self.scenario, controller, seed=seed, trace=trace, condition=self.condition,
+        return ServiceSimulation(self.scenario, controller, seed=seed, trace=trace, condition=self.condition,
                           states=self.replayed, slots=slots, world=self.world)
 
 

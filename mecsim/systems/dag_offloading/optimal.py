@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mecsim.analytic import CostModel, TaskTimes, earliest_finish_plan, evaluate_plan, task_times
+from mecsim.systems.dag_offloading.analytic import CostModel, TaskTimes, earliest_finish_plan, evaluate_plan, task_times
 from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["optimal_plan", "MAX_LOG2_PLANS"]

@@ -1,10 +1,9 @@
-"""Simulation(scenario, controller, seed): build the system, run it, collect the results."""
+"""DagSimulation(scenario, controller, seed): build the DAG system, run it, collect its result."""
 from __future__ import annotations
 
 import gc
 import heapq
 import math
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,30 +13,28 @@ from typing import Any, Generator, Sequence
 import numpy as np
 import simpy
 
-from mecsim.decision import Controller, DecisionBridge
+from mecsim.decision import DecisionBridge
 from mecsim.errors import ConfigError
-from mecsim.infrastructure import Device, Infrastructure
 from mecsim.rng import RandomStreams
-from mecsim.scenario.model import Scenario
-from mecsim.systems.dag_offloading import AppRecord, DagOffloading
+from mecsim.systems.dag_offloading.context import OffloadController
+from mecsim.systems.dag_offloading.infrastructure import Device, Infrastructure
+from mecsim.systems.dag_offloading.process import DagOffloading
+from mecsim.systems.dag_offloading.result import DagResult
+from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload.daggen import generate_dag
+from mecsim.naming import natural_key
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["Simulation", "RunResult", "load_graphs", "prepare", "simulation_class"]
+__all__ = ["DagSimulation", "load_graphs", "check_run"]
 
 
-def _natural(path: Path) -> tuple:
-    """random.20.10.gv after random.20.9.gv."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
-
-
-def load_graphs(scenario: Scenario, streams: RandomStreams) -> list[tuple[str, TaskGraph]]:
+def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str, TaskGraph]]:
     """The application graphs of the workload, as (source name, graph), in a fixed order."""
     source = scenario.workload.source
     if source.kind == "folder":
-        files = sorted(source.folder.glob(source.pattern), key=_natural)
+        files = sorted(source.folder.glob(source.pattern), key=lambda f: natural_key(f.name))
         return [(str(f), read_gv(f, source.attributes)) for f in files]
     rng = streams.get("daggen")
     return [(f"generated/{k}", generate_dag(source.generator, rng, name=f"random.{source.generator.n}.{k}",
@@ -45,33 +42,19 @@ def load_graphs(scenario: Scenario, streams: RandomStreams) -> list[tuple[str, T
             for k in range(source.count)]
 
 
-def prepare(path: str | Path, overrides: Sequence[str] = (), controller: str | None = None,
-            seed: int | None = None) -> tuple[Any, Any, str, int]:
-    """(scenario, controller, controller name, seed): everything a run needs, checked before it starts.
-
-    Shared by ``mecsim run/validate`` and ``mecsim sweep`` so a sweep's run is exactly a ``mecsim run``.
-    """
-    from mecsim.registry import make_controller
-    from mecsim.scenario.load import load_scenario
-
-    scenario = load_scenario(path, overrides)
-    seed = scenario.seed if seed is None else seed
-    if seed < 0:
-        raise ConfigError(f"--seed: must be an integer >= 0, got {seed}")
-    name = controller or scenario.controller
-    ctrl = make_controller(name, scenario.controller_params, RandomStreams(seed).get("controller"))
-    if scenario.system != "dag_offloading":
-        return scenario, ctrl, name, seed
+def check_run(scenario: DagScenario, controller: object, seed: int) -> None:
+    """Read every graph of the workload (a bad .gv file fails here, before any simulation) and let a
+    controller with ``check(tasks, actions)`` (``optimal``: plan size limits) vet each one."""
     graphs = load_graphs(scenario, RandomStreams(seed))
-    check = getattr(ctrl, "check", None)
-    if check is not None:
-        actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
-        for source, graph in graphs:
-            try:
-                check(graph.n, actions)
-            except ValueError as exc:
-                raise ConfigError(f"{exc} (in {source})", file=scenario.file, path="controller") from None
-    return scenario, ctrl, name, seed
+    check = getattr(controller, "check", None)
+    if check is None:
+        return
+    actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
+    for source, graph in graphs:
+        try:
+            check(graph.n, actions)
+        except ValueError as exc:
+            raise ConfigError(f"{exc} (in {source})", file=scenario.file, path="controller") from None
 
 
 def _timeout_at(env: simpy.Environment, at: float) -> simpy.Event:
@@ -87,35 +70,10 @@ def _timeout_at(env: simpy.Environment, at: float) -> simpy.Event:
     return event
 
 
-def simulation_class(scenario: Any) -> type:
-    """The Simulation class of the scenario's system (every system has the same constructor)."""
-    if scenario.system == "dag_offloading":
-        return Simulation
-    from mecsim.systems import system_module
-    return system_module(scenario.system).Simulation
+class DagSimulation:
+    """One run of a DAG scenario. Without a controller, decisions wait for :attr:`bridge` answers."""
 
-
-@dataclass
-class RunResult:
-    """Everything a run produced (written to files by :mod:`mecsim.outputs`)."""
-
-    scenario: Scenario
-    seed: int
-    controller: str
-    apps: list[AppRecord]
-    trace: TraceRecorder | TraceStream
-    utilisation: dict[str, float]
-    sim_time_s: float
-    wall_s: float
-    events: int
-    decisions: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Simulation:
-    """One run of a scenario. Without a controller, decisions wait for :attr:`bridge` answers."""
-
-    def __init__(self, scenario: Scenario, controller: Controller | None = None, *,
+    def __init__(self, scenario: DagScenario, controller: OffloadController | None = None, *,
                  seed: int | None = None, trace: bool | TraceStream = True, controller_name: str = "",
                  graphs: Sequence[tuple[str, TaskGraph]] | None = None) -> None:
         """`trace`: record in memory (True), not at all (False) or into a TraceStream (long runs).
@@ -153,7 +111,7 @@ class Simulation:
             return len(range(device.index, len(self.graphs), n_dev))
         return None  # poisson until the horizon
 
-    def _start_poisson(self, scenario: Scenario) -> None:
+    def _start_poisson(self, scenario: DagScenario) -> None:
         """Draw each device's first arrival now; one process then serves every device's arrivals.
 
         One process with one pending timeout, not one per device: at 10,000 devices a thousand waiting
@@ -235,7 +193,7 @@ class Simulation:
         self.events += 1
         return True
 
-    def run(self, progress: bool = False) -> RunResult:
+    def run(self, progress: bool = False) -> DagResult:
         """Run to the end (or the horizon) with the attached controller."""
         wall = time.perf_counter()
         bar = None
@@ -274,8 +232,8 @@ class Simulation:
                 bar.close()
         return self.result(time.perf_counter() - wall)
 
-    def result(self, wall_s: float) -> RunResult:
+    def result(self, wall_s: float) -> DagResult:
         end = self.env.now if self.scenario.horizon_s is None else min(self.env.now, self.scenario.horizon_s)
         util = {s.name: s.utilisation(end) for s in self.infra.stations()}
-        return RunResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
+        return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
                          util, end, wall_s, self.events, self.bridge.decisions)

@@ -7,7 +7,7 @@ runs as its own process:
     local:    wait for parents → local CPU
     offload:  wait for parents → uplink → (backhaul / cloud link) → server → (back) → downlink
 
-Dependencies follow the authors' semantics (see :mod:`mecsim.analytic`): a local task waits for its
+Dependencies follow the authors' semantics (see :mod:`mecsim.systems.dag_offloading.analytic`): a local task waits for its
 local parents and for the downloads of its offloaded parents; an upload waits for local parents and
 for the uploads of parents on the same server (parents elsewhere: their downloads); an execution waits
 for its upload and for the executions of its parents on the same server. Stations with the
@@ -17,73 +17,26 @@ overtakes one scheduled before it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Generator, Sequence
+from typing import Generator
 
 import numpy as np
 import simpy
 
-from mecsim.analytic import CostModel, TaskTimes, id_order, rank_order, task_times
-from mecsim.decision import DecisionBridge, DecisionPoint, OffloadContext, Outcome
+from mecsim.compute import EdgeServer
+from mecsim.decision import DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
-from mecsim.infrastructure import AccessPoint, Device, EdgeServer, Infrastructure
 from mecsim.net.channel import WiredLink
-from mecsim.scenario.model import Scenario
 from mecsim.station import Station
+from mecsim.systems.dag_offloading.analytic import CostModel, id_order, rank_order, task_times
+from mecsim.systems.dag_offloading.context import OffloadContext, Outcome
+from mecsim.systems.dag_offloading.infrastructure import AccessPoint, Device, Infrastructure
+from mecsim.systems.dag_offloading.observation import embed
+from mecsim.systems.dag_offloading.result import AppRecord
+from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["AppRecord", "DagOffloading", "embed", "PROFILE"]
-
-PROFILE = 5   # embedding columns before the parent/child positions: position + four service times
-
-
-def embed(graph: TaskGraph, order: Sequence[int], model: CostModel, max_tasks: int, p: int = 12,
-          times: TaskTimes | None = None) -> np.ndarray:
-    """MRLCO §4.2 task embeddings in schedule order, padded to `max_tasks` rows of -1.
-
-    Per task: [position / n, local, upload, execution, download time] (times divided by the graph's
-    largest local time; with several servers, the best server's), then the positions of up to p
-    parents and p children, padded with -1.
-    """
-    t = times if times is not None else task_times(graph, model)
-    order = np.asarray(order)
-    n = graph.n
-    best = np.argmin(t.up + t.mec + t.down, axis=0)[order]
-    scale = float(t.local.max()) or 1.0
-    out = np.full((max_tasks, PROFILE + 2 * p), -1.0, dtype=np.float32)
-    out[:n, 0] = np.arange(n) / n
-    out[:n, 1] = t.local[order] / scale
-    for col, part in enumerate((t.up, t.mec, t.down), 2):
-        out[:n, col] = part[best, order] / scale
-    position = [0] * n                       # plain ints: this loop is per application, on the hot path
-    for k, task in enumerate(order.tolist()):
-        position[task] = k
-    for k, task in enumerate(order.tolist()):
-        parents = sorted(position[q] for q in graph.parents[task])[:p]
-        children = sorted(position[c] for c in graph.children[task])[:p]
-        out[k, PROFILE:PROFILE + len(parents)] = parents
-        out[k, PROFILE + p:PROFILE + p + len(children)] = children
-    return out
-
-
-@dataclass
-class AppRecord:
-    """One application's fate (a row of apps.csv)."""
-
-    app: int
-    device: int
-    source: str
-    arrival_s: float
-    finish_s: float | None = None
-    status: str = "in_flight"       # in_flight | completed | dropped
-    reason: str = ""
-    plan: list[int] = field(default_factory=list)
-
-    @property
-    def latency_s(self) -> float | None:
-        return None if self.finish_s is None else self.finish_s - self.arrival_s
-
+__all__ = ["DagOffloading"]
 
 def _done(event: simpy.Event) -> None:
     """Mark a milestone reached (a dropped application may have released it already)."""
@@ -114,7 +67,7 @@ class _App:
 class DagOffloading:
     """Offloading decisions and execution of DAG applications over an Infrastructure."""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, infra: Infrastructure,
+    def __init__(self, env: simpy.Environment, scenario: DagScenario, infra: Infrastructure,
                  bridge: DecisionBridge, trace: TraceRecorder, order: str) -> None:
         self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
         self.order = order                     # rank | recursive_rank | id
@@ -147,17 +100,17 @@ class DagOffloading:
         partial = np.full(graph.n, -1, dtype=np.int64)      # plan_so_far, padded with -1
         mask = np.ones(graph.n, dtype=np.int8)
         for position, task in enumerate(order):
-            context = OffloadContext(graph, order, position, tuple(plan_so_far), device.index,
+            context = OffloadContext(record.app, task, graph, order, position, tuple(plan_so_far), device.index,
                                      self.targets, model, self.loads(device))
             observation = {"tasks": tasks, "plan": partial.copy(), "step": position, "mask": mask}
-            point = DecisionPoint("offload", env.now, record.app, task, graph.labels[task], actions, context,
-                                  observation)
+            point = DecisionPoint("offload", env.now, (record.app, task), f"app {record.app} task {graph.labels[task]}",
+                                  actions, context, observation)
             action = yield self.bridge.decide(point)
             if isinstance(action, (np.integer,)):
                 action = int(action)
             if not isinstance(action, int) or isinstance(action, bool) or not 0 <= action < actions:
-                raise MecsimError(f"controller answered {action!r} for app {record.app} task "
-                                  f"{graph.labels[task]}: must be an integer in 0..{actions - 1}")
+                raise MecsimError(f"controller answered {action!r} for {point.label}: "
+                                  f"must be an integer in 0..{actions - 1}")
             plan_so_far.append(action)
             partial[position] = action
             app.plan[task] = action
@@ -199,9 +152,9 @@ class DagOffloading:
         if self.infra.cloud:
             hz.append(self.scenario.cloud.speed_hz)
         k = len(hz)
-        ul_sharing = device.ap.uplink.spec.sharing
+        ul_sharing = device.ap.uplink.sharing
         uplink = "parallel" if ul_sharing == "parallel" else ("entry_parallel" if self.bypass else "serial")
-        downlink = "parallel" if device.ap.downlink.spec.sharing == "parallel" else "serial"
+        downlink = "parallel" if device.ap.downlink.sharing == "parallel" else "serial"
         there, back = self._routes(device.ap)
         return CostModel(device.cpu.rate_fn(None, 1.0, self.env.now)[0], tuple(hz),
                          (up,) * k, (down,) * k, uplink=uplink, downlink=downlink, route_up=there, route_down=back)
@@ -243,8 +196,8 @@ class DagOffloading:
             server, infra = self._target(action), self.infra
             legs = self._paths[key] = (
                 server,
-                infra.route(ap.name, server.ap.name) if server else [infra.cloud.up[ap.name]],
-                infra.route(server.ap.name, ap.name) if server else [infra.cloud.down[ap.name]])
+                infra.route(ap.name, server.access_point) if server else [infra.cloud.up[ap.name]],
+                infra.route(server.access_point, ap.name) if server else [infra.cloud.down[ap.name]])
         return legs
 
     def _reserve(self, app: _App, task: int, action: int) -> None:
@@ -299,7 +252,7 @@ class DagOffloading:
             record(a, i, d, "queue", channel.name, sub, start, 0.0, 0.0)
         record(a, i, d, "uplink", channel.name, start, end, up, 0.0)
         for link in there:
-            sub, start, end = yield from link.transfer(up, dev)
+            sub, start, end = yield from link.send(up * 8.0, dev)
             record(a, i, d, "forward", link.name, start, end, up, 0.0)
         if signal:
             _done(app.up_done[i])
@@ -327,7 +280,7 @@ class DagOffloading:
         if signal:
             _done(app.exec_done[i])
         for link in back:
-            sub, start, end = yield from link.transfer(down, dev)
+            sub, start, end = yield from link.send(down * 8.0, dev)
             record(a, i, d, "forward", link.name, start, end, down, 0.0)
         channel = ap.downlink
         sub, start, end = yield from channel.transfer(down, dev, group=a, ticket=i)

@@ -1,7 +1,7 @@
-"""The physical system built from a scenario: devices, access points, edge servers, cloud, links.
+"""The DAG system's physical world: devices, access points, edge servers, cloud, backhaul links.
 
-Everything here is a small composition of :class:`mecsim.station.Station`; systems (DAG offloading,
-...) run their processes over these objects and never build resources themselves.
+Built from the engine's parts (:mod:`mecsim.net`, :mod:`mecsim.compute`); the task processes run over
+these objects and never build resources themselves.
 """
 from __future__ import annotations
 
@@ -12,21 +12,16 @@ import networkx as nx
 import numpy as np
 import simpy
 
+from mecsim.compute import Cloud, EdgeServer, processor
 from mecsim.errors import ConfigError
 from mecsim.mobility import RandomWaypoint, Static
-from mecsim.net.channel import Channel, WiredLink
+from mecsim.net.channel import RadioChannel, WiredLink
 from mecsim.net.fading import Fading
 from mecsim.rng import RandomStreams
-from mecsim.scenario.model import CpuSpec, Scenario, ServerSpec
-from mecsim.station import Station, constant_rate
+from mecsim.station import Station
+from mecsim.systems.dag_offloading.spec import DagScenario
 
-__all__ = ["Device", "AccessPoint", "EdgeServer", "Cloud", "Infrastructure"]
-
-
-def _cpu(env: simpy.Environment, name: str, spec: CpuSpec, speed_hz: float | None = None,
-         cores: int | None = None) -> Station:
-    speed = spec.speed_hz if speed_hz is None else speed_hz
-    return Station(env, name, spec.discipline, spec.cores if cores is None else cores, constant_rate(speed))
+__all__ = ["Device", "AccessPoint", "Infrastructure"]
 
 
 class Device:
@@ -59,56 +54,21 @@ class Device:
 class AccessPoint:
     __slots__ = ("name", "position", "uplink", "downlink")
 
-    def __init__(self, name: str, position: tuple[float, float], uplink: Channel, downlink: Channel):
+    def __init__(self, name: str, position: tuple[float, float], uplink: RadioChannel, downlink: RadioChannel):
         self.name, self.position, self.uplink, self.downlink = name, position, uplink, downlink
-
-
-class EdgeServer:
-    """An edge server: VMs (one per device, MRLCO §3, or one shared pool of cores) and memory."""
-
-    __slots__ = ("name", "spec", "ap", "vms", "memory", "vm_speed_hz")
-
-    def __init__(self, env: simpy.Environment, spec: ServerSpec, ap: "AccessPoint", devices: int) -> None:
-        self.name, self.spec, self.ap = spec.name, spec, ap
-        cpu = CpuSpec(spec.cores, spec.speed_hz, spec.discipline)
-        if spec.vms == "dedicated":
-            # f_vm = f_s / k: the server's capacity split evenly among the k devices (MRLCO §3).
-            self.vm_speed_hz = spec.vm_speed_hz or spec.cores * spec.speed_hz / max(devices, 1)
-            self.vms = [_cpu(env, f"{spec.name}/vm{d}", cpu, self.vm_speed_hz, 1) for d in range(devices)]
-        else:
-            self.vm_speed_hz = spec.speed_hz
-            self.vms = [_cpu(env, f"{spec.name}/cpu", cpu)]
-        capacity = int(spec.memory_bytes) if spec.memory_bytes else 0
-        self.memory = simpy.Container(env, capacity, init=capacity) if capacity else None
-
-    def vm_for(self, device: int) -> Station:
-        return self.vms[device] if self.spec.vms == "dedicated" else self.vms[0]
-
-
-class Cloud:
-    """The cloud: a processor pool reached from every access point over a wired link each way."""
-
-    __slots__ = ("cpu", "up", "down", "name")
-
-    def __init__(self, env: simpy.Environment, scenario: Scenario) -> None:
-        spec = scenario.cloud
-        self.name = "cloud"
-        self.cpu = _cpu(env, "cloud/cpu", CpuSpec(spec.cores, spec.speed_hz, spec.discipline))
-        self.up = {ap.name: WiredLink(env, f"{ap.name}-cloud/link", spec.rate_bps, spec.delay_s)
-                   for ap in scenario.access_points}
-        self.down = {ap.name: WiredLink(env, f"cloud-{ap.name}/link", spec.rate_bps, spec.delay_s)
-                     for ap in scenario.access_points}
 
 
 class Infrastructure:
     """All resources of a scenario, with named random streams for their randomness."""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: RandomStreams) -> None:
+    def __init__(self, env: simpy.Environment, scenario: DagScenario, streams: RandomStreams) -> None:
         self.env = env
         self.access_points = [
             AccessPoint(ap.name, ap.position,
-                        Channel(env, f"{ap.name}/uplink", ap.uplink, ap.position, streams.get(f"los/{ap.name}/up")),
-                        Channel(env, f"{ap.name}/downlink", ap.downlink, ap.position, streams.get(f"los/{ap.name}/down")))
+                        RadioChannel(env, f"{ap.name}/uplink", ap.uplink, ap.position,
+                                     streams.get(f"los/{ap.name}/up")),
+                        RadioChannel(env, f"{ap.name}/downlink", ap.downlink, ap.position,
+                                     streams.get(f"los/{ap.name}/down")))
             for ap in scenario.access_points]
         by_name = {ap.name: ap for ap in self.access_points}
         spec = scenario.devices
@@ -119,14 +79,15 @@ class Infrastructure:
             start = (float(spec.x.sample(place)), float(spec.y.sample(place)))
             mobility = Static(start) if mob.model == "static" else RandomWaypoint(
                 mob.area, mob.speed_mps, mob.pause_s, streams.get(f"mobility/{d}"), start)
-            device = Device(d, _cpu(env, f"device{d}/cpu", spec.cpu), mobility, streams.get(f"fading/{d}"))
+            cpu = processor(env, f"device{d}/cpu", spec.cpu.cores, spec.cpu.speed_hz, spec.cpu.discipline)
+            device = Device(d, cpu, mobility, streams.get(f"fading/{d}"))
             if spec.access_point == "nearest":
                 device.ap = min(self.access_points, key=lambda a: math.dist(a.position, start))
             else:
                 device.ap = by_name[spec.access_point]
             self.devices.append(device)
-        self.servers = [EdgeServer(env, s, by_name[s.access_point], spec.count) for s in scenario.servers]
-        self.cloud = Cloud(env, scenario) if scenario.cloud else None
+        self.servers = [EdgeServer(env, s, spec.count) for s in scenario.servers]
+        self.cloud = Cloud(env, scenario.cloud, list(by_name)) if scenario.cloud else None
         self.links: dict[tuple[str, str], WiredLink] = {}
         topology = nx.Graph()
         topology.add_nodes_from(by_name)

@@ -1,0 +1,46 @@
+"""One run of any system, the way ``mecsim run`` and ``mecsim sweep`` do it.
+
+:func:`prepare` checks everything a run needs before it starts (scenario, seed, controller, the
+system's own refusal of a controller), so a sweep's run is exactly a ``mecsim run``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+from mecsim.errors import ConfigError
+from mecsim.registry import make_controller
+from mecsim.rng import RandomStreams
+from mecsim.scenario.load import load_scenario
+from mecsim.systems import Run, System, get_system
+from mecsim.trace import TraceStream
+
+__all__ = ["Prepared", "prepare"]
+
+
+class Prepared(NamedTuple):
+    """A checked run: the scenario's spec, its system, the controller (and its name), the seed."""
+
+    spec: Any
+    system: System
+    controller: Any
+    name: str
+    seed: int
+
+    def simulation(self, trace: bool | TraceStream = True) -> Run:
+        return self.system.simulation(self.spec, self.controller, seed=self.seed, trace=trace,
+                                      controller_name=self.name)
+
+
+def prepare(path: str | Path, overrides: Sequence[str] = (), controller: str | None = None,
+            seed: int | None = None) -> Prepared:
+    """Load `path` with `overrides`, resolve seed and controller, let the system vet the controller."""
+    spec = load_scenario(path, overrides)
+    seed = spec.seed if seed is None else seed
+    if seed < 0:
+        raise ConfigError(f"--seed: must be an integer >= 0, got {seed}")
+    name = controller or spec.controller
+    ctrl = make_controller(name, spec.controller_params, RandomStreams(seed).get("controller"))
+    system = get_system(spec.system)
+    system.check(spec, ctrl, seed)
+    return Prepared(spec, system, ctrl, name, seed)

@@ -1,0 +1,105 @@
+"""What a DAG-offloading run produced: per-application records, utilisation, and the files made of them."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mecsim.systems.dag_offloading.spec import DagScenario
+from mecsim.trace import TraceRecorder, TraceStream
+
+__all__ = ["AppRecord", "DagResult", "APPS_COLUMNS"]
+
+APPS_COLUMNS = ("app", "device", "source", "arrival_s", "finish_s", "latency_ms", "status", "reason", "plan")
+
+
+@dataclass
+class AppRecord:
+    """One application's fate (a row of apps.csv)."""
+
+    app: int
+    device: int
+    source: str
+    arrival_s: float
+    finish_s: float | None = None
+    status: str = "in_flight"       # in_flight | completed | dropped
+    reason: str = ""
+    plan: list[int] = field(default_factory=list)
+
+    @property
+    def latency_s(self) -> float | None:
+        return None if self.finish_s is None else self.finish_s - self.arrival_s
+
+
+@dataclass
+class DagResult:
+    """Everything a run produced (written to files by :mod:`mecsim.outputs`)."""
+
+    scenario: DagScenario
+    seed: int
+    controller: str
+    apps: list[AppRecord]
+    trace: TraceRecorder | TraceStream
+    utilisation: dict[str, float]
+    sim_time_s: float
+    wall_s: float
+    events: int
+    decisions: int
+
+    def summary(self) -> dict[str, Any]:
+        """The summary.json content: counts, latency statistics (ms), utilisation, speed."""
+        apps = self.apps
+        lat = np.array([a.latency_s for a in apps if a.status == "completed"], dtype=float) * 1e3
+        stats = ({"mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
+                  "p95": float(np.percentile(lat, 95)), "max": float(lat.max())}
+                 if lat.size else {"mean": None, "p50": None, "p95": None, "max": None})
+        util = self.utilisation
+        devices = [v for k, v in util.items() if k.startswith("device")]
+        others = {k: round(v, 6) for k, v in sorted(util.items()) if not k.startswith("device")}
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "controller": self.controller,
+            "counts": {
+                "arrived": len(apps),
+                "completed": sum(a.status == "completed" for a in apps),
+                "dropped": sum(a.status == "dropped" for a in apps),
+                "in_flight": sum(a.status == "in_flight" for a in apps),
+            },
+            "latency_ms": stats,
+            "utilisation": {"device_cpu_mean": float(np.mean(devices)) if devices else None, **others},
+            "sim_time_s": self.sim_time_s,
+            "decisions": self.decisions,
+            "events": self.events,
+            "wall_s": round(self.wall_s, 3),
+            "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s > 0 else None,
+        }
+
+    def tables(self) -> dict[str, str]:
+        """apps.csv: one row per application (times in s, latency in ms, plan = action per task id)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(APPS_COLUMNS)
+        for a in self.apps:
+            lat = a.latency_s
+            writer.writerow([a.app, a.device, a.source, repr(a.arrival_s),
+                             "" if a.finish_s is None else repr(a.finish_s),
+                             "" if lat is None else repr(lat * 1e3), a.status, a.reason,
+                             " ".join(map(str, a.plan))])
+        return {"apps.csv": out.getvalue()}
+
+    def headline(self) -> list[tuple[str, str]]:
+        """The lines ``mecsim run`` prints."""
+        s = self.summary()
+        c, lat = s["counts"], s["latency_ms"]
+        fmt = (lambda v: "-" if v is None else f"{v:.2f}")
+        return [("scenario", s["scenario"]), ("controller", s["controller"]), ("seed", str(s["seed"])),
+                ("apps", f"{c['arrived']} arrived, {c['completed']} completed, {c['dropped']} dropped, "
+                         f"{c['in_flight']} in flight"),
+                ("latency ms", f"mean {fmt(lat['mean'])}  p50 {fmt(lat['p50'])}  p95 {fmt(lat['p95'])}  "
+                               f"max {fmt(lat['max'])}"),
+                ("simulated", f"{s['sim_time_s']:.3f} s"),
+                ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]
