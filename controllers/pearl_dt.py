@@ -26,11 +26,14 @@ Read top to bottom: the config, the context encoder q_φ(z|c), contexts, one tra
   drawn from the posterior of the transitions so far (the prior at first), then fix z to the posterior
   mean of the collected context and act greedily. No parameter changes.
 
-Measured (``scenarios/pearl_dt/paper.yaml``, smoke networks, 120 iterations, 3 seeds; RESULTS.md): with
-twins that emulate their condition (``twins: {states: generated}``), five slots of context lower the
-latency on the unseen test conditions by 11-16 ms against the prior z, and PEARL-DT then stays below
-SAC_DTs on each of them. With twins that replay the few states observed (``observed``), the state
-alone identifies the twin, the critic fits each twin without z and the posterior stays at the prior.
+What it does on ``scenarios/pearl_dt/paper.yaml`` is in RESULTS.md (Fig. 3): with twins that emulate
+their condition (``twins: {states: generated}``), a few slots of context lower the latency on the unseen
+test conditions against the prior z, and PEARL-DT then stays below SAC_DTs on each of them. With twins
+that replay the few states observed (``observed``), the state alone identifies the twin, the critic fits
+each twin without z and the posterior stays at the prior.
+
+The SAC learner is :mod:`controllers.sac_discrete`; the twins, rollout workers and evaluation runs it
+shares with the SAC baselines are :mod:`controllers.service_training`.
 """
 from __future__ import annotations
 
@@ -201,11 +204,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     A resumed run restarts the twins' episodes (the simulations in progress are not checkpointed);
     everything else continues exactly.
 
-    Measured on 2 cores: a slot takes about 7 ms (small.yaml) to 12 ms (paper.yaml) against 16 ms
-    (smoke) to about 1 s (paper) per update epoch, T_train epochs per outer step, so collection is a
-    small share of training: a smoke iteration took 0.48 s with 1 worker and 0.50 s with 2 local
-    workers (plus 2-4 s to start them). Workers move the twins' simulations off this process; they
-    do not shorten training on one machine. ``iterations`` replaces the budget's iteration count."""
+    A slot costs much less than the T_train update epochs that follow it (BENCHMARKS.md, PEARL-DT twin
+    rollouts), so workers move the twins' simulations off this process but do not shorten training on
+    one machine. ``iterations`` replaces the budget's iteration count."""
     check_backend(backend, workers)
     cfg = BUDGETS[budget]
     if iterations is not None:

@@ -22,9 +22,8 @@ Choices where the paper is silent or its text is inconsistent (pitfalls from the
   γ has the same optimal policy and a small one keeps the TD target's variance low;
 - credit ``per_ed`` (default): each Q_u is regressed on its own ED's latency r_u (eq. 19's reward is
   the mean of these), the additive critic's natural target; ``joint`` regresses Σ_u Q_u on the one
-  reward, literally eq. (21). On ``scenarios/pearl_dt/small.yaml`` (12 EDs, one condition, smoke
-  networks, 800 slots) per_ed reached 237 ms greedy against 281 ms for joint (random: 303 ms),
-  because one scalar per slot leaves the split of the credit among the EDs to be learned.
+  reward, literally eq. (21). per_ed learns a better policy (RESULTS.md, PEARL-DT, credit of the
+  critics), because one scalar per slot leaves the split of the credit among the EDs to be learned.
 """
 from __future__ import annotations
 
@@ -91,9 +90,8 @@ class SACConfig:
 
 
 BUDGETS: dict[str, SACConfig] = {
-    # paper: Table I's networks; one update epoch (batch 2 × 256, 80 EDs, 700 × 5) takes about 1 s on
-    # one CPU core, so an iteration (10 outer steps × 40 epochs) takes about 400 s: far beyond a
-    # 2 CPU-hour budget (about 18 iterations). Checkpoints hold the replay buffers for exact resume.
+    # paper: Table I's networks; on CPUs far beyond a few hours (RESULTS.md, PEARL-DT, budget).
+    # Checkpoints hold the replay buffers for exact resume.
     "paper": SACConfig(),
     # smoke: small networks and a faster learning rate, so a few minutes on 2 CPU cores show the
     # whole pipeline (collection, updates, evaluation, early stopping, checkpoints) and some learning

@@ -16,6 +16,7 @@ from controllers.pearl_dt import ContextEncoder, PearlDT, kl_to_prior
 from controllers.sac_discrete import FactoredSAC, SACConfig, entropy, joint_probs
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
+from mecsim.registry import resolve
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.service_management import Simulation, build_world
 
@@ -184,6 +185,14 @@ def test_meta_epoch_trains_the_encoder_through_the_critic():
     assert out["kl"] > 0
     assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in learner.encoder.parameters())
     assert any(not torch.equal(b, p.detach()) for b, p in zip(before, learner.encoder.parameters()))
+
+
+@pytest.mark.parametrize("name, cls", [("sac_aisf", "SacAisf"), ("sac_dts", "SacDTs"), ("sac_tm", "SacTM")])
+def test_sac_controllers_resolve_by_name_and_by_their_earlier_module_path(name, cls):
+    """The acting controllers moved to sac_baselines; a scenario naming controllers.sac_discrete:Cls still works."""
+    assert resolve(name) is resolve(f"controllers.sac_discrete:{cls}") is getattr(sac_baselines, cls)
+    with pytest.raises(AttributeError):
+        getattr(sac_discrete, "NoSuchController")
 
 
 @pytest.mark.parametrize("source", ["generated", "observed"])
