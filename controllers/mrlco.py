@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from controllers.offload_rl import (LearnedOffloader, Task, clone, evaluator, load_tasks, mean_stats, sample,
-                                    set_threads, train_loop)
+                                    train_loop)
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
+from controllers.threads import set_threads
 from mecsim.parallel import Dispatch, check_backend, dispatcher
 
 __all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "inner_loop", "evaluate", "MRLCO"]
