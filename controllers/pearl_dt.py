@@ -47,13 +47,14 @@ from torch import nn
 
 from controllers.sac_discrete import (BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer,
                                       SACConfig, merge, mlp, sac_epoch)
-from controllers.service_training import (PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
+from controllers.service_training import (HEURISTICS, PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
                                           eval_seed, evaluation_setup, hash_seed, heuristic_rows, latency_on,
                                           training_setup)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.parallel import check_backend, dispatcher
 from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, World, observation
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["PearlConfig", "BUDGETS", "ContextEncoder", "Context", "train", "evaluate", "adapt_and_run", "PearlDT"]
 
@@ -403,3 +404,6 @@ class PearlDT:
             prev = ctx.previous
             self.policy.observe(prev.observation, prev.action, prev.reward, prev.latency_s)
         return self.policy.act(point.observation)
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True)

@@ -21,11 +21,12 @@ import torch
 
 from controllers.sac_discrete import (BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer, SACConfig, merge,
                                       sac_epoch)
-from controllers.service_training import (Worker, condition_env, eval_seed, evaluation_setup, hash_seed,
+from controllers.service_training import (HEURISTICS, Worker, condition_env, eval_seed, evaluation_setup, hash_seed,
                                           heuristic_rows, latency_on, training_setup, uniform_policy)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.systems.service_management import ServiceScenario, World
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "Baseline", "baseline_plan", "train", "load_actor", "evaluate", "SacAisf", "SacDTs", "SacTM"]
 
@@ -228,3 +229,6 @@ class SacTM(_SacController):
     """SAC_TM: the agent trained over the twins and the test conditions."""
 
     baseline = "sac_tm"
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS)

@@ -16,8 +16,9 @@ import numpy as np
 
 from mecsim.errors import UnknownControllerError
 from mecsim.scenario.checks import suggest
+from mecsim.trainer import Trainer
 
-__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer", "evaluator"]
+__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer"]
 
 REGISTRY: dict[str, str] = {
     "local": "controllers.heuristics:Local",
@@ -40,8 +41,8 @@ REGISTRY: dict[str, str] = {
     "ippo": "controllers.ippo:IPPO",
 }
 
-# learned controllers: name -> the module whose `train(...)` and `evaluate(...)` serve
-# `mecsim train` and `mecsim eval` (signatures: controllers/offload_rl.py train_loop, evaluate_checkpoint)
+# learned controllers: name -> the module whose TRAINER (mecsim.trainer.Trainer) serves `mecsim train`
+# and `mecsim eval`
 TRAINERS: dict[str, str] = {
     "drl": "controllers.drl",
     "mrlco": "controllers.mrlco",
@@ -98,20 +99,11 @@ def make_controller(name: str, params: Mapping[str, Any] | None = None,
     return cls(**kwargs)
 
 
-def trainer(name: str):
-    """The train function of a learned controller."""
-    return _learner(name).train
-
-
-def evaluator(name: str):
-    """The evaluate function of a learned controller (`mecsim eval`)."""
-    return _learner(name).evaluate
-
-
-def _learner(name: str):
+def trainer(name: str) -> Trainer:
+    """The :class:`mecsim.trainer.Trainer` of a learned controller (its module's ``TRAINER``)."""
     target = TRAINERS.get(name)
     if target is None:
         close = suggest(name, TRAINERS)
         hint = f"; did you mean {close!r}?" if close else ""
         raise UnknownControllerError(f"controller {name!r} has no trainer{hint} (trainable: {', '.join(sorted(TRAINERS))})")
-    return importlib.import_module(target)
+    return importlib.import_module(target).TRAINER
