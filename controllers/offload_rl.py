@@ -195,16 +195,14 @@ class LearnedOffloader:
 def _heuristic_latency(task: Task, controller: str) -> float | None:
     """Mean latency of a heuristic on the task's DAGs, run in the engine (None if it refuses)."""
     from mecsim.registry import make_controller
-    from mecsim.systems.dag_offloading.simulation import DagSimulation
+    from mecsim.systems.dag_offloading.simulation import DagSimulation, check_controller
     ctrl = make_controller(controller)
-    check = getattr(ctrl, "check", None)
+    graphs = [(g.name, g) for g in task.env.graphs]
     try:
-        if check is not None:
-            for g in task.env.graphs:
-                check(g.n, task.env.actions)
+        check_controller(ctrl, graphs, task.env.actions)
     except ValueError:
         return None
-    result = DagSimulation(task.env.scenario, ctrl, trace=False, graphs=[(g.name, g) for g in task.env.graphs]).run()
+    result = DagSimulation(task.env.scenario, ctrl, trace=False, graphs=graphs).run()
     return float(np.mean([a.latency_s for a in result.apps]))
 
 

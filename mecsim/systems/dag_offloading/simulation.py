@@ -27,7 +27,7 @@ from mecsim.naming import natural_key
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["DagSimulation", "load_graphs", "check_run"]
+__all__ = ["DagSimulation", "check_controller", "check_run", "load_graphs"]
 
 
 def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str, TaskGraph]]:
@@ -42,19 +42,28 @@ def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str
             for k in range(source.count)]
 
 
-def check_run(scenario: DagScenario, controller: object, seed: int) -> None:
-    """Read every graph of the workload (a bad .gv file fails here, before any simulation) and let a
-    controller with ``check(tasks, actions)`` (``optimal``: plan size limits) vet each one."""
-    graphs = load_graphs(scenario, RandomStreams(seed))
+def check_controller(controller: object, graphs: Sequence[tuple[str, TaskGraph]], actions: int) -> None:
+    """A controller with ``check(tasks, actions)`` (``optimal``: plan size limits) vets each graph;
+    ValueError naming the graph's source when it refuses one."""
     check = getattr(controller, "check", None)
     if check is None:
         return
-    actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
     for source, graph in graphs:
         try:
             check(graph.n, actions)
         except ValueError as exc:
-            raise ConfigError(f"{exc} (in {source})", file=scenario.file, path="controller") from None
+            raise ValueError(f"{exc} (in {source})") from None
+
+
+def check_run(scenario: DagScenario, controller: object, seed: int) -> None:
+    """Read every graph of the workload (a bad .gv file fails here, before any simulation) and let the
+    controller vet each one (:func:`check_controller`)."""
+    graphs = load_graphs(scenario, RandomStreams(seed))
+    actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
+    try:
+        check_controller(controller, graphs, actions)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=scenario.file, path="controller") from None
 
 
 def _timeout_at(env: simpy.Environment, at: float) -> simpy.Event:
