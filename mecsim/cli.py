@@ -136,8 +136,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _controllers(_: argparse.Namespace) -> int:
     from mecsim.registry import registered
-    for name, target in sorted(registered().items()):
-        print(f"{name:<14} {target}")
+    for name, entry in sorted(registered().items()):
+        print(f"{name:<20} {', '.join(entry.systems):<34} {entry.target}")
     return 0
 
 

@@ -10,7 +10,7 @@ import importlib
 import inspect
 import os
 import sys
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
@@ -18,27 +18,34 @@ from mecsim.errors import UnknownControllerError
 from mecsim.scenario.checks import suggest
 from mecsim.trainer import Trainer
 
-__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer"]
+__all__ = ["REGISTRY", "Registered", "TRAINERS", "resolve", "make_controller", "registered", "trainer"]
 
-REGISTRY: dict[str, str] = {
-    "local": "controllers.heuristics:Local",
-    "remote": "controllers.heuristics:Remote",
-    "random": "controllers.heuristics:Random",
-    "round_robin": "controllers.heuristics:RoundRobin",
-    "greedy": "controllers.heuristics:Greedy",
-    "heft": "controllers.heuristics:Heft",
-    "optimal": "controllers.heuristics:Optimal",
-    "drl": "controllers.drl:DRL",
-    "mrlco": "controllers.mrlco:MRLCO",
-    "mrlato": "controllers.mrlato:MRLATO",
-    "sac_aisf": "controllers.sac_baselines:SacAisf",
-    "sac_dts": "controllers.sac_baselines:SacDTs",
-    "sac_tm": "controllers.sac_baselines:SacTM",
-    "pearl_dt": "controllers.pearl_dt:PearlDT",
-    "random_tuning": "controllers.heuristics:RandomTuning",
-    "local_keep_emulator": "controllers.heuristics:LocalKeepEmulator",
-    "hmppo": "controllers.hmppo:HMPPO",
-    "ippo": "controllers.ippo:IPPO",
+class Registered(NamedTuple):
+    """A registered controller: where its class is, and the systems whose decisions it answers."""
+
+    target: str
+    systems: tuple[str, ...]
+
+
+REGISTRY: dict[str, Registered] = {
+    "local": Registered("controllers.heuristics:Local", ("dag_offloading", "service_management")),
+    "remote": Registered("controllers.heuristics:Remote", ("dag_offloading",)),
+    "random": Registered("controllers.heuristics:Random", ("dag_offloading", "service_management")),
+    "round_robin": Registered("controllers.heuristics:RoundRobin", ("dag_offloading",)),
+    "greedy": Registered("controllers.heuristics:Greedy", ("dag_offloading",)),
+    "heft": Registered("controllers.heuristics:Heft", ("dag_offloading",)),
+    "optimal": Registered("controllers.heuristics:Optimal", ("dag_offloading",)),
+    "drl": Registered("controllers.drl:DRL", ("dag_offloading",)),
+    "mrlco": Registered("controllers.mrlco:MRLCO", ("dag_offloading",)),
+    "mrlato": Registered("controllers.mrlato:MRLATO", ("dag_offloading",)),
+    "sac_aisf": Registered("controllers.sac_baselines:SacAisf", ("service_management")),
+    "sac_dts": Registered("controllers.sac_baselines:SacDTs", ("service_management")),
+    "sac_tm": Registered("controllers.sac_baselines:SacTM", ("service_management")),
+    "pearl_dt": Registered("controllers.pearl_dt:PearlDT", ("service_management")),
+    "random_tuning": Registered("controllers.heuristics:RandomTuning", ("edge_tuning",)),
+    "local_keep_emulator": Registered("controllers.heuristics:LocalKeepEmulator", ("edge_tuning",)),
+    "hmppo": Registered("controllers.hmppo:HMPPO", ("edge_tuning",)),
+    "ippo": Registered("controllers.ippo:IPPO", ("edge_tuning",)),
 }
 
 # learned controllers: name -> the module whose TRAINER (mecsim.trainer.Trainer) serves `mecsim train`
@@ -54,13 +61,14 @@ TRAINERS: dict[str, str] = {
 }
 
 
-def registered() -> dict[str, str]:
+def registered() -> dict[str, Registered]:
     return dict(REGISTRY)
 
 
 def resolve(name: str) -> type:
     """The class for a registered name or ``module:Class``; a clear error otherwise."""
-    target = REGISTRY.get(name)
+    entry = REGISTRY.get(name)
+    target = entry.target if entry is not None else None
     if target is None and ":" not in name:
         close = suggest(name, REGISTRY)
         hint = f"; did you mean {close!r}?" if close else ""

@@ -16,10 +16,24 @@ from mecsim.systems import SYSTEMS, System, get_system
 TOY = Path(__file__).parent / "toy_system" / "scenario.yaml"
 
 
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = {"dag_offloading": ROOT / "mecsim" / "envs" / "default_dag.yaml",   # one device, as the env needs
+           "service_management": ROOT / "scenarios" / "pearl_dt" / "small.yaml",
+           "edge_tuning": ROOT / "scenarios" / "hmppo" / "edge_tuning.yaml",
+           "tests.toy_system": TOY}
+
+
 @pytest.mark.parametrize("name", sorted(SYSTEMS))
 def test_every_registered_system_follows_the_contract(name):
     system = get_system(name)
     assert isinstance(system, System) and system.name == name
+    assert load_scenario(SHIPPED[name]).system == name
+
+
+@pytest.mark.parametrize("name", [*sorted(SYSTEMS), "tests.toy_system"])
+def test_every_systems_env_passes_check_env(name):
+    spec = load_scenario(SHIPPED[name])
+    check_env(get_system(name).env(spec), skip_render_check=True)
 
 
 def test_a_fourth_system_runs_through_the_cli(tmp_path, capsys):
