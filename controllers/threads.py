@@ -10,6 +10,6 @@ __all__ = ["set_threads"]
 
 def set_threads() -> None:
     """One intra-op thread unless MECSIM_TORCH_THREADS says otherwise: these networks are small, and
-    on the 2-core machines a second thread contending with anything else slowed steps several-fold
-    (measured); scale out with processes instead (DESIGN.md)."""
+    on the 2-core machines a second thread contending with anything else slows every step;
+    scale out with processes instead (DESIGN.md)."""
     torch.set_num_threads(int(os.environ.get("MECSIM_TORCH_THREADS", "1")))

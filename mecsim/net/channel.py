@@ -111,7 +111,7 @@ class RadioChannel(Channel):
         self.spec, self.position = spec, position
         self._los: dict[int, bool] = {}
         self._draw = rng
-        # Path loss is most of a rate's cost and cannot change for a device that no longer moves, nor
+        # Path loss is most of a rate's cost and cannot change for a device that stays where it is, nor
         # the noise over a given share of the band: both are computed once.
         self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
         self._noise: dict[float, float] = {}    # share of the band -> noise power (W)

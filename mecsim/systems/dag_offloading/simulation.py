@@ -124,7 +124,7 @@ class DagSimulation:
         """Draw each device's first arrival now; one process then serves every device's arrivals.
 
         One process with one pending timeout, not one per device: at 10,000 devices a thousand waiting
-        timeouts would deepen the event queue that every event goes through (about 10 % of the run).
+        timeouts would deepen the event queue that every event goes through (BENCHMARKS.md).
         A device whose first application would come after the horizon never enters it.
         """
         horizon = math.inf if scenario.horizon_s is None else scenario.horizon_s
@@ -148,7 +148,7 @@ class DagSimulation:
     def _poisson(self, due: list[tuple[float, int, int]], gaps: dict[int, np.random.Generator],
                  mean_gap: float) -> Generator:
         """Every device's Poisson arrivals, earliest first. A device's next arrival is its last one plus
-        a gap from its own stream (arrivals/<device>): the same floats as one process per device."""
+        a gap from its own stream (arrivals/<device>), at that exact float (:func:`_timeout_at`)."""
         env, devices = self.env, self.infra.devices
         while due:
             at, index, k = due[0]
@@ -177,8 +177,8 @@ class DagSimulation:
     def _launch(self, device: Device, k: int) -> simpy.Process:
         """Start `device`'s k-th application."""
         wl, streams, index = self.scenario.workload, self.streams, device.index
-        # These streams are created when first drawn from (~20 µs each): with 10,000 devices most of
-        # them see no application within a short horizon. Streams are named: this changes no number.
+        # Streams are created when first drawn from: with 10,000 devices most of them see no
+        # application within a short horizon. Streams are named, so creating them late changes no number.
         if wl.pick == "random":
             pick = streams.get(f"workload/{index}")
             source, graph = self.graphs[int(pick.integers(len(self.graphs)))]
@@ -210,15 +210,15 @@ class DagSimulation:
             from tqdm import tqdm
             bar = tqdm(total=self.expected_apps or None, unit="app", delay=2.0, leave=False)
         # SimPy 4.1's Environment.step written out (setup.cfg pins simpy < 5): the same order and the
-        # same failure rule, without two Python calls per event (peek, step: about 3 % of a run)
+        # same failure rule, without two Python calls per event (peek, step; BENCHMARKS.md)
         env, system = self.env, self.system
         queue = env._queue
         horizon = self.scenario.horizon_s
         horizon = sys.float_info.max if horizon is None else horizon   # nothing happens at infinity
         events = self.events
         # The system built before the run lives as long as the run: freezing it keeps the cyclic
-        # collector's full passes from scanning it (at 10,000 devices, 240,000 objects: a pass takes
-        # 70 ms, 8 % of a first run at that size). A freeze someone else holds is left alone.
+        # collector's full passes from scanning it (hundreds of thousands of objects at 10,000 devices;
+        # BENCHMARKS.md). A freeze someone else holds is left alone.
         freeze = gc.get_freeze_count() == 0
         if freeze:
             gc.freeze()
