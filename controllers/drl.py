@@ -10,11 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from controllers.mrlco import BUDGETS as MRLCO_BUDGETS
-from controllers.mrlco import with_iterations
-from controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader, evaluator, mean_stats, sample, train_loop
-from controllers.offload_rl import evaluate_checkpoint as evaluate
-from controllers.ppo import ppo_update
+from mecsim.controllers.mrlco import BUDGETS as MRLCO_BUDGETS
+from mecsim.controllers.mrlco import with_iterations
+from mecsim.controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader, evaluator, mean_stats, sample, train_loop
+from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
+from mecsim.controllers.ppo import ppo_update
 from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "DRL"]

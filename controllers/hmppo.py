@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from controllers.offload_rl import set_threads
-from controllers.ppo import PPOConfig, Rollout, gae, ppo_update, standardised
+from mecsim.controllers.offload_rl import set_threads
+from mecsim.controllers.ppo import PPOConfig, Rollout, gae, ppo_update, standardised
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.edge_tuning import EdgeTuningParallelEnv, case_observation, emulator_observation, retention

@@ -6,8 +6,8 @@ import dataclasses
 from pathlib import Path
 from typing import Sequence
 
-from controllers import hmppo
-from controllers.hmppo import LearnedTuner, evaluate
+from mecsim.controllers import hmppo
+from mecsim.controllers.hmppo import LearnedTuner, evaluate
 from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "IPPO"]

@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from controllers import mrlco
-from controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader
-from controllers.offload_rl import evaluate_checkpoint as evaluate
+from mecsim.controllers import mrlco
+from mecsim.controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader
+from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "MRLATO"]

@@ -20,12 +20,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from controllers.offload_rl import (ADAPTATIONS, HEURISTICS, LearnedOffloader, Task, clone, evaluator, load_tasks,
+from mecsim.controllers.offload_rl import (ADAPTATIONS, HEURISTICS, LearnedOffloader, Task, clone, evaluator, load_tasks,
                                     mean_stats, sample, train_loop)
-from controllers.offload_rl import evaluate_checkpoint as evaluate
-from controllers.ppo import PPOConfig, ppo_update
-from controllers.seq2seq import Seq2SeqPolicy
-from controllers.threads import set_threads
+from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
+from mecsim.controllers.ppo import PPOConfig, ppo_update
+from mecsim.controllers.seq2seq import Seq2SeqPolicy
+from mecsim.controllers.threads import set_threads
 from mecsim.parallel import Dispatch, check_backend, dispatcher
 from mecsim.trainer import Trainer, budget_names
 

@@ -16,9 +16,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from controllers.ppo import PPOConfig, Rollout, ppo_update
-from controllers.seq2seq import Seq2SeqPolicy
-from controllers.threads import set_threads
+from mecsim.controllers.ppo import PPOConfig, Rollout, ppo_update
+from mecsim.controllers.seq2seq import Seq2SeqPolicy
+from mecsim.controllers.threads import set_threads
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.batch import DagBatch

@@ -13,14 +13,14 @@ Read top to bottom: the config, the context encoder q_φ(z|c), contexts, one tra
   per-ED latencies observed. The paper writes (s, a, r, s'); here s' does not depend on (s, a) (§V
   draws states at random), so it says nothing about the condition, while the per-ED latencies
   ℓ_u = T_u of eq. (5) (data observed in the physical system) reveal the models' complexity directly.
-- **Training data**: per training condition (a digital twin, see :func:`controllers.service_training.
+- **Training data**: per training condition (a digital twin, see :func:`mecsim.controllers.service_training.
   digital_twins`) a replay buffer B_k and a window of its most recent transitions c_k. A context for
   the encoder is a random-size sample (1 .. ``context_max``) of c_k, so the encoder learns both from
   few and from many transitions, as adaptation will use it.
 - **Algorithm 1**: per outer step, one slot per condition with z ~ q(z|c_k) (uniformly random actions
   until the condition's buffer holds ``warmup`` transitions); then T_train epochs on |K'| = 2 random
   conditions: critic + encoder every epoch, temperature every λ1, actor every λ2, soft updates
-  (:func:`controllers.sac_discrete.sac_epoch`). The twins' slots of an outer step can run on worker
+  (:func:`mecsim.controllers.sac_discrete.sac_epoch`). The twins' slots of an outer step can run on worker
   processes or Ray actors with the same result (``backend``, ``workers``; see :func:`train`).
 - **Adaptation** on a new condition: start from the meta-policy, act for ``adapt_steps`` slots with z
   drawn from the posterior of the transitions so far (the prior at first), then fix z to the posterior
@@ -45,9 +45,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from controllers.sac_discrete import (BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer,
+from mecsim.controllers.sac_discrete import (BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer,
                                       SACConfig, merge, mlp, sac_epoch)
-from controllers.service_training import (HEURISTICS, PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
+from mecsim.controllers.service_training import (HEURISTICS, PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
                                           eval_seed, evaluation_setup, hash_seed, heuristic_rows, latency_on,
                                           training_setup)
 from mecsim.checkpoint import TrainingRun, load_checkpoint

@@ -19,9 +19,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from controllers.sac_discrete import (BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer, SACConfig, merge,
+from mecsim.controllers.sac_discrete import (BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer, SACConfig, merge,
                                       sac_epoch)
-from controllers.service_training import (HEURISTICS, Worker, condition_env, eval_seed, evaluation_setup, hash_seed,
+from mecsim.controllers.service_training import (HEURISTICS, Worker, condition_env, eval_seed, evaluation_setup, hash_seed,
                                           heuristic_rows, latency_on, training_setup, uniform_policy)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint

@@ -355,9 +355,9 @@ def sac_epoch(agent: FactoredSAC, opt: Optimizers, cfg: SACConfig, epoch: int, b
 
 
 def __getattr__(name: str) -> Any:
-    """The §V acting controllers live in :mod:`controllers.sac_baselines`; a scenario that names one by
-    its earlier path (``controllers.sac_discrete:SacDTs``) still gets it."""
+    """The §V acting controllers live in :mod:`mecsim.controllers.sac_baselines`; a scenario that names
+    one by its earlier path (``controllers.sac_discrete:SacDTs``) still gets it."""
     if name in ("SacAisf", "SacDTs", "SacTM"):
-        from controllers import sac_baselines
+        from mecsim.controllers import sac_baselines
         return getattr(sac_baselines, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

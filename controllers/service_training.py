@@ -15,8 +15,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from controllers.sac_discrete import FactoredActor
-from controllers.threads import set_threads
+from mecsim.controllers.sac_discrete import FactoredActor
+from mecsim.controllers.threads import set_threads
 from mecsim.decision import DecisionPoint
 from mecsim.envs.service_management import ServiceManagementEnv
 from mecsim.registry import make_controller
@@ -70,7 +70,7 @@ def condition_env(sc: ServiceScenario, world: World, dts: TwinSystem, condition:
 # -- rollouts ------------------------------------------------------------------------------------------
 
 class Transition(NamedTuple):
-    """One slot of experience, in the order of :meth:`controllers.sac_discrete.ReplayBuffer.add`."""
+    """One slot of experience, in the order of :meth:`mecsim.controllers.sac_discrete.ReplayBuffer.add`."""
 
     obs: np.ndarray
     action: np.ndarray

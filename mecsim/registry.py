@@ -28,36 +28,36 @@ class Registered(NamedTuple):
 
 
 REGISTRY: dict[str, Registered] = {
-    "local": Registered("controllers.heuristics:Local", ("dag_offloading", "service_management")),
-    "remote": Registered("controllers.heuristics:Remote", ("dag_offloading",)),
-    "random": Registered("controllers.heuristics:Random", ("dag_offloading", "service_management")),
-    "round_robin": Registered("controllers.heuristics:RoundRobin", ("dag_offloading",)),
-    "greedy": Registered("controllers.heuristics:Greedy", ("dag_offloading",)),
-    "heft": Registered("controllers.heuristics:Heft", ("dag_offloading",)),
-    "optimal": Registered("controllers.heuristics:Optimal", ("dag_offloading",)),
-    "drl": Registered("controllers.drl:DRL", ("dag_offloading",)),
-    "mrlco": Registered("controllers.mrlco:MRLCO", ("dag_offloading",)),
-    "mrlato": Registered("controllers.mrlato:MRLATO", ("dag_offloading",)),
-    "sac_aisf": Registered("controllers.sac_baselines:SacAisf", ("service_management")),
-    "sac_dts": Registered("controllers.sac_baselines:SacDTs", ("service_management")),
-    "sac_tm": Registered("controllers.sac_baselines:SacTM", ("service_management")),
-    "pearl_dt": Registered("controllers.pearl_dt:PearlDT", ("service_management")),
-    "random_tuning": Registered("controllers.heuristics:RandomTuning", ("edge_tuning",)),
-    "local_keep_emulator": Registered("controllers.heuristics:LocalKeepEmulator", ("edge_tuning",)),
-    "hmppo": Registered("controllers.hmppo:HMPPO", ("edge_tuning",)),
-    "ippo": Registered("controllers.ippo:IPPO", ("edge_tuning",)),
+    "local": Registered("mecsim.controllers.heuristics:Local", ("dag_offloading", "service_management")),
+    "remote": Registered("mecsim.controllers.heuristics:Remote", ("dag_offloading",)),
+    "random": Registered("mecsim.controllers.heuristics:Random", ("dag_offloading", "service_management")),
+    "round_robin": Registered("mecsim.controllers.heuristics:RoundRobin", ("dag_offloading",)),
+    "greedy": Registered("mecsim.controllers.heuristics:Greedy", ("dag_offloading",)),
+    "heft": Registered("mecsim.controllers.heuristics:Heft", ("dag_offloading",)),
+    "optimal": Registered("mecsim.controllers.heuristics:Optimal", ("dag_offloading",)),
+    "drl": Registered("mecsim.controllers.drl:DRL", ("dag_offloading",)),
+    "mrlco": Registered("mecsim.controllers.mrlco:MRLCO", ("dag_offloading",)),
+    "mrlato": Registered("mecsim.controllers.mrlato:MRLATO", ("dag_offloading",)),
+    "sac_aisf": Registered("mecsim.controllers.sac_baselines:SacAisf", ("service_management")),
+    "sac_dts": Registered("mecsim.controllers.sac_baselines:SacDTs", ("service_management")),
+    "sac_tm": Registered("mecsim.controllers.sac_baselines:SacTM", ("service_management")),
+    "pearl_dt": Registered("mecsim.controllers.pearl_dt:PearlDT", ("service_management")),
+    "random_tuning": Registered("mecsim.controllers.heuristics:RandomTuning", ("edge_tuning",)),
+    "local_keep_emulator": Registered("mecsim.controllers.heuristics:LocalKeepEmulator", ("edge_tuning",)),
+    "hmppo": Registered("mecsim.controllers.hmppo:HMPPO", ("edge_tuning",)),
+    "ippo": Registered("mecsim.controllers.ippo:IPPO", ("edge_tuning",)),
 }
 
 # learned controllers: name -> the module whose TRAINER (mecsim.trainer.Trainer) serves `mecsim train`
 # and `mecsim eval`
 TRAINERS: dict[str, str] = {
-    "drl": "controllers.drl",
-    "mrlco": "controllers.mrlco",
-    "mrlato": "controllers.mrlato",
-    "sac_baselines": "controllers.sac_baselines",
-    "pearl_dt": "controllers.pearl_dt",
-    "hmppo": "controllers.hmppo",
-    "ippo": "controllers.ippo",
+    "drl": "mecsim.controllers.drl",
+    "mrlco": "mecsim.controllers.mrlco",
+    "mrlato": "mecsim.controllers.mrlato",
+    "sac_baselines": "mecsim.controllers.sac_baselines",
+    "pearl_dt": "mecsim.controllers.pearl_dt",
+    "hmppo": "mecsim.controllers.hmppo",
+    "ippo": "mecsim.controllers.ippo",
 }
 
 
@@ -76,6 +76,8 @@ def resolve(name: str) -> type:
             f"unknown controller {name!r}{hint} (registered: {', '.join(sorted(REGISTRY))}; "
             "or give module:Class)")
     module_name, _, attr = (target or name).partition(":")
+    if module_name.startswith("controllers."):    # scenario files from before the mecsim namespace
+        module_name = "mecsim." + module_name
     if target is None and os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())  # a user's own module next to their scenario, as `mecsim run` users expect
     try:

@@ -115,7 +115,7 @@ def test_one_task_over_a_slow_link_pays_its_serialisation_both_ways():
 
 def test_heft_prefers_the_near_server_when_the_far_one_is_behind_a_slow_link():
     """The planners see the backhaul: with mec1 a little faster but behind a slow link, HEFT keeps to mec0."""
-    from controllers.heuristics import Heft
+    from mecsim.controllers.heuristics import Heft
     graph = random_dag(np.random.default_rng(2), 10, 0.3)
     plans = []
     for link in (1e18, M / 4):

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from controllers import hmppo, ippo
-from controllers.heuristics import LocalKeepEmulator, RandomTuning
-from controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout, turn_advantages
+from mecsim.controllers import hmppo, ippo
+from mecsim.controllers.heuristics import LocalKeepEmulator, RandomTuning
+from mecsim.controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout, turn_advantages
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.envs import EdgeTuningParallelEnv

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from controllers import mrlco
-from controllers.offload_rl import evaluate_checkpoint
+from mecsim.controllers import mrlco
+from mecsim.controllers.offload_rl import evaluate_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mrlco"

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from controllers import drl, mrlco, mrlato
-from controllers.offload_rl import NetworkSpec, build_policy, evaluate_checkpoint
+from mecsim.controllers import drl, mrlco, mrlato
+from mecsim.controllers.offload_rl import NetworkSpec, build_policy, evaluate_checkpoint
 from mecsim.evaluation import write_eval
 from mecsim.cli import main
 from mecsim.checkpoint import load_checkpoint
@@ -120,7 +120,7 @@ def test_bad_checkpoint_is_one_line(scenario, tmp_path, capsys):
 
 def test_authors_adaptation_takes_the_evaluators_data_and_optimiser(scenario, tmp_path, monkeypatch):
     """--adaptation authors: 2000 DAGs, 3 epochs × 4 minibatches, lr 1e-4, Adam ε 1e-5 per step (notes §2d)."""
-    from controllers import offload_rl
+    from mecsim.controllers import offload_rl
     out = tmp_path / "ck"
     mrlco.train(scenario, out, config=TINY, progress=False)
     seen = []

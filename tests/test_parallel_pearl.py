@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from controllers import pearl_dt
+from mecsim.controllers import pearl_dt
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.parallel import dispatcher

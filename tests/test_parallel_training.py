@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from controllers import mrlco
+from mecsim.controllers import mrlco
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from test_offload_rl import TINY, TRAIN

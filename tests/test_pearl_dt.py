@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from controllers import pearl_dt, sac_baselines, sac_discrete, service_training
-from controllers.pearl_dt import ContextEncoder, PearlDT, kl_to_prior
-from controllers.sac_discrete import FactoredSAC, SACConfig, entropy, joint_probs
+from mecsim.controllers import pearl_dt, sac_baselines, sac_discrete, service_training
+from mecsim.controllers.pearl_dt import ContextEncoder, PearlDT, kl_to_prior
+from mecsim.controllers.sac_discrete import FactoredSAC, SACConfig, entropy, joint_probs
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.registry import resolve
@@ -190,7 +190,8 @@ def test_meta_epoch_trains_the_encoder_through_the_critic():
 @pytest.mark.parametrize("name, cls", [("sac_aisf", "SacAisf"), ("sac_dts", "SacDTs"), ("sac_tm", "SacTM")])
 def test_sac_controllers_resolve_by_name_and_by_their_earlier_module_path(name, cls):
     """The acting controllers moved to sac_baselines; a scenario naming controllers.sac_discrete:Cls still works."""
-    assert resolve(name) is resolve(f"controllers.sac_discrete:{cls}") is getattr(sac_baselines, cls)
+    assert resolve(name) is resolve(f"mecsim.controllers.sac_discrete:{cls}") is getattr(sac_baselines, cls)
+    assert resolve(f"controllers.sac_discrete:{cls}") is resolve(name)       # the path before the namespace
     with pytest.raises(AttributeError):
         getattr(sac_discrete, "NoSuchController")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from controllers.ppo import PPOConfig, Rollout, gae, ppo_loss, ppo_update
+from mecsim.controllers.ppo import PPOConfig, Rollout, gae, ppo_loss, ppo_update
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from controllers.seq2seq import Seq2SeqPolicy, mrlato_policy, mrlco_policy
+from mecsim.controllers.seq2seq import Seq2SeqPolicy, mrlato_policy, mrlco_policy
 
 ATTENTIONS = ["additive", "multihead"]
 F = 6   # toy observation width

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import pytest
 
-from controllers.heuristics import Random, Remote
+from mecsim.controllers.heuristics import Random, Remote
 from mecsim.outputs import write_outputs
 from mecsim.systems.dag_offloading.simulation import DagSimulation
 from tests.helpers import M, FixedPlan, random_dag, scenario

@@ -32,7 +32,7 @@ import numpy as np
 import simpy
 import yaml
 
-from controllers.heuristics import Remote
+from mecsim.controllers.heuristics import Remote
 from mecsim.systems.dag_offloading.analytic import CostModel, evaluate_plan, rank_order, task_times
 from mecsim.scenario.load import load_scenario, scenario_from_document
 from mecsim.scenario.source import parse_yaml

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from controllers import mrlco
+from mecsim.controllers import mrlco
 from mecsim.envs import batch as batch_module
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controllers.hmppo import evaluate
+from mecsim.controllers.hmppo import evaluate
 from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text

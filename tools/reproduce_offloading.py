@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controllers.offload_rl import ADAPTATIONS, evaluate_checkpoint
+from mecsim.controllers.offload_rl import ADAPTATIONS, evaluate_checkpoint
 from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controllers import pearl_dt, sac_baselines
+from mecsim.controllers import pearl_dt, sac_baselines
 from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
