@@ -145,7 +145,8 @@ class Rollouts:
                                     np.random.default_rng(job.actions))
         else:
             gen = torch.Generator().manual_seed(job.actions)
-            policy = (lambda obs: actor.act(obs, job.z, generator=gen))
+            def policy(obs: np.ndarray) -> np.ndarray:
+                return actor.act(obs, job.z, generator=gen)
         return worker.step(policy)
 
 

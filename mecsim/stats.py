@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["latency_stats"]
+__all__ = ["latency_stats", "latency_line"]
 
 
 def latency_stats(values: np.ndarray) -> dict[str, float | None]:
@@ -12,3 +12,10 @@ def latency_stats(values: np.ndarray) -> dict[str, float | None]:
         return {"mean": None, "p50": None, "p95": None, "max": None}
     return {"mean": float(values.mean()), "p50": float(np.percentile(values, 50)),
             "p95": float(np.percentile(values, 95)), "max": float(values.max())}
+
+
+def latency_line(stats: dict[str, float | None]) -> str:
+    """The statistics of :func:`latency_stats` on one line, as ``mecsim run`` prints them."""
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+    return f"mean {fmt(stats['mean'])}  p50 {fmt(stats['p50'])}  p95 {fmt(stats['p95'])}  max {fmt(stats['max'])}"

@@ -247,7 +247,7 @@ def test_mean_entry_width_follows_n_to_the_fat(n, fat, regularity):
 def test_edge_count_grows_with_density():
     means = []
     for density in (0.0, 0.3, 0.6, 0.9):
-        graphs = _batch(lambda rng: _set8(density=density), 60, seed=8)
+        graphs = _batch(lambda rng, density=density: _set8(density=density), 60, seed=8)
         if density == 0.0:  # exactly one parent per non-entry task
             assert all(len(g.edges) == g.n - _summary(g)["entries"] for g in graphs)
         means.append(np.mean([len(g.edges) for g in graphs]))

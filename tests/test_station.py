@@ -121,7 +121,8 @@ def test_hold_false_waits_its_turn_but_does_not_block():
     def go(name, work, hold):
         out[name] = yield station.serve(work, group="g", ticket=name, hold=hold)
 
-    env.process(go("a", 2, True)); env.process(go("b", 5, False)); env.process(go("c", 1, True))
+    for name, work, hold in (("a", 2, True), ("b", 5, False), ("c", 1, True)):
+        env.process(go(name, work, hold))
     env.run()
     assert out["b"][1:] == (2, 7)          # started after a, not blocking c
     assert out["c"][1:] == (2, 3)

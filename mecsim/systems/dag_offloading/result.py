@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mecsim.stats import latency_stats
+from mecsim.stats import latency_line, latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
 
@@ -94,11 +94,9 @@ class DagResult:
         """The lines ``mecsim run`` prints."""
         s = self.summary()
         c, lat = s["counts"], s["latency_ms"]
-        fmt = (lambda v: "-" if v is None else f"{v:.2f}")
         return [("scenario", s["scenario"]), ("controller", s["controller"]), ("seed", str(s["seed"])),
                 ("apps", f"{c['arrived']} arrived, {c['completed']} completed, {c['dropped']} dropped, "
                          f"{c['in_flight']} in flight"),
-                ("latency ms", f"mean {fmt(lat['mean'])}  p50 {fmt(lat['p50'])}  p95 {fmt(lat['p95'])}  "
-                               f"max {fmt(lat['max'])}"),
+                ("latency ms", latency_line(lat)),
                 ("simulated", f"{s['sim_time_s']:.3f} s"),
                 ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]

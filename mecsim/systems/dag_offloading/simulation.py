@@ -6,9 +6,7 @@ import heapq
 import math
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Generator, Sequence
+from typing import Generator, Sequence
 
 import numpy as np
 import simpy

@@ -40,7 +40,7 @@ from mecsim.compute import memory_pool, processor
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.rng import RandomStreams
-from mecsim.stats import latency_stats
+from mecsim.stats import latency_line, latency_stats
 from mecsim.net.channel import Channel, WiredLink
 from mecsim.systems.service_management.plan import Plan, SlotState, draw_state, implement
 from mecsim.systems.service_management.spec import ServiceScenario
@@ -197,14 +197,12 @@ class ServiceResult:
     def headline(self) -> list[tuple[str, str]]:
         s = self.summary()
         c, lat = s["counts"], s["latency_ms"]
-        fmt = (lambda v: "-" if v is None else f"{v:.2f}")
         return [("scenario", s["scenario"]), ("controller", s["controller"]), ("seed", str(s["seed"])),
                 ("slots", f"{c['slots']} ({c['requests']} requests; conditions "
                           f"{', '.join(x['condition'] for x in s['conditions'])})"),
                 ("placement", f"{c['local']} local, {c['edge']} edge, {c['cloud']} cloud "
                               f"({c['forwarded_to_cloud']} re-forwarded by P2), {c['repaired']} repaired"),
-                ("latency ms", f"mean {fmt(lat['mean'])}  p50 {fmt(lat['p50'])}  p95 {fmt(lat['p95'])}  "
-                               f"max {fmt(lat['max'])}"),
+                ("latency ms", latency_line(lat)),
                 ("accuracy", f"{c['accuracy_violations']} requirement(s) missed"),
                 ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]
 
