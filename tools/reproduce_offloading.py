@@ -7,7 +7,9 @@
 
 For each seed: train DRL, MRLCO and MRLATO on the experiment's training tasks (what `mecsim train`
 does), then adapt each on every held-out task and score it after 0/1/20/30/100 steps next to Optimal,
-HEFT and Greedy on the same DAGs (what `mecsim eval` does). `--model authors` turns on the authors'
+HEFT and Greedy on the same DAGs (what `mecsim eval` does). `heft` and `greedy` plan as the authors'
+code does (serial-uplink estimate), `heft_model` and `greedy_model` in the model in force (the same
+without the quirk, stronger with it). `--model authors` turns on the authors'
 entry-upload quirk (the model the paper's MRLCO figures were scored in); `faithful` keeps the serial
 uplink. `--iterations` replaces the budget's iteration count (checkpoints resume, so a second call with
 a larger count trains on); `--workers` runs the (seed, controller) jobs in parallel processes;
@@ -34,8 +36,8 @@ from mecsim.registry import trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNED = ("drl", "mrlco", "mrlato")
-HEURISTICS = ("optimal", "heft", "greedy")
-COLUMNS = [("optimal", 0), ("heft", 0), ("greedy", 0), ("drl", 20), ("drl", 100), ("mrlco", 20),
+HEURISTICS = ("optimal", "heft", "greedy", "heft_model", "greedy_model")   # *_model: controllers/offload_rl.py VARIANTS
+COLUMNS = [("optimal", 0), ("heft", 0), ("greedy", 0), ("heft_model", 0), ("greedy_model", 0), ("drl", 20), ("drl", 100), ("mrlco", 20),
            ("mrlco", 100), ("mrlato", 1), ("mrlato", 30), ("mrlato", 100)]
 STEPS = sorted({s for _, s in COLUMNS})
 
