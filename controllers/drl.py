@@ -22,8 +22,9 @@ BUDGETS = MRLCO_BUDGETS   # same network, PPO and sampling budget as MRLCO, for 
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
-    cfg = with_iterations(BUDGETS[budget], iterations)
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
+          features: str | None = None) -> Path:
+    cfg = with_iterations(BUDGETS[budget], iterations, features)
     ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
 
     def pretrain_iteration(policy, optimizer, tasks, rng, gen):

@@ -24,10 +24,11 @@ BUDGETS = {
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
-          backend: str = "local", workers: int | None = None, address: str | None = None) -> Path:
+          backend: str = "local", workers: int | None = None, address: str | None = None,
+          features: str | None = None) -> Path:
     return mrlco.train(scenario, out, budget=budget, seed=seed, resume=resume, progress=progress,
                        config=BUDGETS[budget], name="mrlato", overrides=overrides, iterations=iterations,
-                       backend=backend, workers=workers, address=address)
+                       backend=backend, workers=workers, address=address, features=features)
 
 
 class MRLATO(LearnedOffloader):

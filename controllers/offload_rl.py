@@ -21,12 +21,12 @@ from controllers.ppo import PPOConfig, Rollout, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
-from mecsim.envs.batch import DagBatch
-from mecsim.envs.dag_offload import DagOffloadEnv
+from mecsim.envs.batch import DagBatch, ScheduleTracker
+from mecsim.envs.dag_offload import DagOffloadEnv, schedule_dim
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
-__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency", "heuristic_latency", "HEURISTICS", "VARIANTS",
+__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "HEURISTICS", "VARIANTS", "FEATURES",
            "Adaptation", "ADAPTATIONS", "evaluator", "train_loop", "LearnedOffloader"]
 
 
@@ -40,6 +40,13 @@ class NetworkSpec:
     layers: int = 2
     attention: str = "additive"
     heads: int = 8
+    schedule_dim: int = 0
+    """decoder inputs per step from the schedule state (the ``schedule`` features); 0: the paper's network"""
+
+
+FEATURES = ("paper", "schedule")
+"""paper: the MRLCO §4.2 embedding; schedule: the same plus, per decoding step, the partial plan's
+closed-form schedule state (mecsim.envs.dag_offload.schedule_features; beyond the papers)"""
 
 
 @dataclass
@@ -65,19 +72,31 @@ def set_threads() -> None:
 
 def build_policy(spec: NetworkSpec) -> Seq2SeqPolicy:
     return Seq2SeqPolicy(spec.obs_dim, spec.n_actions, hidden=spec.hidden, layers=spec.layers,
-                         attention=spec.attention, heads=spec.heads)
+                         attention=spec.attention, heads=spec.heads, schedule_dim=spec.schedule_dim)
+
+
+def decode(policy: Seq2SeqPolicy, batch: DagBatch, *, greedy: bool = False, generator: torch.Generator | None = None
+           ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decode a batch: (the rollout's fields, actions, log-probs, values). With schedule features the
+    tracker computes them online and they are kept in the fields for teacher forcing."""
+    fields = {"tasks": torch.from_numpy(batch.tasks), "mask": torch.from_numpy(batch.mask)}
+    tracker = ScheduleTracker.of(batch) if policy.schedule_dim else None
+    actions, log_prob, value = policy.act(fields["tasks"], fields["mask"], greedy=greedy, generator=generator,
+                                          schedule=tracker)
+    if tracker is not None:
+        fields["schedule"] = torch.from_numpy(tracker.features)
+    return fields, actions, log_prob, value
 
 
 def sample(policy: Seq2SeqPolicy, env: DagOffloadEnv, episodes: int, rng: np.random.Generator,
            generator: torch.Generator) -> tuple[Rollout, float]:
     """`episodes` DAGs drawn from the task, decoded by sampling, scored by the simulator."""
     batch = DagBatch(env, rng.integers(len(env.graphs), size=episodes).tolist())
-    tasks, mask = torch.from_numpy(batch.tasks), torch.from_numpy(batch.mask)
-    actions, log_prob, value = policy.act(tasks, mask, generator=generator)
+    fields, actions, log_prob, value = decode(policy, batch, generator=generator)
     rewards = torch.from_numpy(batch.rewards(actions.numpy())).float()
     latency = float(-rewards.sum(1).mean())
     rewards = rewards * reward_scale(env)
-    rollout = Rollout({"tasks": tasks, "mask": mask}, actions, mask, log_prob, value, rewards)
+    rollout = Rollout(fields, actions, fields["mask"], log_prob, value, rewards)
     return rollout, latency
 
 
@@ -90,7 +109,7 @@ def reward_scale(env: DagOffloadEnv) -> float:
 
 def evaluator(policy: Seq2SeqPolicy):
     """The callable ppo_update needs: teacher-forced log-probs, entropies, values of a rollout slice."""
-    return lambda r: policy.evaluate(r.fields["tasks"], r.fields["mask"], r.actions)
+    return lambda r: policy.evaluate(r.fields["tasks"], r.fields["mask"], r.actions, r.fields.get("schedule"))
 
 
 def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
@@ -119,7 +138,8 @@ def train_loop(scenario: str | Path, out: str | Path, cfg: Any, *, name: str, se
     set_threads()
     tasks = load_tasks(scenario, cfg.order, overrides)["train"]
     env = tasks[0].env
-    spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads)
+    spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads,
+                       schedule_dim(env.model.servers) if cfg.features == "schedule" else 0)
     torch.manual_seed(seed)
     policy = build_policy(spec)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
@@ -156,7 +176,7 @@ def greedy_latency(policy: Seq2SeqPolicy, env: DagOffloadEnv, chunk: int = 256) 
     total = 0.0
     for start in range(0, len(env.graphs), chunk):
         batch = DagBatch(env, list(range(start, min(start + chunk, len(env.graphs)))))
-        actions, _, _ = policy.act(torch.from_numpy(batch.tasks), torch.from_numpy(batch.mask), greedy=True)
+        _, actions, _, _ = decode(policy, batch, greedy=True)
         total += float(batch.latencies(actions.numpy()).sum())
     return total / len(env.graphs)
 
@@ -198,7 +218,9 @@ class LearnedOffloader:
                 raise MecsimError(f"checkpoint expects {self.spec.obs_dim} features per task, "
                                   f"the system gives {tasks.shape[1]}")
             mask = torch.ones((1, ctx.graph.n), dtype=torch.bool)
-            actions, _, _ = self.policy.act(torch.tensor(tasks)[None], mask, greedy=self.greedy)
+            tracker = ScheduleTracker([ctx.graph], [ctx.order], ctx.cost_model, ctx.graph.n) \
+                if self.spec.schedule_dim else None                 # the schedule state, from the context
+            actions, _, _ = self.policy.act(torch.tensor(tasks)[None], mask, greedy=self.greedy, schedule=tracker)
             self._app, self._plan = point.app, actions[0].tolist()
         return int(self._plan[point.context.position])
 

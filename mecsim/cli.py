@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--features", choices=("paper", "schedule"), default=None,
+                    help="drl/mrlco/mrlato network inputs (default: the budget's, paper)")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     tr.add_argument("--backend", choices=("local", "ray"), default=None,
                     help="where meta-training inner loops (mrlco, mrlato) or twin rollouts (pearl_dt) run; "
@@ -167,6 +169,10 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
     parallel = {k: v for k, v in (("backend", args.backend), ("workers", args.workers), ("address", args.address))
                 if v is not None}
+    if args.features is not None:
+        if "features" not in inspect.signature(train).parameters:
+            raise ConfigError(f"--features: controller {args.controller} has no feature choice, got {args.features!r}")
+        parallel["features"] = args.features
     if parallel and not set(parallel) <= set(inspect.signature(train).parameters):
         raise ConfigError(f"controller {args.controller} does not support --backend/--workers/--address")
     out = train(args.scenario, args.out, budget=args.budget, seed=args.seed, resume=args.resume,
