@@ -12,7 +12,8 @@ from typing import Sequence
 
 from mecsim.controllers.mrlco import BUDGETS as MRLCO_BUDGETS
 from mecsim.controllers.mrlco import with_iterations
-from mecsim.controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader, evaluator, mean_stats, sample, train_loop
+from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, HEURISTICS, LearnedOffloader, evaluator, mean_stats,
+                                           sample, train_loop)
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.controllers.ppo import ppo_update
 from mecsim.trainer import Trainer, budget_names
@@ -23,8 +24,9 @@ BUDGETS = MRLCO_BUDGETS   # same network, PPO and sampling budget as MRLCO, for 
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
-    cfg = with_iterations(BUDGETS[budget], iterations)
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
+          features: str | None = None) -> Path:
+    cfg = with_iterations(BUDGETS[budget], iterations, features)
     ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
 
     def pretrain_iteration(policy, optimizer, tasks, rng, gen):
@@ -47,4 +49,5 @@ class DRL(LearnedOffloader):
     controller_name = "drl"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, adaptations=tuple(ADAPTATIONS))
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, adaptations=tuple(ADAPTATIONS),
+                  features=FEATURES)

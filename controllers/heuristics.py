@@ -6,14 +6,17 @@ at the application's first decision with the closed form (``mecsim.systems.dag_o
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from mecsim.systems.dag_offloading.analytic import earliest_finish_plan
 from mecsim.decision import DecisionPoint
 from mecsim.systems.dag_offloading.context import OffloadContext
+from mecsim.errors import ConfigError
 from mecsim.systems.dag_offloading.optimal import MAX_LOG2_PLANS, optimal_plan
 
-__all__ = ["Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning", "LocalKeepEmulator"]
+__all__ = ["PLANNERS", "Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning", "LocalKeepEmulator"]
 
 
 class Local:
@@ -67,12 +70,37 @@ class _PlannedPerApplication:
         return self._plan[point.context.task]
 
 
+PLANNERS = ("authors", "model")
+
+
 class _EarliestFinish(_PlannedPerApplication):
     """Put each task where its estimated finish time is earliest; the device wins only if strictly
-    earlier (the authors' rule). Planned with the closed form at the application's first decision."""
+    earlier (the authors' rule). Planned with the closed form at the application's first decision.
+
+    ``planner`` says which model the estimates come from; it matters only under the authors'
+    entry-upload quirk (``compat.entry_upload_bypass``, cost model uplink "entry_parallel"):
+
+    * ``"authors"`` (default): as the authors' code plans (metarl-offloading ``greedy_solution``, notes
+      ``mrlco_authors_code.md`` §2c), on its serial-uplink estimate, whatever the model in force; the
+      simulator then scores the plan in the model in force. This is how the paper's HEFT-based and
+      Greedy columns were produced (MRLCO Table 3).
+    * ``"model"``: on the closed form of the model in force, quirk included: a stronger baseline under
+      the quirk, which the paper never ran.
+
+    Without the quirk both plan on the same (serial or parallel) uplink and give the same plan.
+    """
+
+    def __init__(self, planner: str = "authors") -> None:
+        super().__init__()
+        if planner not in PLANNERS:
+            raise ConfigError(f"must be one of {', '.join(PLANNERS)}, got {planner!r}", path="controller_params.planner")
+        self.planner = planner
 
     def plan(self, ctx: OffloadContext) -> list[int]:
-        return earliest_finish_plan(ctx.graph, ctx.cost_model, ctx.order)
+        model = ctx.cost_model
+        if self.planner == "authors" and model.uplink == "entry_parallel":
+            model = dataclasses.replace(model, uplink="serial")
+        return earliest_finish_plan(ctx.graph, model, ctx.order)
 
 
 class Greedy(_EarliestFinish):

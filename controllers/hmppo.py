@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mecsim.controllers.offload_rl import set_threads
+from mecsim.controllers.threads import set_threads
 from mecsim.controllers.ppo import PPOConfig, Rollout, gae, ppo_update, standardised
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint

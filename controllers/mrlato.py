@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mecsim.controllers import mrlco
-from mecsim.controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader
+from mecsim.controllers.offload_rl import ADAPTATIONS, FEATURES, HEURISTICS, LearnedOffloader
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.trainer import Trainer, budget_names
 
@@ -25,10 +25,11 @@ BUDGETS = {
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
-          backend: str = "local", workers: int | None = None, address: str | None = None) -> Path:
+          backend: str = "local", workers: int | None = None, address: str | None = None,
+          features: str | None = None) -> Path:
     return mrlco.train(scenario, out, budget=budget, seed=seed, resume=resume, progress=progress,
                        config=BUDGETS[budget], name="mrlato", overrides=overrides, iterations=iterations,
-                       backend=backend, workers=workers, address=address)
+                       backend=backend, workers=workers, address=address, features=features)
 
 
 class MRLATO(LearnedOffloader):
@@ -37,4 +38,5 @@ class MRLATO(LearnedOffloader):
     controller_name = "mrlato"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS))
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS),
+                  features=FEATURES)

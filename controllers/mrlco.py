@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mecsim.controllers.offload_rl import (ADAPTATIONS, HEURISTICS, LearnedOffloader, Task, clone, evaluator, load_tasks,
-                                    mean_stats, sample, train_loop)
+from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, HEURISTICS, LearnedOffloader, Task, clone, evaluator,
+                                           load_tasks, mean_stats, sample, train_loop)
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.controllers.ppo import PPOConfig, ppo_update
 from mecsim.controllers.seq2seq import Seq2SeqPolicy
@@ -54,6 +54,8 @@ class MetaConfig:
     """multihead attention only"""
     order: str = "rank"
     """schedule order: rank (eq. 10) or recursive_rank (MRLATO eq. 13)"""
+    features: str = "paper"
+    """network inputs (controllers/offload_rl.py FEATURES): paper (§4.2) or schedule (beyond the paper)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """clip 0.2, c1 0.5, γ 0.99, λ 0.95 (Table 2)"""
 
@@ -100,13 +102,14 @@ def _inner_job(spec: tuple[TaskSource, MetaConfig], meta: Seq2SeqPolicy, job: tu
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, config: MetaConfig | None = None, name: str = "mrlco",
           overrides: Sequence[str] = (), iterations: int | None = None, backend: str = "local",
-          workers: int | None = None, address: str | None = None) -> Path:
+          workers: int | None = None, address: str | None = None, features: str | None = None) -> Path:
     """Meta-train on the scenario's `training.train` tasks; checkpoint every iteration in `out`.
 
     ``iterations`` replaces the budget's count (resuming with a larger one trains on). ``backend``
     (local | ray), ``workers`` (default 1 for local; for ray, one per CPU of the cluster) and ``address``
-    (a Ray cluster; default a local Ray) say where the inner loops run; the result does not depend on them."""
-    cfg = with_iterations(config or BUDGETS[budget], iterations)
+    (a Ray cluster; default a local Ray) say where the inner loops run; the result does not depend on them.
+    ``features`` replaces the budget's network inputs (paper | schedule)."""
+    cfg = with_iterations(config or BUDGETS[budget], iterations, features)
     check_backend(backend, workers)
     source: TaskSource = (str(Path(scenario).resolve()), tuple(overrides), cfg.order)
 
@@ -131,7 +134,12 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                           iteration=lambda *a: meta_iteration(*a, run=run))
 
 
-def with_iterations(cfg: MetaConfig, iterations: int | None) -> MetaConfig:
+def with_iterations(cfg: MetaConfig, iterations: int | None, features: str | None = None) -> MetaConfig:
+    """The budget with its iteration count and feature set replaced where given."""
+    if features is not None:
+        if features not in FEATURES:
+            raise ValueError(f"features: must be one of {', '.join(FEATURES)}, got {features!r}")
+        cfg = replace(cfg, features=features)
     if iterations is None:
         return cfg
     if iterations < 1:
@@ -145,4 +153,5 @@ class MRLCO(LearnedOffloader):
     controller_name = "mrlco"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS))
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS),
+                  features=FEATURES)

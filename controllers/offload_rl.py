@@ -21,12 +21,12 @@ from mecsim.controllers.seq2seq import Seq2SeqPolicy
 from mecsim.controllers.threads import set_threads
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
-from mecsim.envs.batch import DagBatch
-from mecsim.envs.dag_offload import DagOffloadEnv
+from mecsim.envs.batch import DagBatch, ScheduleTracker
+from mecsim.envs.dag_offload import DagOffloadEnv, schedule_dim
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
-__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "sample", "adapt", "greedy_latency", "HEURISTICS",
+__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "HEURISTICS", "VARIANTS", "FEATURES",
            "Adaptation", "ADAPTATIONS", "evaluator", "train_loop", "LearnedOffloader"]
 
 
@@ -40,6 +40,13 @@ class NetworkSpec:
     layers: int = 2
     attention: str = "additive"
     heads: int = 8
+    schedule_dim: int = 0
+    """decoder inputs per step from the schedule state (the ``schedule`` features); 0: the paper's network"""
+
+
+FEATURES = ("paper", "schedule")
+"""paper: the MRLCO §4.2 embedding; schedule: the same plus, per decoding step, the partial plan's
+closed-form schedule state (mecsim.envs.dag_offload.schedule_features; beyond the papers)"""
 
 
 @dataclass
@@ -58,19 +65,31 @@ def load_tasks(scenario: str | Path, order: str, overrides: Sequence[str] = ()) 
 
 def build_policy(spec: NetworkSpec) -> Seq2SeqPolicy:
     return Seq2SeqPolicy(spec.obs_dim, spec.n_actions, hidden=spec.hidden, layers=spec.layers,
-                         attention=spec.attention, heads=spec.heads)
+                         attention=spec.attention, heads=spec.heads, schedule_dim=spec.schedule_dim)
+
+
+def decode(policy: Seq2SeqPolicy, batch: DagBatch, *, greedy: bool = False, generator: torch.Generator | None = None
+           ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decode a batch: (the rollout's fields, actions, log-probs, values). With schedule features the
+    tracker computes them online and they are kept in the fields for teacher forcing."""
+    fields = {"tasks": torch.from_numpy(batch.tasks), "mask": torch.from_numpy(batch.mask)}
+    tracker = ScheduleTracker.of(batch) if policy.schedule_dim else None
+    actions, log_prob, value = policy.act(fields["tasks"], fields["mask"], greedy=greedy, generator=generator,
+                                          schedule=tracker)
+    if tracker is not None:
+        fields["schedule"] = torch.from_numpy(tracker.features)
+    return fields, actions, log_prob, value
 
 
 def sample(policy: Seq2SeqPolicy, env: DagOffloadEnv, episodes: int, rng: np.random.Generator,
            generator: torch.Generator) -> tuple[Rollout, float]:
     """`episodes` DAGs drawn from the task, decoded by sampling, scored by the simulator."""
     batch = DagBatch(env, rng.integers(len(env.graphs), size=episodes).tolist())
-    tasks, mask = torch.from_numpy(batch.tasks), torch.from_numpy(batch.mask)
-    actions, log_prob, value = policy.act(tasks, mask, generator=generator)
+    fields, actions, log_prob, value = decode(policy, batch, generator=generator)
     rewards = torch.from_numpy(batch.rewards(actions.numpy())).float()
     latency = float(-rewards.sum(1).mean())
     rewards = rewards * reward_scale(env)
-    rollout = Rollout({"tasks": tasks, "mask": mask}, actions, mask, log_prob, value, rewards)
+    rollout = Rollout(fields, actions, fields["mask"], log_prob, value, rewards)
     return rollout, latency
 
 
@@ -83,14 +102,18 @@ def reward_scale(env: DagOffloadEnv) -> float:
 
 def evaluator(policy: Seq2SeqPolicy):
     """The callable ppo_update needs: teacher-forced log-probs, entropies, values of a rollout slice."""
-    return lambda r: policy.evaluate(r.fields["tasks"], r.fields["mask"], r.actions)
+    return lambda r: policy.evaluate(r.fields["tasks"], r.fields["mask"], r.actions, r.fields.get("schedule"))
 
 
 def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([s[k] for s in stats])) for k in METRICS}
 
 
-HEURISTICS = ("greedy", "heft", "optimal")   # the baselines `mecsim eval` scores next to a learned offloader
+HEURISTICS = ("greedy", "heft", "optimal", "greedy_model", "heft_model")   # what `mecsim eval` scores beside a learned offloader
+# columns that are a registered heuristic with parameters: HEFT and Greedy planned in the model in force
+# (controllers/heuristics.py, planner="model"), stronger than the authors' procedure under the quirk
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"greedy_model": ("greedy", {"planner": "model"}),
+                                                   "heft_model": ("heft", {"planner": "model"})}
 METRICS = ["sample_latency", "policy_loss", "value_loss", "approx_kl"]
 
 
@@ -108,7 +131,8 @@ def train_loop(scenario: str | Path, out: str | Path, cfg: Any, *, name: str, se
     set_threads()
     tasks = load_tasks(scenario, cfg.order, overrides)["train"]
     env = tasks[0].env
-    spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads)
+    spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads,
+                       schedule_dim(env.model.servers) if cfg.features == "schedule" else 0)
     torch.manual_seed(seed)
     policy = build_policy(spec)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
@@ -145,7 +169,7 @@ def greedy_latency(policy: Seq2SeqPolicy, env: DagOffloadEnv, chunk: int = 256) 
     total = 0.0
     for start in range(0, len(env.graphs), chunk):
         batch = DagBatch(env, list(range(start, min(start + chunk, len(env.graphs)))))
-        actions, _, _ = policy.act(torch.from_numpy(batch.tasks), torch.from_numpy(batch.mask), greedy=True)
+        _, actions, _, _ = decode(policy, batch, greedy=True)
         total += float(batch.latencies(actions.numpy()).sum())
     return total / len(env.graphs)
 
@@ -187,16 +211,19 @@ class LearnedOffloader:
                 raise MecsimError(f"checkpoint expects {self.spec.obs_dim} features per task, "
                                   f"the system gives {tasks.shape[1]}")
             mask = torch.ones((1, ctx.graph.n), dtype=torch.bool)
-            actions, _, _ = self.policy.act(torch.tensor(tasks)[None], mask, greedy=self.greedy)
+            tracker = ScheduleTracker([ctx.graph], [ctx.order], ctx.cost_model, ctx.graph.n) \
+                if self.spec.schedule_dim else None                 # the schedule state, from the context
+            actions, _, _ = self.policy.act(torch.tensor(tasks)[None], mask, greedy=self.greedy, schedule=tracker)
             self._app, self._plan = point.context.app, actions[0].tolist()
         return int(self._plan[point.context.position])
 
 
-def _heuristic_latency(task: Task, controller: str) -> float | None:
-    """Mean latency of a heuristic on the task's DAGs, run in the engine (None if it refuses)."""
+def heuristic_latency(task: Task, controller: str) -> float | None:
+    """Mean latency of a heuristic (a registered name or a VARIANTS column) on the task's DAGs, run in
+    the engine (None if it refuses)."""
     from mecsim.registry import make_controller
     from mecsim.systems.dag_offloading.simulation import DagSimulation, check_controller
-    ctrl = make_controller(controller)
+    ctrl = make_controller(*VARIANTS.get(controller, (controller, {})))
     graphs = [(g.name, g) for g in task.env.graphs]
     try:
         check_controller(ctrl, graphs, task.env.actions)
@@ -272,7 +299,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
         bar = tqdm(total=len(tests) * (len(seeds) * (steps[-1] + 1) + 1), desc=f"eval {name}", unit="step")
     for task in tests:
         for h in heuristics:
-            latency = _heuristic_latency(task, h)
+            latency = heuristic_latency(task, h)
             if latency is not None:
                 rows += [{"controller": h, "test_set": task.name, "adapt_steps": 0, "seed": s,
                           "latency_ms": latency * 1e3} for s in seeds]

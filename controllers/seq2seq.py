@@ -14,6 +14,13 @@ Layout per decoding step j (0-based; MRLCO eqs. 12-15):
 with a_{-1} a learned start token, state_{-1} the encoder's final (h, c) per layer, and d_{-1} = e_n, the
 encoder's output at the last real task.
 
+Schedule features (``schedule_dim`` > 0; beyond the papers, issue 14): the decoder's input at step j
+also holds s_j, the closed-form schedule state of the partial plan a_0..a_{j-1}
+(``mecsim.envs.dag_offload.schedule_features``): d_j = decoder([embed(a_{j-1}), c_j, s_j], state_{j-1}).
+s_j depends on the actions sampled so far, so ``act`` asks a callable for it at every step and
+``evaluate`` (teacher forcing) takes the features stored with the rollout. With ``schedule_dim=0`` the
+network is the paper's, parameter for parameter.
+
 Layer normalisation (MRLCO Table 2, MRLATO §IV: "on" in encoder and decoder). PyTorch's LSTM has no
 built-in layer norm, so each of the ``layers`` recurrent layers is a single-layer LSTM (encoder) or
 LSTMCell (decoder) whose output goes through a LayerNorm before the next layer reads it. The recurrent
@@ -27,6 +34,8 @@ padded steps cannot change real ones. Outputs at padding are 0 (and action 0).
 Inputs are batched: ``tasks`` (B, N, F) float, ``mask`` (B, N) bool (int8 accepted), actions (B, N).
 """
 from __future__ import annotations
+
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -93,13 +102,14 @@ class Seq2SeqPolicy(nn.Module):
     """Encoder-decoder actor-critic over a DAG's task sequence; one action per task."""
 
     def __init__(self, obs_dim: int, n_actions: int, *, hidden: int = 256, layers: int = 2,
-                 attention: str = "additive", heads: int = 8, layer_norm: bool = True) -> None:
+                 attention: str = "additive", heads: int = 8, layer_norm: bool = True, schedule_dim: int = 0) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {attention!r}")
         if layers < 1 or n_actions < 1:
             raise ValueError("need layers >= 1 and n_actions >= 1")
         self.obs_dim, self.n_actions, self.hidden, self.layers = obs_dim, n_actions, hidden, layers
+        self.schedule_dim = schedule_dim
         self.start = n_actions   # index of the start token's row in `action_embed`
 
         def norm() -> nn.Module:
@@ -111,7 +121,7 @@ class Seq2SeqPolicy(nn.Module):
         self.encoder_norm = nn.ModuleList(norm() for _ in range(layers))
         # Decoder: previous action's embedding (+ start token) and context in, stacked LSTM cells.
         self.action_embed = nn.Embedding(n_actions + 1, hidden)
-        self.decoder = nn.ModuleList(nn.LSTMCell(2 * hidden if k == 0 else hidden, hidden)
+        self.decoder = nn.ModuleList(nn.LSTMCell(2 * hidden + schedule_dim if k == 0 else hidden, hidden)
                                      for k in range(layers))
         self.decoder_norm = nn.ModuleList(norm() for _ in range(layers))
         self.attention = (AdditiveAttention(hidden) if attention == "additive"
@@ -145,10 +155,10 @@ class Seq2SeqPolicy(nn.Module):
     # -- decoder ---------------------------------------------------------------------------------
 
     def _step(self, prev: Tensor, query: Tensor, states: list[tuple[Tensor, Tensor]], enc: Tensor,
-              keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, list[tuple[Tensor, Tensor]]]:
+              keys: Tensor, mask: Tensor, sched: Tensor | None) -> tuple[Tensor, Tensor, list[tuple[Tensor, Tensor]]]:
         """One decoding step: context from the previous output, then the LSTM cells (MRLCO eq. 13)."""
         context = self.attention(query, enc, keys, mask)
-        x = torch.cat([self.action_embed(prev), context], dim=-1)
+        x = torch.cat([self.action_embed(prev), context] + ([] if sched is None else [sched]), dim=-1)
         new: list[tuple[Tensor, Tensor]] = []
         for cell, norm, state in zip(self.decoder, self.decoder_norm, states):
             h, c = cell(x, state)
@@ -166,11 +176,14 @@ class Seq2SeqPolicy(nn.Module):
             raise ValueError("padding must be at the end of each row (packing relies on it)")
         return tasks.float(), mask
 
-    def evaluate(self, tasks: Tensor, mask: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def evaluate(self, tasks: Tensor, mask: Tensor, actions: Tensor,
+                 schedule: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Teacher forcing: (log_prob (B,N), entropy (B,N), value (B,N)) of the given actions; 0 at padding.
 
-        Actions at padding are ignored (any value, e.g. the env's -1, is allowed there)."""
+        Actions at padding are ignored (any value, e.g. the env's -1, is allowed there). ``schedule``
+        (B, N, schedule_dim): the features of each step along these actions (``ScheduleTracker``)."""
         tasks, mask = self._check(tasks, mask)
+        sched = self._check_schedule(schedule, mask)
         actions = torch.where(mask, actions.to(tasks.device).long(), 0)
         enc, states, query = self.encode(tasks, mask)
         keys = self.attention.prepare(enc)
@@ -179,7 +192,8 @@ class Seq2SeqPolicy(nn.Module):
         prev = torch.full((b,), self.start, dtype=torch.long, device=tasks.device)
         feats = []
         for j in range(steps):
-            query, context, states = self._step(prev, query, states, enc, keys, mask)
+            query, context, states = self._step(prev, query, states, enc, keys, mask,
+                                                None if sched is None else sched[:, j])
             feats.append(torch.cat([query, context], dim=-1))
             prev = actions[:, j]
         feat = torch.stack(feats, dim=1)                                  # (B, steps, 2H)
@@ -192,15 +206,27 @@ class Seq2SeqPolicy(nn.Module):
                                 for t in (logp, entropy, value))
         return logp, entropy, value
 
+    def _check_schedule(self, schedule: Tensor | None, mask: Tensor) -> Tensor | None:
+        if (schedule is None) != (self.schedule_dim == 0):
+            raise ValueError(f"schedule features: this network takes {self.schedule_dim} per step, "
+                             f"got {'none' if schedule is None else tuple(schedule.shape)}")
+        if schedule is not None and tuple(schedule.shape) != (*mask.shape, self.schedule_dim):
+            raise ValueError(f"schedule must be (B, N, {self.schedule_dim}), got {tuple(schedule.shape)}")
+        return None if schedule is None else schedule.to(mask.device).float()
+
     @torch.no_grad()
-    def act(self, tasks: Tensor, mask: Tensor, *, greedy: bool = False,
-            generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def act(self, tasks: Tensor, mask: Tensor, *, greedy: bool = False, generator: torch.Generator | None = None,
+            schedule: Callable[[int, Tensor], Any] | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Autoregressive decoding: (actions (B,N) long, log_prob (B,N), value (B,N)); padding
         positions get action 0, log_prob 0, value 0.
 
         Sampling draws from `generator` (reproducible rollouts); greedy takes the argmax (MRLCO §4.3
-        inference)."""
+        inference). ``schedule(j, previous actions (B,))`` gives step j's features (B, schedule_dim),
+        e.g. a ``ScheduleTracker``; needed exactly when ``schedule_dim`` > 0."""
         tasks, mask = self._check(tasks, mask)
+        if (schedule is None) != (self.schedule_dim == 0):
+            raise ValueError(f"schedule: this network takes {self.schedule_dim} features per step, "
+                             f"got {'no' if schedule is None else 'a'} callable")
         enc, states, query = self.encode(tasks, mask)
         keys = self.attention.prepare(enc)
         b, n = mask.shape
@@ -209,7 +235,8 @@ class Seq2SeqPolicy(nn.Module):
         value = torch.zeros((b, n), device=tasks.device)
         prev = torch.full((b,), self.start, dtype=torch.long, device=tasks.device)
         for j in range(int(mask.sum(1).max())):
-            query, context, states = self._step(prev, query, states, enc, keys, mask)
+            sched = None if schedule is None else torch.as_tensor(schedule(j, prev.cpu().numpy()), device=tasks.device).float()
+            query, context, states = self._step(prev, query, states, enc, keys, mask, sched)
             feat = torch.cat([query, context], dim=-1)
             logp_all = torch.log_softmax(self.policy_head(feat), dim=-1)
             if greedy:

@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--budget", default=None, help="the trainer's budget (default: its first, smoke)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--features", choices=("paper", "schedule"), default=None,
+                    help="drl/mrlco/mrlato network inputs (default: the budget's, paper)")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     tr.add_argument("--backend", choices=("local", "ray"), default=None,
                     help="where meta-training inner loops (mrlco, mrlato) or twin rollouts (pearl_dt) run; "
@@ -162,12 +164,18 @@ def _train(args: argparse.Namespace) -> int:
     budget = args.budget or tr.budgets[0]
     if budget not in tr.budgets:
         raise ConfigError(f"--budget: must be one of {', '.join(tr.budgets)} for {args.controller}, got {budget!r}")
-    parallel = {k: v for k, v in (("backend", args.backend), ("workers", args.workers), ("address", args.address))
-                if v is not None}
-    if parallel and not tr.parallel:
+    options = {k: v for k, v in (("backend", args.backend), ("workers", args.workers), ("address", args.address))
+               if v is not None}
+    if options and not tr.parallel:
         raise ConfigError(f"controller {args.controller} does not support --backend/--workers/--address")
+    if args.features is not None:
+        if args.features not in tr.features:
+            raise ConfigError(f"--features: controller {args.controller} has no feature choice, got {args.features!r}"
+                              if not tr.features else
+                              f"--features: must be one of {', '.join(tr.features)}, got {args.features!r}")
+        options["features"] = args.features
     out = tr.train(args.scenario, args.out, budget=budget, seed=args.seed, resume=args.resume,
-                   progress=not args.quiet, overrides=args.overrides, **parallel)
+                   progress=not args.quiet, overrides=args.overrides, **options)
     if not args.quiet:
         print(f"checkpoint and progress.csv in {out}/")
     return 0

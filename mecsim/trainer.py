@@ -17,9 +17,10 @@ __all__ = ["Trainer", "TrainFn", "EvaluateFn", "budget_names"]
 class TrainFn(Protocol):
     def __call__(self, scenario: str | Path, out: str | Path, *, budget: str = ..., seed: int = ...,
                  resume: bool = ..., progress: bool = ..., overrides: Sequence[str] = ...,
-                 **parallel: Any) -> Path:
-        """Train on the scenario's training tasks into `out`; returns `out`. ``parallel`` holds
-        ``backend``, ``workers`` and ``address`` for a trainer with ``Trainer.parallel``."""
+                 **options: Any) -> Path:
+        """Train on the scenario's training tasks into `out`; returns `out`. ``options`` holds
+        ``backend``, ``workers`` and ``address`` for a trainer with ``Trainer.parallel``, and ``features``
+        for one with ``Trainer.features``."""
         ...
 
 
@@ -46,6 +47,8 @@ class Trainer:
     """``train`` accepts ``backend``, ``workers`` and ``address`` (inner loops or rollouts on workers)"""
     adaptations: tuple[str, ...] = ()
     """what one adaptation step may be (``--adaptation``), the default first; () when there is no choice"""
+    features: tuple[str, ...] = ()
+    """the network input sets ``train`` accepts as ``features`` (``--features``); () when there is no choice"""
     checkpoint: str = "checkpoint.pt"
     """the file ``train`` writes into ``out`` (with progress.csv)"""
 

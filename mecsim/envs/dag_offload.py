@@ -4,7 +4,12 @@ One episode = one DAG application on one device, alone (as in the papers' experi
 task in schedule order (MRLCO eq. 10 rank; MRLATO eq. 13 with ``order="recursive_rank"``). The action
 is the task's target (0 = device, k = server k, K+1 = cloud). The reward is minus the increase of the
 latency of the partial plan, r_i = −(T(A_{1:i}) − T(A_{1:i−1})) (MRLCO §4.2), so an episode's return
-is minus the application's latency.
+is minus the application's latency. ``reward="scaled"`` (the default) divides it by the episode
+graph's all-local time Σ_i C_i / f_UE (its latency with every task on one device core), so the return
+is minus the latency relative to all-local (all-local: −1, HEFT on the authors' data about −0.5): O(1)
+for any learner, and a positive factor per graph leaves the best plan of each graph unchanged.
+``reward="seconds"`` gives the paper's raw seconds (one step's reward is then about −70 on the
+authors' data). ``info["latency"]`` is the partial plan's latency in seconds after every step.
 
 Latencies come from the simulator. Where the scenario is in the configuration in which the DES is
 proven equal to the closed form (one device, resources served in schedule order, fixed rates, no
@@ -19,6 +24,16 @@ Observation (a Dict):
   ``plan``    (N,) int64: the actions decided so far, -1 for the rest.
   ``step``    Discrete(N): the position of the task being decided.
   ``mask``    (N,) int8: 1 for real tasks, 0 for padding (N = ``max_tasks``).
+  ``task``    (5,) float32: the profile of the task being decided (its row of ``tasks``, first 5 columns).
+  ``parents`` (p,) int64: the actions already chosen for its parents (its first p parents by position,
+              as in ``tasks``), -1 for empty slots.
+The last two repeat what ``tasks`` and ``plan`` hold, up front: a generic learner (an MLP over the
+flattened Dict) cannot find the current row of a (N, 5 + 2p) matrix from the step index alone, and
+MRLCO's seq2seq never needed them (it reads the whole sequence). They are beyond the paper.
+With ``features="schedule"`` (beyond the paper) the Dict also holds
+  ``schedule`` (2K + 3,) float32: :func:`schedule_features` of the partial plan for the task being
+              decided (its finish time per action and the resources' free times, relative to the
+              current makespan); the closed form's, exact where ``fast`` holds and an estimate elsewhere.
 """
 from __future__ import annotations
 
@@ -40,8 +55,28 @@ from mecsim.systems.dag_offloading.observation import PROFILE, embed
 from mecsim.rng import RandomStreams
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["DagOffloadEnv"]
+__all__ = ["DagOffloadEnv", "REWARDS", "FEATURES", "schedule_dim", "schedule_features"]
 
+REWARDS = ("scaled", "seconds")
+FEATURES = ("paper", "schedule")
+
+
+def schedule_dim(servers: int) -> int:
+    """Length of :func:`schedule_features` with `servers` servers (5 with one)."""
+    return 2 * servers + 3
+
+
+def schedule_features(state: PlanState, task: int) -> np.ndarray:
+    """The schedule state of a partial plan before `task` is decided (issue 14; beyond the papers).
+
+    Per action a (0 device, k server k), the finish time `task` would get (``PlanState.finish_if``), then
+    the device's, the uplink's and each server's free time; each minus the current makespan and divided
+    by the graph's largest local time (the scale of the §4.2 embedding). HEFT's rule is a comparison of
+    the first K + 1 numbers, which the §4.2 embedding alone does not give a network."""
+    m = state.makespan
+    out = [state.finish_if(task, a) - m for a in range(state.model.servers + 1)]
+    out += [state.local_avail - m, state.ul_avail - m] + [v - m for v in state.mec_avail]
+    return np.asarray(out, dtype=np.float32) / (float(state.times.local.max()) or 1.0)
 
 
 def _subgraph(graph: TaskGraph, order: Sequence[int], upto: int) -> TaskGraph:
@@ -71,9 +106,15 @@ class DagOffloadEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, scenario: str | Path | DagScenario | None = None, *, graphs: Sequence[TaskGraph] | None = None,
-                 order: str = "rank", max_tasks: int | None = None, p: int = 12, fast_path: bool = True) -> None:
+                 order: str = "rank", max_tasks: int | None = None, p: int = 12, fast_path: bool = True,
+                 reward: str = "scaled", features: str = "paper") -> None:
         if order not in ORDERS:
             raise ValueError(f"order: must be one of {ORDERS}, got {order!r}")
+        if reward not in REWARDS:
+            raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
+        if features not in FEATURES:
+            raise ValueError(f"features: must be one of {FEATURES}, got {features!r}")
+        self.reward_kind, self.features = reward, features
         if scenario is None:
             scenario = Path(__file__).with_name("default_dag.yaml")
         self.scenario = scenario if isinstance(scenario, DagScenario) else load_scenario(scenario)
@@ -97,6 +138,10 @@ class DagOffloadEnv(gym.Env):
             "plan": spaces.Box(-1, self.actions - 1, (n,), np.int64),
             "step": spaces.Discrete(n),
             "mask": spaces.Box(0, 1, (n,), np.int8),
+            "task": spaces.Box(-1.0, np.float32(max(n, 1e6)), (PROFILE,), np.float32),
+            "parents": spaces.Box(-1, self.actions - 1, (p,), np.int64),
+            **({"schedule": spaces.Box(-1e6, 1e6, (schedule_dim(self.model.servers),), np.float32)}
+               if features == "schedule" else {}),
         })
         self.action_space = spaces.Discrete(self.actions)
         self._graph: TaskGraph | None = None
@@ -123,7 +168,8 @@ class DagOffloadEnv(gym.Env):
         self._tasks, self._order = self.encoded(k)
         self._plan = np.full(self.max_tasks, -1, dtype=np.int64)
         self._pos, self._latency = 0, 0.0
-        self._state = PlanState(graph, self.model) if self.fast else None
+        self._reward_scale = 1.0 if self.reward_kind == "seconds" else self.model.local_hz / float(graph.cycles.sum())
+        self._state = PlanState(graph, self.model) if self.fast or self.features == "schedule" else None
         return self._obs(), {"graph": k, "order": list(self._order), "n": graph.n}
 
     def step(self, action):
@@ -136,14 +182,11 @@ class DagOffloadEnv(gym.Env):
         self._plan[pos] = action
         if self._state is not None:
             self._state.apply(self._order[pos], action)
-            latency = self._state.makespan
-        else:
-            latency = self._des_latency(pos + 1)
-        reward = -(latency - self._latency)         # MRLCO §4.2: minus the latency increase
+        latency = self._state.makespan if self.fast else self._des_latency(pos + 1)
+        reward = -(latency - self._latency) * self._reward_scale   # MRLCO §4.2: minus the latency increase
         self._latency, self._pos = latency, pos + 1
         done = self._pos == graph.n
-        info = {"latency": latency} if done else {}
-        return self._obs(), float(reward), done, False, info
+        return self._obs(), float(reward), done, False, {"latency": latency}
 
     @cached_property
     def mean_local_latency(self) -> float:
@@ -168,6 +211,12 @@ class DagOffloadEnv(gym.Env):
         return float(app.latency_s)
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {"tasks": self._tasks.copy(), "plan": self._plan.copy(),
+        at = min(self._pos, self._graph.n - 1)                     # after the last step: the last task's
+        row = self._tasks[at]
+        where = row[PROFILE:PROFILE + self.p].astype(np.int64)     # parents' positions, -1 padded
+        extra = {"schedule": schedule_features(self._state, self._order[at])} if self.features == "schedule" else {}
+        return {**extra, "tasks": self._tasks.copy(), "plan": self._plan.copy(),
                 "step": min(self._pos, self.max_tasks - 1),
-                "mask": (np.arange(self.max_tasks) < self._graph.n).astype(np.int8)}
+                "mask": (np.arange(self.max_tasks) < self._graph.n).astype(np.int8),
+                "task": row[:PROFILE].copy(),
+                "parents": np.where(where >= 0, self._plan[np.maximum(where, 0)], -1)}
