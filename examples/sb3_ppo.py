@@ -67,9 +67,9 @@ def main() -> None:
             order = env.encoded(k)[1]
             policies = {
                 "sb3_ppo": lambda obs, _: int(agent.predict(obs, deterministic=True)[0]),
-                "random": lambda obs, _: int(rng.integers(env.actions)),
+                "random": lambda obs, _, n=env.actions: int(rng.integers(n)),
                 "local": lambda obs, _: 0,
-                "heft_model": lambda obs, position: heft[order[position]],
+                "heft_model": lambda obs, position, plan=heft, order=order: plan[order[position]],
             }
             rows += [{"test_set": name, "graph": k, "controller": c, "latency_s": episode_latency(env, k, act)}
                      for c, act in policies.items()]
