@@ -12,7 +12,7 @@ from typing import Sequence
 
 from mecsim.controllers.mrlco import BUDGETS as MRLCO_BUDGETS
 from mecsim.controllers.mrlco import with_iterations
-from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, HEURISTICS, LearnedOffloader, evaluator, mean_stats,
+from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, BASELINES, LearnedOffloader, evaluate_actions, mean_stats,
                                            sample, train_loop)
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.controllers.ppo import ppo_update
@@ -35,7 +35,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         for k in chosen:
             rollout, latency = sample(policy, tasks[k].env, cfg.episodes, rng, gen)
             env_steps += int(rollout.mask.sum())
-            result = ppo_update(evaluator(policy), policy.parameters(), optimizer, rollout, ppo, generator=gen)
+            result = ppo_update(evaluate_actions(policy), policy.parameters(), optimizer, rollout, ppo, generator=gen)
             stats.append({**result, "sample_latency": latency})
         return mean_stats(stats), env_steps
 
@@ -49,5 +49,5 @@ class DRL(LearnedOffloader):
     controller_name = "drl"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, adaptations=tuple(ADAPTATIONS),
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), BASELINES, adaptations=tuple(ADAPTATIONS),
                   features=FEATURES)

@@ -41,8 +41,8 @@ from mecsim.systems.edge_tuning import EdgeTuningSpec, TuningSimulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 from mecsim.trainer import Trainer, budget_names
 
-__all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
-           "to_rollout", "turn_advantages", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
+__all__ = ["HMPPOConfig", "BUDGETS", "BASELINES", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
+           "to_rollout", "turn_advantages", "evaluate_actions", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ BUDGETS = {
     # keeping their emulators (a deterministic E), see tools/reproduce_hmppo.py for the paper budget
     "smoke": HMPPOConfig(iterations=40, eval_every=5),
 }
-HEURISTICS = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
+BASELINES = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 CRITICS = ("central", "turns", "local")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
@@ -297,7 +297,7 @@ def turn_advantages(rewards: Tensor, first: Tensor, second: Tensor, cfg: PPOConf
     return {"advantages": advantages, "returns": torch.cat([ret[..., 0], ret[..., 1]])}
 
 
-def evaluator(model: Agents, emulator_entropy: float = 1.0):
+def evaluate_actions(model: Agents, emulator_entropy: float = 1.0):
     """ppo_update's callable: each row's agent log-prob and entropy (agent 2's × ``emulator_entropy``), and
     its critic's value."""
     def evaluate(r: Rollout) -> tuple[Tensor, Tensor, Tensor]:
@@ -347,7 +347,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     for it in run.remaining():
         episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
         batch = to_rollout(model, episodes, cfg.ppo)
-        stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
+        stats = ppo_update(evaluate_actions(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
                            generator=gen)
         run.env_steps += cfg.envs * len(episodes.rewards)
         metrics = {**episodes.metrics, **{k: stats[k] for k in ("policy_loss", "value_loss", "entropy", "approx_kl")}}
@@ -426,7 +426,7 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
     spec = load_scenario(scenario, overrides)
     if not isinstance(spec, EdgeTuningSpec):
         raise MecsimError(f"{scenario}: {name} evaluates on edge_tuning scenarios, got system {spec.system!r}")
-    controllers = [name, *(HEURISTICS if heuristics is None else heuristics)]
+    controllers = [name, *(BASELINES if heuristics is None else heuristics)]
     rows = []
     bar = None
     if progress:
@@ -448,4 +448,4 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
     return rows
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS)
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), BASELINES)

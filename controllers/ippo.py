@@ -27,4 +27,4 @@ class IPPO(LearnedTuner):
     controller_name = "ippo"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), hmppo.HEURISTICS)
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), hmppo.BASELINES)

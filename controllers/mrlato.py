@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mecsim.controllers import mrlco
-from mecsim.controllers.offload_rl import ADAPTATIONS, FEATURES, HEURISTICS, LearnedOffloader
+from mecsim.controllers.offload_rl import ADAPTATIONS, FEATURES, BASELINES, LearnedOffloader
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.trainer import Trainer, budget_names
 
@@ -38,5 +38,5 @@ class MRLATO(LearnedOffloader):
     controller_name = "mrlato"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS),
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), BASELINES, parallel=True, adaptations=tuple(ADAPTATIONS),
                   features=FEATURES)

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, HEURISTICS, LearnedOffloader, Task, clone, evaluator,
+from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, BASELINES, LearnedOffloader, LearningTask, clone, evaluate_actions,
                                            load_tasks, mean_stats, sample, train_loop)
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.controllers.ppo import PPOConfig, ppo_update
@@ -72,7 +72,7 @@ TaskSource = tuple[str, tuple[str, ...], str]
 InnerResult = tuple[list[torch.Tensor], dict[str, float], int]
 """(θ_i' − θ per parameter, the inner loop's stats, env steps sampled)"""
 
-_TASKS: dict[TaskSource, list[Task]] = {}
+_TASKS: dict[TaskSource, list[LearningTask]] = {}
 """Learning tasks loaded once per process (workers get a path, never environments)."""
 
 
@@ -88,7 +88,7 @@ def inner_loop(meta: Seq2SeqPolicy, source: TaskSource, cfg: MetaConfig, task: i
     rollout, latency = sample(inner, _TASKS[source][task].env, cfg.episodes, rng, gen)  # D (line 6)
     opt = torch.optim.Adam(inner.parameters(), lr=cfg.inner_lr)
     ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
-    result = ppo_update(evaluator(inner), inner.parameters(), opt, rollout, ppo, generator=gen)  # m steps (line 7)
+    result = ppo_update(evaluate_actions(inner), inner.parameters(), opt, rollout, ppo, generator=gen)  # m steps (line 7)
     delta = [new.detach() - old.detach() for new, old in zip(inner.parameters(), meta.parameters())]
     return delta, {**result, "sample_latency": latency}, int(rollout.mask.sum())
 
@@ -153,5 +153,5 @@ class MRLCO(LearnedOffloader):
     controller_name = "mrlco"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS),
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), BASELINES, parallel=True, adaptations=tuple(ADAPTATIONS),
                   features=FEATURES)

@@ -26,8 +26,9 @@ from mecsim.envs.dag_offload import DagOffloadEnv, schedule_dim
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
-__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "HEURISTICS", "VARIANTS", "FEATURES",
-           "Adaptation", "ADAPTATIONS", "evaluator", "train_loop", "LearnedOffloader"]
+__all__ = ["NetworkSpec", "LearningTask", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "BASELINES", "VARIANTS", "FEATURES",
+           "Adaptation", "ADAPTATIONS", "evaluate_actions", "evaluate_checkpoint", "train_loop", "LearnedOffloader",
+           "clone", "mean_stats"]
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,16 @@ closed-form schedule state (mecsim.envs.dag_offload.schedule_features; beyond th
 
 
 @dataclass
-class Task:
+class LearningTask:
     """One learning task: a name and its environment."""
 
     name: str
     env: DagOffloadEnv
 
 
-def load_tasks(scenario: str | Path, order: str, overrides: Sequence[str] = ()) -> dict[str, list[Task]]:
+def load_tasks(scenario: str | Path, order: str, overrides: Sequence[str] = ()) -> dict[str, list[LearningTask]]:
     """The scenario's train and test tasks, each as an environment."""
-    return {split: [Task(name, DagOffloadEnv(sc, order=order)) for name, sc in entries]
+    return {split: [LearningTask(name, DagOffloadEnv(sc, order=order)) for name, sc in entries]
             for split, entries in load_training(scenario, overrides).items()}
 
 
@@ -100,7 +101,7 @@ def reward_scale(env: DagOffloadEnv) -> float:
     return 1.0 / env.mean_local_latency
 
 
-def evaluator(policy: Seq2SeqPolicy):
+def evaluate_actions(policy: Seq2SeqPolicy):
     """The callable ppo_update needs: teacher-forced log-probs, entropies, values of a rollout slice."""
     return lambda r: policy.evaluate(r.fields["tasks"], r.fields["mask"], r.actions, r.fields.get("schedule"))
 
@@ -109,7 +110,7 @@ def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([s[k] for s in stats])) for k in METRICS}
 
 
-HEURISTICS = ("greedy", "heft", "optimal", "greedy_model", "heft_model")   # what `mecsim eval` scores beside a learned offloader
+BASELINES = ("greedy", "heft", "optimal", "greedy_model", "heft_model")   # what `mecsim eval` scores beside a learned offloader
 # columns that are a registered heuristic with parameters: HEFT and Greedy planned in the model in force
 # (controllers/heuristics.py, planner="model"), stronger than the authors' procedure under the quirk
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"greedy_model": ("greedy", {"planner": "model"}),
@@ -159,7 +160,7 @@ def adapt(policy: Seq2SeqPolicy, env: DagOffloadEnv, steps: int, cfg: PPOConfig,
     stats = []
     for _ in range(steps):
         rollout, latency = sample(policy, env, episodes, rng, generator)
-        result = ppo_update(evaluator(policy), policy.parameters(), optimizer, rollout, cfg, generator=generator)
+        result = ppo_update(evaluate_actions(policy), policy.parameters(), optimizer, rollout, cfg, generator=generator)
         stats.append({**result, "sample_latency": latency})
     return stats
 
@@ -218,7 +219,7 @@ class LearnedOffloader:
         return int(self._plan[point.context.position])
 
 
-def heuristic_latency(task: Task, controller: str) -> float | None:
+def heuristic_latency(task: LearningTask, controller: str) -> float | None:
     """Mean latency of a heuristic (a registered name or a VARIANTS column) on the task's DAGs, run in
     the engine (None if it refuses)."""
     from mecsim.registry import make_controller
@@ -276,7 +277,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
     if adaptation not in ADAPTATIONS:
         raise MecsimError(f"--adaptation: must be one of {', '.join(ADAPTATIONS)}, got {adaptation!r}")
     how = ADAPTATIONS[adaptation]
-    heuristics = HEURISTICS if heuristics is None else heuristics
+    heuristics = BASELINES if heuristics is None else heuristics
     payload = load_checkpoint(checkpoint)
     set_threads()
     name, cfg = payload["controller"], payload["config"]

@@ -47,7 +47,7 @@ from torch import nn
 
 from mecsim.controllers.sac_discrete import (BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer,
                                       SACConfig, merge, mlp, sac_epoch)
-from mecsim.controllers.service_training import (HEURISTICS, PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
+from mecsim.controllers.service_training import (BASELINES, PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
                                           eval_seed, evaluation_setup, hash_seed, heuristic_rows, latency_on,
                                           training_setup)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
@@ -406,4 +406,4 @@ class PearlDT:
         return self.policy.act(point.observation)
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True)
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), BASELINES, parallel=True)

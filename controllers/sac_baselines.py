@@ -21,7 +21,7 @@ import torch
 
 from mecsim.controllers.sac_discrete import (BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer, SACConfig, merge,
                                       sac_epoch)
-from mecsim.controllers.service_training import (HEURISTICS, Worker, condition_env, eval_seed, evaluation_setup, hash_seed,
+from mecsim.controllers.service_training import (BASELINES, Worker, condition_env, eval_seed, evaluation_setup, hash_seed,
                                           heuristic_rows, latency_on, training_setup, uniform_policy)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
@@ -231,4 +231,4 @@ class SacTM(_SacController):
     baseline = "sac_tm"
 
 
-TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS)
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), BASELINES)

@@ -23,11 +23,11 @@ from mecsim.registry import make_controller
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, TwinSystem, World, build_world
 
-__all__ = ["HEURISTICS", "digital_twins", "training_setup", "evaluation_setup", "condition_env", "Transition",
+__all__ = ["BASELINES", "digital_twins", "training_setup", "evaluation_setup", "condition_env", "Transition",
            "Worker", "uniform_policy", "RolloutSpec", "SlotJob", "Rollouts", "collect", "hash_seed", "eval_seed",
            "PolicyController", "latency_on", "heuristic_rows"]
 
-HEURISTICS = ("random", "local")   # the engine's generic baselines, scored next to learned controllers
+BASELINES = ("random", "local")   # the engine's generic baselines, scored next to learned controllers
 
 
 # -- setup ---------------------------------------------------------------------------------------------
@@ -189,10 +189,10 @@ def latency_on(sc: ServiceScenario, world: World, condition: str, policy: Callab
 
 def heuristic_rows(sc: ServiceScenario, world: World, heuristics: Sequence[str] | None, tests: Sequence[str],
                    seeds: Sequence[int], slots: int) -> list[dict[str, Any]]:
-    """The engine's heuristics (None: :data:`HEURISTICS`) on the same test inputs (same run seeds) as the
+    """The engine's heuristics (None: :data:`BASELINES`) on the same test inputs (same run seeds) as the
     learned controllers."""
     rows = []
-    for h in HEURISTICS if heuristics is None else heuristics:
+    for h in BASELINES if heuristics is None else heuristics:
         for t in tests:
             for s in seeds:
                 ctrl = make_controller(h, {}, np.random.default_rng(s))

@@ -16,7 +16,7 @@ import torch
 
 from mecsim.controllers import hmppo, ippo
 from mecsim.controllers.heuristics import LocalKeepEmulator, RandomTuning
-from mecsim.controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout, turn_advantages
+from mecsim.controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluate_actions, run_episodes, to_rollout, turn_advantages
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.envs import EdgeTuningParallelEnv
@@ -100,7 +100,7 @@ def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, cr
     batch = to_rollout(model, episodes, cfg)
     assert batch.batch_size == 4 and batch.actions.shape == (4, 5, 3)
     assert set(batch.actions[:2].unique().tolist()) <= {0.0, 1.0}          # agent 1's rows: z
-    log_prob, entropy, value = evaluator(model)(batch)
+    log_prob, entropy, value = evaluate_actions(model)(batch)
     torch.testing.assert_close(log_prob, batch.old_log_prob)               # same policy: ratio 1
     z_lp = model.case_log_prob(batch.fields["s1"][:2], batch.actions[:2])[0]
     e_lp = model.emulator_log_prob(batch.fields["s2"][2:], batch.actions[2:])[0]
@@ -169,7 +169,7 @@ def test_cli_train_resume_run_and_eval(scenario, tmp_path, name, module, monkeyp
     ev = tmp_path / "ev"
     assert main(["eval", str(scenario), "--checkpoint", str(out), "--out", str(ev), "--seeds", "0,1", "--quiet"]) == 0
     table = list(csv.DictReader(open(ev / "eval.csv")))
-    assert {(r["controller"], r["seed"]) for r in table} == {(c, s) for c in (name, *hmppo.HEURISTICS) for s in "01"}
+    assert {(r["controller"], r["seed"]) for r in table} == {(c, s) for c in (name, *hmppo.BASELINES) for s in "01"}
     assert all(r["adapt_steps"] == "0" and r["test_set"] == "N=3" for r in table)
     assert {"reward", "perplexity", "switches", "total_delay_min"} <= set(table[0])
     assert (ev / "eval.png").read_bytes()[:4] == b"\x89PNG"

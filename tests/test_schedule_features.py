@@ -9,7 +9,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from mecsim.controllers import mrlco
-from mecsim.controllers.offload_rl import decode, evaluator, greedy_latency, load_tasks, sample
+from mecsim.controllers.offload_rl import decode, evaluate_actions, greedy_latency, load_tasks, sample
 from mecsim.controllers.seq2seq import Seq2SeqPolicy
 from mecsim.systems.dag_offloading.analytic import PlanState, earliest_finish_plan
 from mecsim.checkpoint import load_checkpoint
@@ -105,5 +105,5 @@ def test_schedule_features_train_checkpoint_and_act_in_the_engine(tmp_path):
     assert engine == pytest.approx(greedy_latency(ctrl.policy, test), rel=1e-9)   # same greedy plans
     rollout, _ = sample(ctrl.policy, test, 4, np.random.default_rng(0), torch.Generator().manual_seed(0))
     assert rollout.fields["schedule"].shape == (4, test.max_tasks, 5)
-    logp, _, _ = evaluator(ctrl.policy)(rollout)
+    logp, _, _ = evaluate_actions(ctrl.policy)(rollout)
     torch.testing.assert_close(logp, rollout.old_log_prob, atol=1e-5, rtol=0)

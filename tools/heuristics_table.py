@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mecsim.controllers.offload_rl import HEURISTICS, heuristic_latency, load_tasks
+from mecsim.controllers.offload_rl import BASELINES, heuristic_latency, load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--controllers", default="heft,greedy,heft_model,greedy_model")
     args = parser.parse_args()
     names = [n for n in args.controllers.split(",") if n]
-    if not names or set(names) - set(HEURISTICS):
-        parser.error(f"--controllers: must be a subset of {','.join(HEURISTICS)}, got {args.controllers!r}")
+    if not names or set(names) - set(BASELINES):
+        parser.error(f"--controllers: must be a subset of {','.join(BASELINES)}, got {args.controllers!r}")
     overrides = [f"compat.entry_upload_bypass={'true' if args.model == 'authors' else 'false'}"]
     tests = load_tasks(ROOT / "scenarios" / "mrlco" / f"{args.experiment}.yaml", "rank", overrides)["test"]
     print(f"Experiment {args.experiment}, {args.model} model; mean latency (the authors' units: s)\n")

@@ -36,7 +36,7 @@ from mecsim.registry import trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNED = ("drl", "mrlco", "mrlato")
-HEURISTICS = ("optimal", "heft", "greedy", "heft_model", "greedy_model")   # *_model: controllers/offload_rl.py VARIANTS
+BASELINES = ("optimal", "heft", "greedy", "heft_model", "greedy_model")   # *_model: controllers/offload_rl.py VARIANTS
 COLUMNS = [("optimal", 0), ("heft", 0), ("greedy", 0), ("heft_model", 0), ("greedy_model", 0), ("drl", 20), ("drl", 100), ("mrlco", 20),
            ("mrlco", 100), ("mrlato", 1), ("mrlato", 30), ("mrlato", 100)]
 STEPS = sorted({s for _, s in COLUMNS})
@@ -52,7 +52,7 @@ def job(name: str, seed: int, args: argparse.Namespace) -> list[dict]:
                       overrides=overrides, iterations=args.iterations, features=args.features)
     if args.train_only:
         return []
-    heuristics = HEURISTICS if name == LEARNED[0] else ()
+    heuristics = BASELINES if name == LEARNED[0] else ()
     steps = [s for s in STEPS if s <= args.max_steps]
     rows = evaluate_checkpoint(scenario, ck, adapt_steps=steps, seeds=[seed], heuristics=heuristics,
                                overrides=overrides, progress=not args.quiet, adaptation=args.adaptation,
@@ -104,7 +104,7 @@ def main() -> None:
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     """The Table 3 / Table III layout, one row per held-out set, mean ± std over seeds."""
     sets = list(dict.fromkeys(r["test_set"] for r in rows))
-    head = "| test set | " + " | ".join(c if c in HEURISTICS else f"{c} {s}" for c, s in COLUMNS) + " |"
+    head = "| test set | " + " | ".join(c if c in BASELINES else f"{c} {s}" for c, s in COLUMNS) + " |"
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
     if args.eval_only:
         budget = f"{args.budget} network, checkpoints as trained (iterations: see each progress.csv)"
