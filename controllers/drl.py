@@ -12,8 +12,8 @@ from typing import Sequence
 
 from mecsim.controllers.mrlco import BUDGETS as MRLCO_BUDGETS
 from mecsim.controllers.mrlco import with_iterations
-from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, BASELINES, LearnedOffloader, evaluate_actions, mean_stats,
-                                           sample, train_loop)
+from mecsim.controllers.offload_rl import (ADAPTATIONS, BASELINES, FEATURES, LearnedOffloader, OffloadTraining,
+                                           evaluate_actions, mean_stats, sample)
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.controllers.ppo import ppo_update
 from mecsim.trainer import Trainer, budget_names
@@ -29,18 +29,20 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     cfg = with_iterations(BUDGETS[budget], iterations, features)
     ppo = replace(cfg.ppo, lr=cfg.inner_lr, epochs=cfg.inner_steps)
 
-    def pretrain_iteration(policy, optimizer, tasks, rng, gen):
-        chosen = rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)
+    t = OffloadTraining.start(scenario, out, cfg, name="drl", seed=seed, resume=resume, progress=progress,
+                              overrides=overrides, lr=cfg.inner_lr)
+    for it in t.run.remaining():                      # plain PPO on a few training tasks per iteration
+        chosen = t.rng.choice(len(t.tasks), size=min(cfg.meta_batch, len(t.tasks)), replace=False)
         stats, env_steps = [], 0
         for k in chosen:
-            rollout, latency = sample(policy, tasks[k].env, cfg.episodes, rng, gen)
+            rollout, latency = sample(t.policy, t.tasks[k].env, cfg.episodes, t.rng, t.generator)
             env_steps += int(rollout.mask.sum())
-            result = ppo_update(evaluate_actions(policy), policy.parameters(), optimizer, rollout, ppo, generator=gen)
+            result = ppo_update(evaluate_actions(t.policy), t.policy.parameters(), t.optimizer, rollout, ppo,
+                                generator=t.generator)
             stats.append({**result, "sample_latency": latency})
-        return mean_stats(stats), env_steps
-
-    return train_loop(scenario, out, cfg, name="drl", seed=seed, resume=resume, progress=progress,
-                      overrides=overrides, lr=cfg.inner_lr, iteration=pretrain_iteration)
+        t.end_iteration(it, mean_stats(stats), env_steps)
+    t.run.close()
+    return t.out
 
 
 class DRL(LearnedOffloader):

@@ -20,13 +20,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mecsim.controllers.offload_rl import (ADAPTATIONS, FEATURES, BASELINES, LearnedOffloader, LearningTask, clone, evaluate_actions,
-                                           load_tasks, mean_stats, sample, train_loop)
+from mecsim.controllers.offload_rl import (ADAPTATIONS, BASELINES, FEATURES, LearnedOffloader, LearningTask,
+                                           OffloadTraining, clone, evaluate_actions, load_tasks, mean_stats, sample)
 from mecsim.controllers.offload_rl import evaluate_checkpoint as evaluate
 from mecsim.controllers.ppo import PPOConfig, ppo_update
 from mecsim.controllers.seq2seq import Seq2SeqPolicy
 from mecsim.controllers.threads import set_threads
-from mecsim.parallel import Dispatch, check_backend, dispatcher
+from mecsim.parallel import check_backend, dispatcher
 from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "inner_loop", "evaluate", "MRLCO"]
@@ -113,25 +113,26 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     check_backend(backend, workers)
     source: TaskSource = (str(Path(scenario).resolve()), tuple(overrides), cfg.order)
 
-    def meta_iteration(meta, outer, tasks, rng, gen, run: Dispatch) -> tuple[dict[str, float], int]:
-        _TASKS[source] = tasks                           # this process has them already
-        chosen = rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)
-        seeds = rng.integers(2 ** 63 - 1, size=len(chosen))     # one stream per inner loop, drawn before dispatch
-        results = run(meta, [(int(k), int(s)) for k, s in zip(chosen, seeds)])
-        step = [torch.zeros_like(p) for p in meta.parameters()]
-        for delta, _, _ in results:                      # in task order, whatever the worker count
-            for acc, d in zip(step, delta):
-                acc += d / (cfg.inner_lr * cfg.inner_steps * len(chosen))        # eq. (22)
-        outer.zero_grad()
-        for p, g in zip(meta.parameters(), step):
-            p.grad = -g                                                           # θ ← θ + β g (line 9)
-        outer.step()
-        return mean_stats([r[1] for r in results]), sum(r[2] for r in results)
-
+    t = OffloadTraining.start(scenario, out, cfg, name=name, seed=seed, resume=resume, progress=progress,
+                              overrides=overrides, lr=cfg.outer_lr)
+    _TASKS[source] = t.tasks                             # this process has them already
+    meta, outer, rng = t.policy, t.optimizer, t.rng
     with dispatcher(_inner_job, (source, cfg), backend=backend, workers=workers, address=address) as run:
-        return train_loop(scenario, out, cfg, name=name, seed=seed, resume=resume, progress=progress,
-                          overrides=overrides, lr=cfg.outer_lr,
-                          iteration=lambda *a: meta_iteration(*a, run=run))
+        for it in t.run.remaining():
+            chosen = rng.choice(len(t.tasks), size=min(cfg.meta_batch, len(t.tasks)), replace=False)   # line 3
+            seeds = rng.integers(2 ** 63 - 1, size=len(chosen))  # one stream per inner loop, drawn before dispatch
+            results = run(meta, [(int(k), int(s)) for k, s in zip(chosen, seeds)])                      # lines 4-8
+            step = [torch.zeros_like(p) for p in meta.parameters()]
+            for delta, _, _ in results:                  # in task order, whatever the worker count
+                for acc, d in zip(step, delta):
+                    acc += d / (cfg.inner_lr * cfg.inner_steps * len(chosen))    # eq. (22)
+            outer.zero_grad()
+            for p, g in zip(meta.parameters(), step):
+                p.grad = -g                                                       # θ ← θ + β g (line 9)
+            outer.step()
+            t.end_iteration(it, mean_stats([r[1] for r in results]), sum(r[2] for r in results))
+    t.run.close()
+    return t.out
 
 
 def with_iterations(cfg: MetaConfig, iterations: int | None, features: str | None = None) -> MetaConfig:

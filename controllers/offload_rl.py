@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
 __all__ = ["NetworkSpec", "LearningTask", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "BASELINES", "VARIANTS", "FEATURES",
-           "Adaptation", "ADAPTATIONS", "evaluate_actions", "evaluate_checkpoint", "train_loop", "LearnedOffloader",
+           "Adaptation", "ADAPTATIONS", "evaluate_actions", "evaluate_checkpoint", "OffloadTraining", "LearnedOffloader",
            "clone", "mean_stats"]
 
 
@@ -118,38 +118,49 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"greedy_model": ("greedy", {"
 METRICS = ["sample_latency", "policy_loss", "value_loss", "approx_kl"]
 
 
-def train_loop(scenario: str | Path, out: str | Path, cfg: Any, *, name: str, seed: int, resume: bool,
-               progress: bool, overrides: Sequence[str], lr: float,
-               iteration: Callable[..., tuple[dict[str, float], int]]) -> Path:
-    """What every offloading trainer shares: tasks, network, optimizer, RNGs, resume, checkpoints, log.
+@dataclass
+class OffloadTraining:
+    """What every offloading trainer starts from and ends each iteration with: the training tasks, the
+    network and its optimizer, the random streams, resume, and a checkpoint after every iteration (a
+    crash loses at most one). The trainers (``drl.train``, ``mrlco.train``) write their own loop."""
 
-    ``iteration(policy, optimizer, tasks, rng, generator) -> (metrics, env_steps)`` is the algorithm.
-    A checkpoint is written after every iteration (a crash loses at most one); ``resume`` continues
-    the iteration count and the random streams from it.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads()
-    tasks = load_tasks(scenario, cfg.order, overrides)["train"]
-    env = tasks[0].env
-    spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention, cfg.heads,
-                       schedule_dim(env.model.servers) if cfg.features == "schedule" else 0)
-    torch.manual_seed(seed)
-    policy = build_policy(spec)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    run = TrainingRun(out, name, METRICS, cfg.iterations, rng=rng, generator=gen, resume=resume, progress=progress)
-    if run.checkpoint is not None:
-        policy.load_state_dict(run.checkpoint["policy"])
-        optimizer.load_state_dict(run.checkpoint["optimizer"])
-    for it in run.remaining():
-        metrics, steps = iteration(policy, optimizer, tasks, rng, gen)
-        run.env_steps += steps
-        run.end_iteration(it, {**policy_state(policy, spec, cfg.order), "config": asdict(cfg),
-                               "optimizer": optimizer.state_dict()}, metrics,
-                          show={"latency": f"{metrics['sample_latency']:.4g}"})
-    run.close()
-    return out
+    out: Path
+    tasks: list[LearningTask]
+    spec: NetworkSpec
+    policy: Seq2SeqPolicy
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    generator: torch.Generator
+    run: TrainingRun
+    cfg: Any
+
+    @classmethod
+    def start(cls, scenario: str | Path, out: str | Path, cfg: Any, *, name: str, seed: int, resume: bool,
+              progress: bool, overrides: Sequence[str], lr: float) -> "OffloadTraining":
+        """``resume`` continues the iteration count and the random streams from the checkpoint in `out`."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        set_threads()
+        tasks = load_tasks(scenario, cfg.order, overrides)["train"]
+        env = tasks[0].env
+        spec = NetworkSpec(env.observation_space["tasks"].shape[1], env.actions, cfg.hidden, 2, cfg.attention,
+                           cfg.heads, schedule_dim(env.model.servers) if cfg.features == "schedule" else 0)
+        torch.manual_seed(seed)
+        policy = build_policy(spec)
+        optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+        rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+        run = TrainingRun(out, name, METRICS, cfg.iterations, rng=rng, generator=gen, resume=resume, progress=progress)
+        if run.checkpoint is not None:
+            policy.load_state_dict(run.checkpoint["policy"])
+            optimizer.load_state_dict(run.checkpoint["optimizer"])
+        return cls(out, tasks, spec, policy, optimizer, rng, gen, run, cfg)
+
+    def end_iteration(self, iteration: int, metrics: dict[str, float], env_steps: int) -> None:
+        """Count the iteration's env steps, checkpoint, log a progress.csv row."""
+        self.run.env_steps += env_steps
+        self.run.end_iteration(iteration, {**policy_state(self.policy, self.spec, self.cfg.order),
+                                           "config": asdict(self.cfg), "optimizer": self.optimizer.state_dict()},
+                               metrics, show={"latency": f"{metrics['sample_latency']:.4g}"})
 
 
 def adapt(policy: Seq2SeqPolicy, env: DagOffloadEnv, steps: int, cfg: PPOConfig, episodes: int,
