@@ -36,11 +36,17 @@ class NetworkSpec:
     """Constructor arguments of the Seq2SeqPolicy (kept in checkpoints to rebuild it)."""
 
     obs_dim: int
+    """features per task of the §4.2 embedding (MRLCO §4.2: 5 + 2 × 12 parent/child positions)"""
     n_actions: int
+    """actions per task: the device, each server, the cloud"""
     hidden: int = 256
+    """LSTM units of encoder and decoder (MRLCO Table 2: 256; the authors' code: 128)"""
     layers: int = 2
+    """LSTM layers of encoder and decoder (the authors' code: 2)"""
     attention: str = "additive"
+    """additive (MRLCO's attention) or multihead (MRLATO's)"""
     heads: int = 8
+    """multihead attention only: number of heads (MRLATO)"""
     schedule_dim: int = 0
     """decoder inputs per step from the schedule state (the ``schedule`` features); 0: the paper's network"""
 

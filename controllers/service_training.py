@@ -107,8 +107,11 @@ class RolloutSpec:
     """What a rollout worker builds its environments from: data, never live environments."""
 
     sc: ServiceScenario
+    """the scenario the twins were built from"""
     world: World
+    """its fixed parameters (devices' speeds, links), drawn once"""
     dts: TwinSystem
+    """the digital twins of the training conditions"""
 
 
 @dataclass(frozen=True)
