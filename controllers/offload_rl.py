@@ -36,7 +36,7 @@ class NetworkSpec:
     """Constructor arguments of the Seq2SeqPolicy (kept in checkpoints to rebuild it)."""
 
     obs_dim: int
-    """features per task of the §4.2 embedding (MRLCO §4.2: 5 + 2 × 12 parent/child positions)"""
+    """features per task of the MRLCO §4.2 embedding (mecsim.systems.dag_offloading.observation.embed)"""
     n_actions: int
     """actions per task: the device, each server, the cloud"""
     hidden: int = 256
