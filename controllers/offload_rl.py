@@ -42,7 +42,7 @@ class NetworkSpec:
     hidden: int = 256
     """LSTM units of encoder and decoder (MRLCO Table 2: 256; the authors' code: 128)"""
     layers: int = 2
-    """LSTM layers of encoder and decoder (the authors' code: 2)"""
+    """LSTM layers of encoder and decoder (MRLCO Table 2: 2)"""
     attention: str = "additive"
     """additive (MRLCO's attention) or multihead (MRLATO's)"""
     heads: int = 8

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["Seq2SeqPolicy", "AdditiveAttention", "MultiheadContext", "mrlco_policy", "mrlato_policy"]
+__all__ = ["Seq2SeqPolicy", "AdditiveAttention", "MultiheadContext"]
 
 ATTENTIONS = ("additive", "multihead")
 
@@ -250,14 +250,3 @@ class Seq2SeqPolicy(nn.Module):
             value[:, j] = torch.where(live, self.value_head(feat).squeeze(-1), 0.0)
             prev = a
         return actions, logp, value
-
-
-def mrlco_policy(obs_dim: int, n_actions: int) -> Seq2SeqPolicy:
-    """MRLCO Table 2: 2-layer LSTM encoder/decoder, 256 units, layer norm, additive attention."""
-    return Seq2SeqPolicy(obs_dim, n_actions, hidden=256, layers=2, attention="additive", layer_norm=True)
-
-
-def mrlato_policy(obs_dim: int, n_actions: int) -> Seq2SeqPolicy:
-    """MRLATO §IV and Table I: 2-layer LSTM encoder/decoder, 128 units, layer norm, 8-head attention."""
-    return Seq2SeqPolicy(obs_dim, n_actions, hidden=128, layers=2, attention="multihead", heads=8,
-                         layer_norm=True)

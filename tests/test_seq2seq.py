@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from mecsim.controllers.seq2seq import Seq2SeqPolicy, mrlato_policy, mrlco_policy
+from mecsim.controllers import mrlato, mrlco
+from mecsim.controllers.offload_rl import NetworkSpec, build_policy
+from mecsim.controllers.seq2seq import Seq2SeqPolicy
 
 ATTENTIONS = ["additive", "multihead"]
 F = 6   # toy observation width
@@ -37,10 +39,11 @@ def toy_batch(lengths: list[int], n: int, seed: int = 0) -> tuple[torch.Tensor, 
     return tasks, mask
 
 
-@pytest.mark.parametrize("factory, hidden", [(mrlco_policy, 256), (mrlato_policy, 128)])
-def test_default_shapes_and_zeros_at_padding(factory, hidden):
+@pytest.mark.parametrize("cfg, hidden", [(mrlco.BUDGETS["paper"], 256), (mrlato.BUDGETS["paper"], 128)])
+def test_default_shapes_and_zeros_at_padding(cfg, hidden):
+    """The paper budgets' networks: MRLCO Table 2 (256 units), MRLATO Table I (128 units, 8 heads)."""
     torch.manual_seed(0)
-    policy = factory(29, 2)
+    policy = build_policy(NetworkSpec(29, 2, cfg.hidden, 2, cfg.attention, cfg.heads))
     assert policy.hidden == hidden and policy.layers == 2
     tasks, mask = torch.full((3, 7, 29), -1.0), torch.zeros(3, 7, dtype=torch.bool)
     for b, n in enumerate([7, 4, 1]):
