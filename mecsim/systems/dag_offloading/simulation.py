@@ -8,10 +8,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import simpy
+from simpy.events import ProcessGenerator
 
 from mecsim.decision import DecisionBridge
 from mecsim.errors import ConfigError
@@ -137,7 +138,7 @@ class DagSimulation:
             self.env.process(self._poisson(due, gaps, mean_gap))
 
     def _poisson(self, due: list[tuple[float, int, int]], gaps: dict[int, np.random.Generator],
-                 mean_gap: float) -> Generator:
+                 mean_gap: float) -> ProcessGenerator:
         """Every device's Poisson arrivals, earliest first. A device's next arrival is its last one plus
         a gap from its own stream (arrivals/<device>): the same floats as one process per device."""
         env, devices = self.env, self.infra.devices
@@ -152,7 +153,7 @@ class DagSimulation:
             else:
                 heapq.heappop(due)
 
-    def _arrivals(self, device: Device) -> Generator:
+    def _arrivals(self, device: Device) -> ProcessGenerator:
         """`device`'s applications at listed times or back to back."""
         wl, env = self.scenario.workload, self.env
         count = self._apps_for(device)

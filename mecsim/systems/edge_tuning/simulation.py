@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Generator
+from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import ProcessGenerator
 
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
@@ -115,7 +116,7 @@ class TuningSimulation:
         self.env.process(self._episode())
 
     # -- the story ------------------------------------------------------------------------------------
-    def _episode(self) -> Generator:
+    def _episode(self) -> ProcessGenerator:
         spec, env = self.scenario, self.env
         emu = spec.emulator
         observed = self._observed_gains(0.0)
@@ -146,7 +147,7 @@ class TuningSimulation:
                                          sum(r.switch for r in records), step_reward(kappas, delays, spec.reward)))
             observed = self._observed_gains(env.now - start)
 
-    def _task(self, ue: _UE, t: int, z: int, e: float) -> Generator:
+    def _task(self, ue: _UE, t: int, z: int, e: float) -> ProcessGenerator:
         """One UE's task of step t: its transfer, then its training run; returns its TaskRecord."""
         env, spec, trace, n = self.env, self.scenario, self.trace, ue.index
         start = env.now
