@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from operator import itemgetter
-from typing import NamedTuple
+from typing import IO, Any, NamedTuple
 
 from mecsim.fileio import atomic_write
 from mecsim.naming import natural_key
@@ -58,6 +58,8 @@ class Activity(NamedTuple):
     cycles: float
 
 
+# An activity as recorded: Activity's fields in a plain tuple.
+_Row = tuple[int, int, int, str, str, float, float, float, float]
 # (start_s, end_s, resource, app, task, kind) as a C-level key: works on Activity and plain tuples.
 _SORT_KEY = itemgetter(5, 6, 4, 0, 1, 3)
 # Builds an Activity from a recorded 9-tuple without the Python-level NamedTuple constructor.
@@ -71,7 +73,7 @@ class TraceRecorder:
 
     def __init__(self, enabled: bool = True) -> None:
         self._enabled = bool(enabled)
-        self._rows: list[tuple] = []
+        self._rows: list[_Row] = []
         # The bound method is cached so a record is one attribute load and one call.
         self._append = self._rows.append
 
@@ -117,7 +119,7 @@ class TraceStream:
         if batch < 1:
             raise ValueError(f"batch: must be >= 1, got {batch!r}")
         self.path, self.format, self.batch = os.fspath(path), format, int(batch)
-        self._rows: list[tuple] = []
+        self._rows: list[_Row] = []
         self._append = self._rows.append
         self._written = 0
         if format == "parquet":
@@ -128,6 +130,8 @@ class TraceStream:
         folder = os.path.dirname(self.path) or "."
         os.makedirs(folder, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=folder)
+        self._handle: IO[str] | None      # the csv file; None for parquet (the writer owns its file)
+        self._writer: Any                 # a csv writer or a pyarrow ParquetWriter; None once closed
         if format == "csv":
             self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle, lineterminator="\n")
@@ -233,7 +237,7 @@ def _check_duration(act: Activity) -> None:
         raise ValueError(f"trace activity: end_s must be >= start_s, got {tuple(act)!r}")
 
 
-def _format_row(act: Activity) -> list[str]:
+def _format_row(act: _Row) -> list[str]:
     """Ints as ints, floats as shortest round-trip text (``repr``), so output is deterministic."""
     return [
         str(int(act[0])), str(int(act[1])), str(int(act[2])), str(act[3]), str(act[4]),

@@ -32,7 +32,7 @@ from mecsim.systems.dag_offloading.infrastructure import AccessPoint, Device, In
 from mecsim.systems.dag_offloading.observation import embed
 from mecsim.systems.dag_offloading.result import AppRecord
 from mecsim.systems.dag_offloading.spec import DagScenario
-from mecsim.trace import TraceRecorder
+from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["DagOffloading"]
@@ -67,7 +67,7 @@ class DagOffloading:
     """Offloading decisions and execution of DAG applications over an Infrastructure."""
 
     def __init__(self, env: simpy.Environment, scenario: DagScenario, infra: Infrastructure,
-                 bridge: DecisionBridge, trace: TraceRecorder, order: str) -> None:
+                 bridge: DecisionBridge, trace: TraceRecorder | TraceStream, order: str) -> None:
         self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
         self.order = order                     # rank | recursive_rank | id
         self.records: list[AppRecord] = []
