@@ -6,7 +6,7 @@ simulator can recompute distances (and path loss) only when needed.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,9 +23,10 @@ class Mobility(Protocol):
     def next_leg_end(self, t: float) -> float: ...
 
 
-def _point(name: str, value: object) -> Point:
+def _point(name: str, value: Any) -> Point:
+    """`value` as an (x, y) of finite floats; anything else (not a pair, not numbers) is a ValueError."""
     try:
-        x, y = (float(v) for v in value)  # type: ignore[union-attr]
+        x, y = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: must be a pair of numbers (x, y), got {value!r}") from None
     if not (math.isfinite(x) and math.isfinite(y)):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import simpy
@@ -107,7 +107,8 @@ class TuningSimulation:
         self.shares = 1.0 / np.arange(1, n + 1)
         self.gains = np.array([u.gain for u in self.ues])
         self.up_rates = np.zeros((n, n))
-        self.down_rates = downlink_rate_bps(self.shares[None, :], self.gains[:, None], radio)
+        # array arguments give an array (the rate functions also take plain floats)
+        self.down_rates = cast(np.ndarray, downlink_rate_bps(self.shares[None, :], self.gains[:, None], radio))
         self.uplink = Channel(self.env, "server/uplink", "fdma", self._rate_fn("up_rates"))
         self.downlink = Channel(self.env, "server/downlink", "fdma", self._rate_fn("down_rates"))
         self.tasks: list[TaskRecord] = []
@@ -124,8 +125,8 @@ class TuningSimulation:
             cached = np.array([0.0 if u.cached is None else u.cached / emu.layers for u in self.ues])
             obs = self.scales.observation(observed, self.complexity[:, t], self.data_mb[:, t], cached,
                                          t / spec.tasks)
-            self.up_rates = uplink_rate_bps(self.shares[None, :], self.power_w[:, t, None], self.gains[:, None],
-                                            spec.radio)
+            self.up_rates = cast(np.ndarray, uplink_rate_bps(self.shares[None, :], self.power_w[:, t, None],
+                                                             self.gains[:, None], spec.radio))
             actions = []
             for ue in self.ues:
                 n = ue.index
@@ -137,7 +138,7 @@ class TuningSimulation:
                 actions.append(self._check((yield self.bridge.decide(point)), point))
             start = env.now
             runs = [env.process(self._task(ue, t, z, e)) for ue, (z, e) in zip(self.ues, actions)]
-            records = []
+            records: list[TaskRecord] = []
             for run in runs:                      # each a Process: never a reused condition (DESIGN.md)
                 records.append((yield run))
             self.tasks.extend(records)
