@@ -17,6 +17,7 @@ overtakes one scheduled before it.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import simpy
 from simpy.events import ProcessGenerator
