@@ -12,9 +12,10 @@ from typing import Sequence
 
 from controllers.mrlco import BUDGETS as MRLCO_BUDGETS
 from controllers.mrlco import with_iterations
-from controllers.offload_rl import LearnedOffloader, evaluator, mean_stats, sample, train_loop
+from controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader, evaluator, mean_stats, sample, train_loop
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import ppo_update
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "DRL"]
 
@@ -44,3 +45,6 @@ class DRL(LearnedOffloader):
     """The acting DRL-baseline controller (loads a `mecsim train --controller drl` checkpoint)."""
 
     controller_name = "drl"
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, adaptations=tuple(ADAPTATIONS))

@@ -39,6 +39,7 @@ from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.edge_tuning import EdgeTuningSpec, TuningSimulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
            "to_rollout", "turn_advantages", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
@@ -446,3 +447,5 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
         bar.close()
     return rows
 
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS)

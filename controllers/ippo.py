@@ -8,6 +8,7 @@ from typing import Sequence
 
 from controllers import hmppo
 from controllers.hmppo import LearnedTuner, evaluate
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "IPPO"]
 
@@ -24,3 +25,6 @@ class IPPO(LearnedTuner):
     """The acting IPPO controller: ``mecsim run ... --controller ippo --set controller_params.checkpoint=DIR``."""
 
     controller_name = "ippo"
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), hmppo.HEURISTICS)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Sequence
 
 from controllers import mrlco
-from controllers.offload_rl import LearnedOffloader
+from controllers.offload_rl import ADAPTATIONS, HEURISTICS, LearnedOffloader
 from controllers.offload_rl import evaluate_checkpoint as evaluate
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "MRLATO"]
 
@@ -34,3 +35,6 @@ class MRLATO(LearnedOffloader):
     """The acting MRLATO controller (loads a `mecsim train --controller mrlato` checkpoint)."""
 
     controller_name = "mrlato"
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS))

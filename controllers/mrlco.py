@@ -20,12 +20,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from controllers.offload_rl import (LearnedOffloader, Task, clone, evaluator, load_tasks, mean_stats, sample,
-                                    set_threads, train_loop)
+from controllers.offload_rl import (ADAPTATIONS, HEURISTICS, LearnedOffloader, Task, clone, evaluator, load_tasks,
+                                    mean_stats, sample, train_loop)
 from controllers.offload_rl import evaluate_checkpoint as evaluate
 from controllers.ppo import PPOConfig, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
+from controllers.threads import set_threads
 from mecsim.parallel import Dispatch, check_backend, dispatcher
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["MetaConfig", "BUDGETS", "with_iterations", "train", "inner_loop", "evaluate", "MRLCO"]
 
@@ -141,3 +143,6 @@ class MRLCO(LearnedOffloader):
     """The acting MRLCO controller: `mecsim run ... --controller mrlco --set controller_params.checkpoint=DIR`."""
 
     controller_name = "mrlco"
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True, adaptations=tuple(ADAPTATIONS))

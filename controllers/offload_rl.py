@@ -9,7 +9,6 @@ acting side: it loads a checkpoint and answers the engine's decision points (gre
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -19,6 +18,7 @@ import torch
 
 from controllers.ppo import PPOConfig, Rollout, ppo_update
 from controllers.seq2seq import Seq2SeqPolicy
+from controllers.threads import set_threads
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.envs.batch import DagBatch
@@ -54,13 +54,6 @@ def load_tasks(scenario: str | Path, order: str, overrides: Sequence[str] = ()) 
     """The scenario's train and test tasks, each as an environment."""
     return {split: [Task(name, DagOffloadEnv(sc, order=order)) for name, sc in entries]
             for split, entries in load_training(scenario, overrides).items()}
-
-
-def set_threads() -> None:
-    """One intra-op thread unless MECSIM_TORCH_THREADS says otherwise: these networks are small, and
-    on the 2-core machines a second thread contending with anything else slowed steps several-fold
-    (measured); scale out with processes instead (DESIGN.md)."""
-    torch.set_num_threads(int(os.environ.get("MECSIM_TORCH_THREADS", "1")))
 
 
 def build_policy(spec: NetworkSpec) -> Seq2SeqPolicy:
@@ -202,16 +195,14 @@ class LearnedOffloader:
 def _heuristic_latency(task: Task, controller: str) -> float | None:
     """Mean latency of a heuristic on the task's DAGs, run in the engine (None if it refuses)."""
     from mecsim.registry import make_controller
-    from mecsim.systems.dag_offloading.simulation import DagSimulation
+    from mecsim.systems.dag_offloading.simulation import DagSimulation, check_controller
     ctrl = make_controller(controller)
-    check = getattr(ctrl, "check", None)
+    graphs = [(g.name, g) for g in task.env.graphs]
     try:
-        if check is not None:
-            for g in task.env.graphs:
-                check(g.n, task.env.actions)
+        check_controller(ctrl, graphs, task.env.actions)
     except ValueError:
         return None
-    result = DagSimulation(task.env.scenario, ctrl, trace=False, graphs=[(g.name, g) for g in task.env.graphs]).run()
+    result = DagSimulation(task.env.scenario, ctrl, trace=False, graphs=graphs).run()
     return float(np.mean([a.latency_s for a in result.apps]))
 
 

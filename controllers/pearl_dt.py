@@ -13,7 +13,7 @@ Read top to bottom: the config, the context encoder q_φ(z|c), contexts, one tra
   per-ED latencies observed. The paper writes (s, a, r, s'); here s' does not depend on (s, a) (§V
   draws states at random), so it says nothing about the condition, while the per-ED latencies
   ℓ_u = T_u of eq. (5) (data observed in the physical system) reveal the models' complexity directly.
-- **Training data**: per training condition (a digital twin, see :func:`controllers.sac_discrete.
+- **Training data**: per training condition (a digital twin, see :func:`controllers.service_training.
   digital_twins`) a replay buffer B_k and a window of its most recent transitions c_k. A context for
   the encoder is a random-size sample (1 .. ``context_max``) of c_k, so the encoder learns both from
   few and from many transitions, as adaptation will use it.
@@ -26,11 +26,14 @@ Read top to bottom: the config, the context encoder q_φ(z|c), contexts, one tra
   drawn from the posterior of the transitions so far (the prior at first), then fix z to the posterior
   mean of the collected context and act greedily. No parameter changes.
 
-Measured (``scenarios/pearl_dt/paper.yaml``, smoke networks, 120 iterations, 3 seeds; RESULTS.md): with
-twins that emulate their condition (``twins: {states: generated}``), five slots of context lower the
-latency on the unseen test conditions by 11-16 ms against the prior z, and PEARL-DT then stays below
-SAC_DTs on each of them. With twins that replay the few states observed (``observed``), the state
-alone identifies the twin, the critic fits each twin without z and the posterior stays at the prior.
+What it does on ``scenarios/pearl_dt/paper.yaml`` is in RESULTS.md (Fig. 3): with twins that emulate
+their condition (``twins: {states: generated}``), a few slots of context lower the latency on the unseen
+test conditions against the prior z, and PEARL-DT then stays below SAC_DTs on each of them. With twins
+that replay the few states observed (``observed``), the state alone identifies the twin, the critic fits
+each twin without z and the posterior stays at the prior.
+
+The SAC learner is :mod:`controllers.sac_discrete`; the twins, rollout workers and evaluation runs it
+shares with the SAC baselines are :mod:`controllers.service_training`.
 """
 from __future__ import annotations
 
@@ -42,15 +45,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from controllers.offload_rl import set_threads
-from controllers.sac_discrete import (HEURISTICS, BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers,
-                                      ReplayBuffer, RolloutSpec, Rollouts, SACConfig, SlotJob, collect, condition_env,
-                                      eval_seed, hash_seed, heuristic_rows, merge, mlp, sac_epoch, training_setup)
+from controllers.sac_discrete import (BUDGETS as SAC_BUDGETS, FactoredActor, FactoredSAC, Optimizers, ReplayBuffer,
+                                      SACConfig, merge, mlp, sac_epoch)
+from controllers.service_training import (HEURISTICS, PolicyController, RolloutSpec, Rollouts, SlotJob, collect, condition_env,
+                                          eval_seed, evaluation_setup, hash_seed, heuristic_rows, latency_on,
+                                          training_setup)
 from mecsim.checkpoint import TrainingRun, load_checkpoint
 from mecsim.decision import DecisionPoint
 from mecsim.parallel import check_backend, dispatcher
-from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, World, build_world, observation
+from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, World, observation
+from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["PearlConfig", "BUDGETS", "ContextEncoder", "Context", "train", "evaluate", "adapt_and_run", "PearlDT"]
 
@@ -60,13 +64,21 @@ class PearlConfig:
     """PEARL-DT's hyperparameters: its SAC part and the encoder's."""
 
     sac: SACConfig = field(default_factory=SACConfig)
-    latent: int = 5                   # dimension of z (PEARL's default; the paper is silent)
-    beta: float = 0.1                 # KL weight β (eqs. 20, 29; Table I)
-    encoder_hidden: int = 200         # encoder width (PEARL's 200 × 3; the paper is silent)
+    """the SAC part: actor, twin critics and temperature with z appended to the state (eqs. 21-28; Table I)"""
+    latent: int = 5
+    """dimension of z (the paper is silent; PEARL's default)"""
+    beta: float = 0.1
+    """KL weight β of the encoder's loss (eqs. 20, 29; Table I)"""
+    encoder_hidden: int = 200
+    """width of the encoder's hidden layers (the paper is silent; PEARL's 200)"""
     encoder_layers: int = 3
-    window: int = 256                 # recent transitions per condition kept as its context c_k
-    context_max: int = 64             # largest context the encoder is trained on
-    adapt_steps: int = 5              # slots of context collected on a new condition for the curves
+    """hidden layers of the encoder (the paper is silent; PEARL's 3)"""
+    window: int = 256
+    """recent transitions per condition kept as its context c_k (Algorithm 1 line 5; the paper is silent)"""
+    context_max: int = 64
+    """largest context the encoder is trained on (contexts are 1 .. context_max transitions of c_k)"""
+    adapt_steps: int = 5
+    """slots of context collected on a new condition for the training curves (the paper is silent)"""
 
 
 BUDGETS: dict[str, PearlConfig] = {
@@ -193,11 +205,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     A resumed run restarts the twins' episodes (the simulations in progress are not checkpointed);
     everything else continues exactly.
 
-    Measured on 2 cores: a slot takes about 7 ms (small.yaml) to 12 ms (paper.yaml) against 16 ms
-    (smoke) to about 1 s (paper) per update epoch, T_train epochs per outer step, so collection is a
-    small share of training: a smoke iteration took 0.48 s with 1 worker and 0.50 s with 2 local
-    workers (plus 2-4 s to start them). Workers move the twins' simulations off this process; they
-    do not shorten training on one machine. ``iterations`` replaces the budget's iteration count."""
+    A slot costs much less than the T_train update epochs that follow it (BENCHMARKS.md, PEARL-DT twin
+    rollouts), so workers move the twins' simulations off this process but do not shorten training on
+    one machine. ``iterations`` replaces the budget's iteration count."""
     check_backend(backend, workers)
     cfg = BUDGETS[budget]
     if iterations is not None:
@@ -309,6 +319,10 @@ class _Adapting:
             return self.actor.act(obs, z, generator=self.gen)
         return self.actor.act(obs, mu[None], greedy=True)
 
+    def on_point(self, point: DecisionPoint) -> np.ndarray:
+        """:meth:`act` on an engine decision point."""
+        return self.act(point.observation)
+
 
 def adapt_and_run(actor: FactoredActor, encoder: ContextEncoder, sc: ServiceScenario, world: World, condition: str,
                   adapt_steps: int, seed: int, k: int, slots: int, nvec: Sequence[int]) -> float:
@@ -318,23 +332,11 @@ def adapt_and_run(actor: FactoredActor, encoder: ContextEncoder, sc: ServiceScen
     as every other controller's (``eval_seed(seed, 0)``), acted on with z fixed."""
     policy = _Adapting(actor, encoder, nvec, adapt_steps, torch.Generator().manual_seed(hash_seed(seed, k, 7)))
     if adapt_steps:
-        explore = ServiceSimulation(sc, _Driver(policy), seed=eval_seed(seed, 50 + k), trace=False, condition=condition,
-                             slots=adapt_steps, world=world).run()
+        explore = ServiceSimulation(sc, PolicyController(policy.on_point), seed=eval_seed(seed, 50 + k), trace=False,
+                             condition=condition, slots=adapt_steps, world=world).run()
         for s in explore.slots:
             policy.observe(observation(sc, s.state), s.action, s.reward, s.latency_s)
-    run = ServiceSimulation(sc, _Driver(policy), seed=eval_seed(seed, 0), trace=False, condition=condition,
-                     slots=slots, world=world).run()
-    return float(run.latencies_s().mean())
-
-
-class _Driver:
-    """Engine controller around an adapting policy."""
-
-    def __init__(self, policy: _Adapting) -> None:
-        self.policy = policy
-
-    def act(self, point: DecisionPoint) -> np.ndarray:
-        return self.policy.act(point.observation)
+    return latency_on(sc, world, condition, policy.on_point, eval_seed(seed, 0), slots)
 
 
 def load_parts(payload: dict[str, Any]) -> tuple[FactoredActor, ContextEncoder, list[int], PearlConfig]:
@@ -355,13 +357,9 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
     """PEARL-DT on every test condition after each number of adaptation slots (no gradient step),
     next to the heuristics on the same inputs."""
     payload = load_checkpoint(checkpoint, "pearl_dt")
-    set_threads()
-    sc = load_scenario(scenario, overrides)
-    world = build_world(sc)
+    sc, world, tests = evaluation_setup(scenario, overrides)
     actor, encoder, nvec, cfg = load_parts(payload)
-    tests = [c.name for c in world.test]
-    rows = heuristic_rows(sc, world, HEURISTICS if heuristics is None else heuristics, tests, seeds,
-                          cfg.sac.eval_slots)
+    rows = heuristic_rows(sc, world, heuristics, tests, seeds, cfg.sac.eval_slots)
     steps = sorted(set(int(s) for s in adapt_steps))
     bar = None
     if progress:
@@ -406,3 +404,6 @@ class PearlDT:
             prev = ctx.previous
             self.policy.observe(prev.observation, prev.action, prev.reward, prev.latency_s)
         return self.policy.act(point.observation)
+
+
+TRAINER = Trainer(train, evaluate, budget_names(BUDGETS), HEURISTICS, parallel=True)

@@ -1,4 +1,9 @@
-"""Discrete soft actor-critic for factored actions (PEARL-DT §IV-D eqs. 21-28), and the SAC baselines of §V.
+"""Discrete soft actor-critic for factored actions (PEARL-DT §IV-D eqs. 21-28): the algorithm.
+
+Read top to bottom: the config, the networks, the losses (:class:`FactoredSAC`), the replay buffer and
+one update epoch (:func:`sac_epoch`). The service-management harness that feeds it (digital twins, rollout
+workers, evaluation runs) is :mod:`controllers.service_training`; its users are the SAC baselines of §V
+(:mod:`controllers.sac_baselines`) and PEARL-DT (:mod:`controllers.pearl_dt`).
 
 The action of a slot is one categorical per ED per sub-action (DS, TA, MS; eq. 18), so the policy is
 fully factored and its entropy is the sum of the per-factor entropies (eq. 25). The twin critics are
@@ -17,76 +22,76 @@ Choices where the paper is silent or its text is inconsistent (pitfalls from the
   γ has the same optimal policy and a small one keeps the TD target's variance low;
 - credit ``per_ed`` (default): each Q_u is regressed on its own ED's latency r_u (eq. 19's reward is
   the mean of these), the additive critic's natural target; ``joint`` regresses Σ_u Q_u on the one
-  reward, literally eq. (21). On ``scenarios/pearl_dt/small.yaml`` (12 EDs, one condition, smoke
-  networks, 800 slots) per_ed reached 237 ms greedy against 281 ms for joint (random: 303 ms),
-  because one scalar per slot leaves the split of the credit among the EDs to be learned.
-
-The baselines (§V) share this learner: SAC_AiSF trains one agent per test condition on that condition,
-SAC_DTs one agent over the digital twins of the training conditions, SAC_TM one agent over the twins
-and the test conditions; each keeps its best weights by a validation latency and stops early
-(``patience``). ``mecsim train --controller sac_baselines`` trains all of them in one checkpoint;
-``sac_aisf``, ``sac_dts`` and ``sac_tm`` are the acting controllers.
+  reward, literally eq. (21). per_ed learns a better policy (RESULTS.md, PEARL-DT, credit of the
+  critics), because one scalar per slot leaves the split of the credit among the EDs to be learned.
 """
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from controllers.offload_rl import set_threads
-from mecsim.checkpoint import TrainingRun, load_checkpoint
-from mecsim.decision import DecisionPoint
-from mecsim.envs.service_management import ServiceManagementEnv
-from mecsim.registry import make_controller
-from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import ServiceScenario, ServiceSimulation, TwinSystem, World, build_world
-
-__all__ = ["SACConfig", "BUDGETS", "FactoredSAC", "FactoredActor", "Optimizers", "ReplayBuffer", "Transition", "Worker",
-           "RolloutSpec", "SlotJob", "Rollouts", "collect", "sac_epoch",
-           "digital_twins", "training_setup", "condition_env", "latency_on", "hash_seed", "heuristic_rows", "train", "evaluate",
-           "SacAisf", "SacDTs", "SacTM", "HEURISTICS"]
-
-HEURISTICS = ("random", "local")   # the engine's generic baselines, scored next to learned controllers
+__all__ = ["SACConfig", "BUDGETS", "mlp", "FactoredActor", "FactoredCritic", "joint_probs", "entropy", "joint_index",
+           "FactoredSAC", "ReplayBuffer", "merge", "Optimizers", "sac_epoch"]
 
 
 @dataclass(frozen=True)
 class SACConfig:
     """Hyperparameters of the factored discrete SAC (and of PEARL-DT's SAC part)."""
 
-    hidden: int = 700                 # width of every hidden layer (Table I)
-    layers: int = 5                   # hidden layers (Table I)
-    lr: float = 3e-5                  # AdamW learning rate of every network (Table I)
-    batch: int = 256                  # transitions per condition in a batch (Table I)
-    gamma: float = 0.5                # discount (paper silent; see the module docstring)
-    tau: float = 0.005                # soft target update rate (paper silent; SAC's usual value)
-    updates: int = 40                 # T_train: epochs per outer step (Table I)
-    alpha_every: int = 10             # λ1: temperature update period in epochs (Table I)
-    policy_every: int = 40            # λ2: actor update period in epochs (Table I)
-    entropy_ratio: float = 0.4        # target entropy as a fraction of the maximum (notes: 0.3-0.6)
-    init_alpha: float = 1.0           # initial temperature ξ (entropy per ED and Q_u are both O(1))
-    buffer: int = 20_000              # replay capacity per condition
-    conditions_per_batch: int = 2     # |K'| (§V)
-    warmup: int = 256                 # uniformly random transitions per condition before learning
-    outer_steps: int = 10             # Algorithm 1 outer steps (t') per logged iteration
-    iterations: int = 300             # logged iterations (one checkpoint each)
-    eval_every: int = 5               # iterations between evaluations (validation and test curves)
-    eval_slots: int = 20              # slots per evaluation run
-    patience: int = 20                # evaluations without improvement before a baseline stops
-    credit: str = "per_ed"            # per_ed: each Q_u learns its ED's latency; joint: Σ_u Q_u learns r
-    reward_unit_s: float = 0.1        # latency unit of the critics' rewards (see the module docstring)
+    hidden: int = 700
+    """width of every hidden layer (PEARL-DT Table I, hidden size)"""
+    layers: int = 5
+    """hidden layers of every network (Table I)"""
+    lr: float = 3e-5
+    """AdamW learning rate of every network (Table I)"""
+    batch: int = 256
+    """transitions per condition in a batch (Table I)"""
+    gamma: float = 0.5
+    """discount (the paper is silent; see the module docstring)"""
+    tau: float = 0.005
+    """soft target update rate of Algorithm 1 line 19 (the paper is silent; SAC's usual value)"""
+    updates: int = 40
+    """T_train: update epochs per outer step (Algorithm 1 line 7; Table I)"""
+    alpha_every: int = 10
+    """λ1: temperature update period in epochs (Algorithm 1 line 14; Table I)"""
+    policy_every: int = 40
+    """λ2: actor update period in epochs (Algorithm 1 line 16; Table I)"""
+    entropy_ratio: float = 0.4
+    """target entropy H̄ as a fraction of the maximum (eq. 28; the reference notes advise 0.3-0.6)"""
+    init_alpha: float = 1.0
+    """initial temperature ξ (the paper is silent; entropy per ED and Q_u are both of order one)"""
+    buffer: int = 20_000
+    """replay capacity per condition, B_k of Algorithm 1 line 5 (the paper is silent)"""
+    conditions_per_batch: int = 2
+    """|K'|: conditions sampled for each update epoch (Algorithm 1 line 6; §V)"""
+    warmup: int = 256
+    """uniformly random transitions per condition before learning (the paper is silent)"""
+    outer_steps: int = 10
+    """Algorithm 1 outer steps (t') per logged iteration"""
+    iterations: int = 300
+    """logged iterations (one checkpoint and one progress.csv row each)"""
+    eval_every: int = 5
+    """iterations between evaluations (the validation and test curves of Fig. 3)"""
+    eval_slots: int = 20
+    """slots per evaluation run"""
+    patience: int = 20
+    """evaluations without improvement before a baseline stops (§V's early stopping; the paper gives no count)"""
+    credit: str = "per_ed"
+    """per_ed: each Q_u learns its ED's latency; joint: Σ_u Q_u learns r (eq. 21; see the module docstring)"""
+    reward_unit_s: float = 0.1
+    """latency unit of the critics' rewards in seconds (see the module docstring)"""
 
 
 BUDGETS: dict[str, SACConfig] = {
-    # paper: Table I's networks; one update epoch (batch 2 × 256, 80 EDs, 700 × 5) takes about 1 s on
-    # one CPU core, so an iteration (10 outer steps × 40 epochs) takes about 400 s: far beyond a
-    # 2 CPU-hour budget (about 18 iterations). Checkpoints hold the replay buffers for exact resume.
+    # paper: Table I's networks; on CPUs far beyond a few hours (RESULTS.md, PEARL-DT, budget).
+    # Checkpoints hold the replay buffers for exact resume.
     "paper": SACConfig(),
     # smoke: small networks and a faster learning rate, so a few minutes on 2 CPU cores show the
     # whole pipeline (collection, updates, evaluation, early stopping, checkpoints) and some learning
@@ -99,6 +104,7 @@ BUDGETS: dict[str, SACConfig] = {
 # -- networks ----------------------------------------------------------------------------------------
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers of the given sizes with ReLUs between them (none after the last)."""
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-2], sizes[1:-1]):
         layers += [nn.Linear(a, b), nn.ReLU()]
@@ -157,6 +163,8 @@ def joint_index(actions: torch.Tensor, nvec: Sequence[int]) -> torch.Tensor:
     """(B, U, 3) choices → (B, U) index into the joint per-ED action (row-major, as joint_probs)."""
     return (actions[..., 0] * nvec[1] + actions[..., 1]) * nvec[2] + actions[..., 2]
 
+
+# -- losses ------------------------------------------------------------------------------------------
 
 class FactoredSAC(nn.Module):
     """Actor, target actor, twin critics and their targets, and the temperature (log ξ)."""
@@ -232,61 +240,7 @@ class FactoredSAC(nn.Module):
                 t.lerp_(p, tau)
 
 
-@dataclass
-class Optimizers:
-    """AdamW per part (Table I); ``extra`` trains with the critics (PEARL-DT's encoder)."""
-
-    actor: torch.optim.Optimizer
-    critic: torch.optim.Optimizer
-    alpha: torch.optim.Optimizer
-
-    @classmethod
-    def build(cls, agent: FactoredSAC, lr: float) -> "Optimizers":
-        return cls(torch.optim.AdamW(agent.actor.parameters(), lr=lr),
-                   torch.optim.AdamW([*agent.critic1.parameters(), *agent.critic2.parameters()], lr=lr),
-                   torch.optim.AdamW([agent.log_alpha], lr=lr, weight_decay=0.0))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(), "alpha": self.alpha.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k in ("actor", "critic", "alpha"):
-            getattr(self, k).load_state_dict(state[k])
-
-
-def sac_epoch(agent: FactoredSAC, opt: Optimizers, cfg: SACConfig, epoch: int, batch: dict[str, torch.Tensor],
-              z: torch.Tensor | None = None, extra_loss: torch.Tensor | None = None,
-              extra_opt: torch.optim.Optimizer | None = None) -> dict[str, float]:
-    """One epoch of Algorithm 1 lines 12-19: critics (and, through ``z`` and ``extra_loss``, the
-    encoder), the temperature every λ1 epochs, the actor every λ2 epochs, then the soft updates."""
-    loss_q = agent.critic_loss(batch, z)
-    total = loss_q if extra_loss is None else loss_q + extra_loss
-    opt.critic.zero_grad()
-    if extra_opt is not None:
-        extra_opt.zero_grad()
-    total.backward()
-    opt.critic.step()
-    if extra_opt is not None:
-        extra_opt.step()
-    out = {"critic_loss": float(loss_q.detach())}
-    zd = None if z is None else z.detach()
-    if epoch % cfg.alpha_every == 0:
-        with torch.no_grad():
-            h = entropy(agent.actor(batch["obs"], zd))
-        opt.alpha.zero_grad()
-        agent.alpha_loss(h).backward()
-        opt.alpha.step()
-    if epoch % cfg.policy_every == 0:
-        loss_pi, h = agent.actor_loss(batch["obs"], zd)
-        opt.actor.zero_grad()
-        loss_pi.backward()
-        opt.actor.step()
-        out.update(actor_loss=float(loss_pi.detach()), entropy=float(h.mean()))
-    agent.soft_update(cfg.tau)
-    return out
-
-
-# -- data ----------------------------------------------------------------------------------------------
+# -- replay buffer -----------------------------------------------------------------------------------
 
 class ReplayBuffer:
     """A ring of transitions of one condition; per-ED latencies kept for PEARL-DT's contexts."""
@@ -340,347 +294,70 @@ class ReplayBuffer:
 
 
 def merge(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One batch from the batches of several conditions (they share γ)."""
     return {k: (batches[0][k] if k == "gamma" else torch.cat([b[k] for b in batches])) for k in batches[0]}
 
 
-class Transition(NamedTuple):
-    """One slot of experience, in the order of :meth:`ReplayBuffer.add`."""
-
-    obs: np.ndarray
-    action: np.ndarray
-    reward: float
-    next_obs: np.ndarray
-    done: bool
-    latency: np.ndarray
-
-
-class Worker:
-    """One condition's environment with its episode in progress (Algorithm 1 lines 3-5)."""
-
-    def __init__(self, env: ServiceManagementEnv, seed: int) -> None:
-        self.env, self.obs = env, None
-        self.rng = np.random.default_rng(seed)
-
-    def step(self, policy: Callable[[np.ndarray], np.ndarray]) -> Transition:
-        """One slot with `policy`; an episode starts (with a seed from this worker's stream) when needed."""
-        if self.obs is None:
-            self.obs, _ = self.env.reset(seed=int(self.rng.integers(2**31 - 1)))
-        obs, action = self.obs, policy(self.obs)
-        nxt, reward, terminated, truncated, info = self.env.step(action.reshape(-1))
-        self.obs = None if (terminated or truncated) else nxt
-        return Transition(obs, action, float(reward), nxt, bool(terminated), info["latency_s"])
-
-
-@dataclass(frozen=True)
-class RolloutSpec:
-    """What a rollout worker builds its environments from: data, never live environments."""
-
-    sc: ServiceScenario
-    world: World
-    dts: TwinSystem
-
-
-@dataclass(frozen=True)
-class SlotJob:
-    """One slot on one condition, with everything random drawn before dispatch (see :class:`Rollouts`)."""
-
-    condition: str
-    episodes: int                     # seed of the condition's episode stream (its Worker)
-    actions: int                      # seed of this slot's action sampling
-    z: torch.Tensor | None = None     # the latent appended to the state (PEARL-DT), None without one
-    uniform: bool = False             # uniformly random actions (warm-up) instead of the actor's
-
-
-class Rollouts:
-    """A rollout worker's state: a :class:`Worker` per (condition, episode seed) it has served.
-
-    Used through :func:`mecsim.parallel.dispatcher` with :func:`collect`: a slot depends only on the
-    actor's weights, the job and the condition's episode so far, and job i always runs on the same
-    worker, so the transitions do not depend on the worker count or backend."""
-
-    def __init__(self, spec: RolloutSpec) -> None:
-        set_threads()
-        self.spec = spec
-        self.workers: dict[tuple[str, int], Worker] = {}
-
-    def step(self, actor: FactoredActor, job: SlotJob) -> Transition:
-        key = (job.condition, job.episodes)
-        if key not in self.workers:
-            env = condition_env(self.spec.sc, self.spec.world, self.spec.dts, job.condition)
-            self.workers[key] = Worker(env, job.episodes)
-        worker = self.workers[key]
-        if job.uniform:
-            policy = uniform_policy(worker.env.nvec.tolist(), worker.env.observation_space.shape[0],
-                                    np.random.default_rng(job.actions))
-        else:
-            gen = torch.Generator().manual_seed(job.actions)
-            policy = (lambda obs: actor.act(obs, job.z, generator=gen))
-        return worker.step(policy)
-
-
-def collect(rollouts: Rollouts, actor: FactoredActor, job: SlotJob) -> Transition:
-    """A :func:`mecsim.parallel.dispatcher` job: one slot of ``job`` with the actor's weights."""
-    return rollouts.step(actor, job)
-
-
-def uniform_policy(nvec: Sequence[int], eds: int, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda obs: (rng.random((eds, 3)) * np.asarray(nvec)).astype(np.int64)
-
-
-def digital_twins(sc: ServiceScenario, world: World, seed: int) -> TwinSystem:
-    """The DT system (§IV-C): run the physical system along the scenario's timeline with its own
-    controller, create a twin for every condition met and keep it in sync with what was observed."""
-    physical = make_controller(sc.controller, sc.controller_params, np.random.default_rng(seed))
-    result = ServiceSimulation(sc, physical, seed=seed, trace=False, world=world).run()
-    dts = TwinSystem(sc, world)
-    dts.observe(result.slots)
-    return dts
-
-
-def training_setup(scenario: str | Path, out: str | Path, overrides: Sequence[str],
-                   seed: int) -> tuple[Path, ServiceScenario, World, TwinSystem]:
-    """What SAC and PEARL-DT training start from: the output folder, the scenario, its world and the DTs."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads()
-    sc = load_scenario(scenario, overrides)
-    world = build_world(sc)
-    return out, sc, world, digital_twins(sc, world, seed)
-
-
-def condition_env(sc: ServiceScenario, world: World, dts: TwinSystem, condition: str) -> ServiceManagementEnv:
-    """A twin's emulation when the condition has a twin, else the condition itself (a test condition)."""
-    twin = dts.twins.get(condition)
-    return ServiceManagementEnv(sc, condition=condition, states=twin.replayed if twin else None, world=world)
-
-
-def latency_on(sc: ServiceScenario, world: World, condition: str, policy: Callable[[DecisionPoint], Any],
-               seed: int, slots: int) -> float:
-    """Mean request latency (s) of `policy` on a condition (the scenario's distributions, run seed)."""
-    class _Ctrl:
-        def act(self, point: DecisionPoint) -> Any:
-            return policy(point)
-    result = ServiceSimulation(sc, _Ctrl(), seed=seed, trace=False, condition=condition, slots=slots, world=world).run()
-    return float(result.latencies_s().mean())
-
-
-def eval_seed(seed: int, k: int) -> int:
-    """Evaluation run seeds, apart from training's (which draw from numpy generators seeded by `seed`)."""
-    return 1_000_003 * (seed + 1) + k
-
-
-# -- the baselines -----------------------------------------------------------------------------------------
+# -- the update step ----------------------------------------------------------------------------------
 
 @dataclass
-class Baseline:
-    """One SAC agent of §V with its training conditions, validation set and early-stopping state."""
+class Optimizers:
+    """AdamW per part (Table I); PEARL-DT's encoder has its own, stepped with the critics' (:func:`sac_epoch`)."""
 
-    name: str                         # sac_aisf/t1, sac_dts, sac_tm
-    conditions: list[str]
-    validation: list[str]
-    agent: FactoredSAC
-    opt: Optimizers
-    best: dict[str, torch.Tensor]
-    workers: dict[str, Worker]
-    buffers: dict[str, ReplayBuffer]
-    best_latency: float = math.inf
-    bad_evals: int = 0
-    stopped: bool = False
+    actor: torch.optim.Optimizer
+    critic: torch.optim.Optimizer
+    alpha: torch.optim.Optimizer
 
+    @classmethod
+    def build(cls, agent: FactoredSAC, lr: float) -> "Optimizers":
+        return cls(torch.optim.AdamW(agent.actor.parameters(), lr=lr),
+                   torch.optim.AdamW([*agent.critic1.parameters(), *agent.critic2.parameters()], lr=lr),
+                   torch.optim.AdamW([agent.log_alpha], lr=lr, weight_decay=0.0))
 
-def baseline_plan(twins: Sequence[str], tests: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """name → (training conditions, validation conditions) for the three baselines of §V."""
-    plan = {f"sac_aisf/{t}": ([t], [t]) for t in tests}
-    plan["sac_dts"] = (list(twins), list(twins))
-    plan["sac_tm"] = (list(twins) + list(tests), list(twins) + list(tests))
-    return plan
+    def state_dict(self) -> dict[str, Any]:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(), "alpha": self.alpha.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k in ("actor", "critic", "alpha"):
+            getattr(self, k).load_state_dict(state[k])
 
 
-def _policy(agent: FactoredSAC) -> Callable[[DecisionPoint], Any]:
-    return lambda point: agent.act(point.observation, greedy=True)
-
-
-def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
-    """Train SAC_AiSF (one agent per test condition), SAC_DTs and SAC_TM side by side (§V); each
-    agent collects its own data in its own environments. ``iterations`` replaces the budget's count."""
-    cfg = BUDGETS[budget] if iterations is None else replace(BUDGETS[budget], iterations=iterations)
-    out, sc, world, dts = training_setup(scenario, out, overrides, seed)
-    tests = [c.name for c in world.test]
-    probe = condition_env(sc, world, dts, tests[0] if tests else next(iter(dts.twins)))
-    shape, nvec = probe.observation_space.shape, probe.nvec.tolist()
-    torch.manual_seed(seed)
-    baselines: dict[str, Baseline] = {}
-    for k, (name, (conds, val)) in enumerate(baseline_plan(list(dts.twins), tests).items()):
-        agent = FactoredSAC(shape, nvec, cfg)
-        workers = {c: Worker(condition_env(sc, world, dts, c), hash_seed(seed, k, j)) for j, c in enumerate(conds)}
-        baselines[name] = Baseline(name, conds, val, agent, Optimizers.build(agent, cfg.lr),
-                                   copy.deepcopy(agent.actor.state_dict()), workers,
-                                   {c: ReplayBuffer(cfg.buffer, shape) for c in conds})
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    metrics = [f"{b}_{m}" for b in baselines for m in ("sample_latency_ms", "critic_loss", "alpha", "val_latency_ms",
-                                                       "stopped")]
-    metrics += [f"{b}_{t}_ms" for b in baselines for t in tests if b in ("sac_dts", "sac_tm") or b.endswith(t)]
-    run = TrainingRun(out, "sac_baselines", metrics, cfg.iterations, rng=rng, generator=gen, resume=resume,
-                      progress=progress)
-    if (ck := run.checkpoint) is not None:
-        for k, (name, b) in enumerate(baselines.items()):
-            state = ck["agents"][name]
-            b.agent.load_state_dict(state["agent"])
-            b.opt.load_state_dict(state["opt"])
-            b.best, b.best_latency = state["best"], float(state["best_latency"])
-            b.bad_evals, b.stopped = int(state["bad_evals"]), bool(state["stopped"])
-            for j, (c, buf) in enumerate(b.buffers.items()):
-                buf.load_state_dict(state["buffers"][c])
-                b.workers[c].rng = np.random.default_rng(hash_seed(seed, k, j, ck["iteration"]))  # episodes restart
-    for it in run.remaining():
-        row: dict[str, Any] = {}
-        for b in baselines.values():
-            if b.stopped:
-                row[f"{b.name}_stopped"] = 1
-                continue
-            rewards, stats = [], {}
-            for _ in range(cfg.outer_steps):
-                for c, w in b.workers.items():           # Algorithm 1 lines 2-5, without z
-                    warm = b.buffers[c].size < cfg.warmup
-                    policy = uniform_policy(nvec, shape[0], rng) if warm else \
-                        (lambda obs, a=b.agent: a.act(obs, generator=gen))
-                    t = w.step(policy)
-                    b.buffers[c].add(*t)
-                    rewards.append(t.reward)
-                    run.env_steps += 1
-                if min(buf.size for buf in b.buffers.values()) < cfg.warmup:
-                    continue
-                for epoch in range(1, cfg.updates + 1):   # lines 6-19
-                    chosen = rng.choice(b.conditions, size=min(cfg.conditions_per_batch, len(b.conditions)),
-                                        replace=False)
-                    batch = merge([b.buffers[c].batch(b.buffers[c].sample(cfg.batch, rng), nvec, cfg)
-                                   for c in chosen])
-                    stats = sac_epoch(b.agent, b.opt, cfg, epoch, batch)
-            row[f"{b.name}_sample_latency_ms"] = -1e3 * float(np.mean(rewards))
-            row[f"{b.name}_critic_loss"] = stats.get("critic_loss", "")
-            row[f"{b.name}_alpha"] = float(b.agent.alpha.detach())
-            if it % cfg.eval_every == 0 or it == cfg.iterations:
-                _evaluate_baseline(b, sc, world, tests, cfg, seed, row)
-            row[f"{b.name}_stopped"] = int(b.stopped)
-        run.end_iteration(it, {
-            "config": asdict(cfg), "obs_shape": list(shape), "nvec": nvec, "budget": budget,
-            "agents": {n: {"agent": b.agent.state_dict(), "opt": b.opt.state_dict(), "best": b.best,
-                           "best_latency": b.best_latency, "bad_evals": b.bad_evals, "stopped": b.stopped,
-                           "buffers": {c: buf.state_dict() for c, buf in b.buffers.items()}}
-                       for n, b in baselines.items()}}, row)
-        if all(b.stopped for b in baselines.values()):
-            break
-    run.close()
+def sac_epoch(agent: FactoredSAC, opt: Optimizers, cfg: SACConfig, epoch: int, batch: dict[str, torch.Tensor],
+              z: torch.Tensor | None = None, extra_loss: torch.Tensor | None = None,
+              extra_opt: torch.optim.Optimizer | None = None) -> dict[str, float]:
+    """One epoch of Algorithm 1 lines 12-19: critics (and, through ``z`` and ``extra_loss``, the
+    encoder), the temperature every λ1 epochs, the actor every λ2 epochs, then the soft updates."""
+    loss_q = agent.critic_loss(batch, z)
+    total = loss_q if extra_loss is None else loss_q + extra_loss
+    opt.critic.zero_grad()
+    if extra_opt is not None:
+        extra_opt.zero_grad()
+    total.backward()
+    opt.critic.step()
+    if extra_opt is not None:
+        extra_opt.step()
+    out = {"critic_loss": float(loss_q.detach())}
+    zd = None if z is None else z.detach()
+    if epoch % cfg.alpha_every == 0:
+        with torch.no_grad():
+            h = entropy(agent.actor(batch["obs"], zd))
+        opt.alpha.zero_grad()
+        agent.alpha_loss(h).backward()
+        opt.alpha.step()
+    if epoch % cfg.policy_every == 0:
+        loss_pi, h = agent.actor_loss(batch["obs"], zd)
+        opt.actor.zero_grad()
+        loss_pi.backward()
+        opt.actor.step()
+        out.update(actor_loss=float(loss_pi.detach()), entropy=float(h.mean()))
+    agent.soft_update(cfg.tau)
     return out
 
 
-def hash_seed(*parts: int) -> int:
-    """A seed for a worker from (training seed, agent, condition, ...): independent streams."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
-
-
-def _evaluate_baseline(b: Baseline, sc: ServiceScenario, world: World, tests: list[str], cfg: SACConfig, seed: int,
-                       row: dict[str, Any]) -> None:
-    """Validation latency for early stopping (best weights kept) and the test curves of Fig. 3."""
-    if b.stopped:
-        return
-    val = float(np.mean([latency_on(sc, world, c, _policy(b.agent), eval_seed(seed, k), cfg.eval_slots)
-                         for k, c in enumerate(b.validation)]))
-    row[f"{b.name}_val_latency_ms"] = val * 1e3
-    if val < b.best_latency:
-        b.best_latency, b.bad_evals = val, 0
-        b.best = copy.deepcopy(b.agent.actor.state_dict())
-    else:
-        b.bad_evals += 1
-        b.stopped = b.bad_evals >= cfg.patience
-    for k, t in enumerate(tests):
-        key = f"{b.name}_{t}_ms"
-        if b.name in ("sac_dts", "sac_tm") or b.name.endswith(t):
-            row[key] = 1e3 * latency_on(sc, world, t, _policy(b.agent), eval_seed(seed, 100 + k), cfg.eval_slots)
-
-
-def load_actor(payload: dict[str, Any], name: str, latent: int = 0) -> FactoredActor:
-    """The best actor of a baseline (or PEARL-DT's actor) from a checkpoint payload."""
-    cfg = SACConfig(**payload["config"])
-    shape, nvec = payload["obs_shape"], payload["nvec"]
-    actor = FactoredActor(shape[0] * shape[1], shape[0], nvec, cfg.hidden, cfg.layers, latent)
-    actor.load_state_dict(payload["agents"][name]["best"] if name in payload.get("agents", {}) else payload[name])
-    actor.eval()
-    return actor
-
-
-def heuristic_rows(sc: ServiceScenario, world: World, heuristics: Sequence[str], tests: Sequence[str],
-                   seeds: Sequence[int], slots: int) -> list[dict[str, Any]]:
-    """The engine's heuristics on the same test inputs (same run seeds) as the learned controllers."""
-    rows = []
-    for h in heuristics:
-        for t in tests:
-            for s in seeds:
-                ctrl = make_controller(h, {}, np.random.default_rng(s))
-                lat = latency_on(sc, world, t, ctrl.act, eval_seed(s, 0), slots)
-                rows.append({"controller": h, "test_set": t, "adapt_steps": 0, "seed": s, "latency_ms": lat * 1e3})
-    return rows
-
-
-def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Sequence[int], seeds: Sequence[int],
-             heuristics: Sequence[str] | None = None, overrides: Sequence[str] = (),
-             progress: bool = True) -> list[dict[str, Any]]:
-    """Every baseline's best weights on every test condition (no adaptation: one row at 0 steps)."""
-    payload = load_checkpoint(checkpoint, "sac_baselines")
-    set_threads()
-    sc = load_scenario(scenario, overrides)
-    world = build_world(sc)
-    cfg = SACConfig(**payload["config"])
-    tests = [c.name for c in world.test]
-    rows = heuristic_rows(sc, world, HEURISTICS if heuristics is None else heuristics, tests, seeds, cfg.eval_slots)
-    for t in tests:
-        for name in (f"sac_aisf/{t}", "sac_dts", "sac_tm"):
-            actor = load_actor(payload, name)
-            for s in seeds:
-                lat = latency_on(sc, world, t, lambda p, a=actor: a.act(p.observation, greedy=True), eval_seed(s, 0),
-                                 cfg.eval_slots)
-                rows.append({"controller": name.split("/")[0], "test_set": t, "adapt_steps": 0, "seed": s,
-                             "latency_ms": lat * 1e3})
-    return rows
-
-
-# -- acting controllers ------------------------------------------------------------------------------------
-
-class _SacController:
-    """Acts greedily with a baseline's best weights from a ``sac_baselines`` checkpoint."""
-
-    baseline = ""
-
-    def __init__(self, checkpoint: str, condition: str | None = None) -> None:
-        payload = load_checkpoint(checkpoint, "sac_baselines")
-        name = self.baseline
-        if name == "sac_aisf":
-            agents = sorted(k for k in payload["agents"] if k.startswith("sac_aisf/"))
-            name = f"sac_aisf/{condition}" if condition else agents[0]
-            if name not in payload["agents"]:
-                raise ValueError(f"condition: must be one of {', '.join(a.split('/')[1] for a in agents)}, "
-                                 f"got {condition!r}")
-        self.actor = load_actor(payload, name)
-
-    def act(self, point: DecisionPoint) -> np.ndarray:
-        return self.actor.act(point.observation, greedy=True)
-
-
-class SacAisf(_SacController):
-    """SAC_AiSF: the agent trained on one test condition (``condition``: which, default the first)."""
-
-    baseline = "sac_aisf"
-
-
-class SacDTs(_SacController):
-    """SAC_DTs: the agent trained over the digital twins."""
-
-    baseline = "sac_dts"
-
-
-class SacTM(_SacController):
-    """SAC_TM: the agent trained over the twins and the test conditions."""
-
-    baseline = "sac_tm"
+def __getattr__(name: str) -> Any:
+    """The §V acting controllers live in :mod:`controllers.sac_baselines`; a scenario that names one by
+    its earlier path (``controllers.sac_discrete:SacDTs``) still gets it."""
+    if name in ("SacAisf", "SacDTs", "SacTM"):
+        from controllers import sac_baselines
+        return getattr(sac_baselines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,6 @@ are staged in a temporary folder and moved into place only when all of them are 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import shutil
 import sys
@@ -54,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("scenario")
     tr.add_argument("--controller", required=True, help="a trainable controller (see `mecsim controllers`)")
     tr.add_argument("--out", required=True, help="checkpoint folder (checkpoint.pt, progress.csv)")
-    tr.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
+    tr.add_argument("--budget", default=None, help="the trainer's budget (default: its first, smoke)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -137,8 +136,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _controllers(_: argparse.Namespace) -> int:
     from mecsim.registry import registered
-    for name, target in sorted(registered().items()):
-        print(f"{name:<14} {target}")
+    for name, entry in sorted(registered().items()):
+        print(f"{name:<20} {', '.join(entry.systems):<34} {entry.target}")
     return 0
 
 
@@ -157,15 +156,18 @@ def _int_list(text: str, what: str) -> list[int]:
 
 def _train(args: argparse.Namespace) -> int:
     from mecsim.registry import trainer
-    train = trainer(args.controller)
+    tr = trainer(args.controller)
     if args.seed < 0:
         raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    budget = args.budget or tr.budgets[0]
+    if budget not in tr.budgets:
+        raise ConfigError(f"--budget: must be one of {', '.join(tr.budgets)} for {args.controller}, got {budget!r}")
     parallel = {k: v for k, v in (("backend", args.backend), ("workers", args.workers), ("address", args.address))
                 if v is not None}
-    if parallel and not set(parallel) <= set(inspect.signature(train).parameters):
+    if parallel and not tr.parallel:
         raise ConfigError(f"controller {args.controller} does not support --backend/--workers/--address")
-    out = train(args.scenario, args.out, budget=args.budget, seed=args.seed, resume=args.resume,
-                progress=not args.quiet, overrides=args.overrides, **parallel)
+    out = tr.train(args.scenario, args.out, budget=budget, seed=args.seed, resume=args.resume,
+                   progress=not args.quiet, overrides=args.overrides, **parallel)
     if not args.quiet:
         print(f"checkpoint and progress.csv in {out}/")
     return 0
@@ -174,16 +176,20 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from mecsim.checkpoint import load_checkpoint
     from mecsim.evaluation import write_eval
-    from mecsim.registry import evaluator
-    evaluate = evaluator(load_checkpoint(args.checkpoint)["controller"])
+    from mecsim.registry import trainer
+    name = load_checkpoint(args.checkpoint)["controller"]
+    tr = trainer(name)
     heuristics = None if args.heuristics is None else [h for h in args.heuristics.split(",") if h]
-    extra = {} if args.adaptation is None else {"adaptation": args.adaptation}
-    if extra and "adaptation" not in inspect.signature(evaluate).parameters:
-        raise ConfigError(f"--adaptation: the checkpoint's controller has no adaptation choice, got {args.adaptation!r}")
-    rows = evaluate(args.scenario, args.checkpoint,
-                    adapt_steps=_int_list(args.adapt_steps, "--adapt-steps"),
-                    seeds=_int_list(args.seeds, "--seeds"), heuristics=heuristics,
-                    overrides=args.overrides, progress=not args.quiet, **extra)
+    options = {}
+    if args.adaptation is not None:
+        if args.adaptation not in tr.adaptations:
+            choices = f"must be one of {', '.join(tr.adaptations)}" if tr.adaptations else "has no adaptation choice"
+            raise ConfigError(f"--adaptation: the checkpoint's controller {name} {choices}, got {args.adaptation!r}")
+        options["adaptation"] = args.adaptation
+    rows = tr.evaluate(args.scenario, args.checkpoint,
+                       adapt_steps=_int_list(args.adapt_steps, "--adapt-steps"),
+                       seeds=_int_list(args.seeds, "--seeds"), heuristics=heuristics,
+                       overrides=args.overrides, progress=not args.quiet, **options)
     write_eval(rows, args.out)
     if not args.quiet:
         import numpy as np

@@ -27,8 +27,8 @@ class DecisionPoint(NamedTuple, Generic[C_co]):
     valid choices of a discrete decision (0 .. actions-1). ``observation`` is what the system's
     Gymnasium environment would observe here.
 
-    Points are named tuples: read-only like a frozen dataclass, a quarter of its build time (the DAG
-    system builds one per task on its hot path; BENCHMARKS.md).
+    Points are named tuples: read-only like a frozen dataclass and cheaper to build (the DAG system
+    builds one per task on its hot path; BENCHMARKS.md).
     """
 
     kind: str

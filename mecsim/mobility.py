@@ -6,21 +6,13 @@ simulator can recompute distances (and path loss) only when needed.
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Mobility", "Static", "RandomWaypoint"]
+__all__ = ["Static", "RandomWaypoint"]
 
 Point = tuple[float, float]
-
-
-class Mobility(Protocol):
-    """What the simulator needs from a mobility model."""
-
-    def position_at(self, t: float) -> Point: ...
-
-    def next_leg_end(self, t: float) -> float: ...
 
 
 def _point(name: str, value: Any) -> Point:

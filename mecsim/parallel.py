@@ -17,12 +17,15 @@ them. ``shared`` travels once per worker and call (once per call on Ray, through
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from mecsim.errors import ConfigError
 from mecsim.raybackend import ray_session
 
-__all__ = ["Dispatch", "check_backend", "dispatcher"]
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+__all__ = ["Dispatch", "check_backend", "cluster_cpus", "dispatcher", "spawn_pool"]
 
 Dispatch = Callable[[Any, Sequence[Any]], list[Any]]
 """run(shared, jobs) → [work(state_i, shared, job) for each job], job i on worker i mod n, in job order"""
@@ -40,6 +43,20 @@ def check_backend(backend: str, workers: int | None) -> None:
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers: must be an integer >= 1, got {workers}")
+
+
+def spawn_pool(workers: int, initializer: Callable[..., None] | None = None,
+               initargs: tuple = ()) -> "ProcessPoolExecutor":
+    """A pool of spawned processes (no fork: safe with threads and torch in the parent)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=initargs)
+
+
+def cluster_cpus(ray: Any) -> int:
+    """The CPUs of the Ray cluster (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
 @contextmanager
@@ -85,11 +102,7 @@ def _merge(parts: Sequence[list[Any]], n: int, total: int) -> list[Any]:
 @contextmanager
 def _process_workers(work: Work, spec: Any, setup: Setup | None, n: int) -> Iterator[Dispatch]:
     """n spawned single-process pools: a pool per worker keeps job i on the same process every call."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    ctx = multiprocessing.get_context("spawn")
-    pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_start, initargs=(setup, spec))
-             for _ in range(n)]
+    pools = [spawn_pool(1, _start, (setup, spec)) for _ in range(n)]
 
     def run(shared: Any, jobs: Sequence[Any]) -> list[Any]:
         futures = [pools[w].submit(_serve, work, shared, jobs[w::n]) for w in range(min(n, len(jobs)))]
@@ -116,7 +129,7 @@ class _Actor:
 def _ray_workers(work: Work, spec: Any, setup: Setup | None, workers: int | None,
                  address: str | None) -> Iterator[Dispatch]:
     with ray_session(workers, address) as ray:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = cluster_cpus(ray)
         n = min(workers or cpus, cpus)
         actor = ray.remote(num_cpus=1, max_restarts=0)(_Actor)
         spec_ref = ray.put(spec)

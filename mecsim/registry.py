@@ -10,56 +10,65 @@ import importlib
 import inspect
 import os
 import sys
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
 from mecsim.errors import UnknownControllerError
 from mecsim.scenario.checks import suggest
+from mecsim.trainer import Trainer
 
-__all__ = ["REGISTRY", "TRAINERS", "resolve", "make_controller", "registered", "trainer", "evaluator"]
+__all__ = ["REGISTRY", "Registered", "TRAINERS", "resolve", "make_controller", "registered", "trainer"]
 
-REGISTRY: dict[str, str] = {
-    "local": "controllers.heuristics:Local",
-    "remote": "controllers.heuristics:Remote",
-    "random": "controllers.heuristics:Random",
-    "round_robin": "controllers.heuristics:RoundRobin",
-    "greedy": "controllers.heuristics:Greedy",
-    "heft": "controllers.heuristics:Heft",
-    "optimal": "controllers.heuristics:Optimal",
-    "drl": "controllers.drl:DRL",
-    "mrlco": "controllers.mrlco:MRLCO",
-    "mrlato": "controllers.mrlato:MRLATO",
-    "sac_aisf": "controllers.sac_discrete:SacAisf",
-    "sac_dts": "controllers.sac_discrete:SacDTs",
-    "sac_tm": "controllers.sac_discrete:SacTM",
-    "pearl_dt": "controllers.pearl_dt:PearlDT",
-    "random_tuning": "controllers.heuristics:RandomTuning",
-    "local_keep_emulator": "controllers.heuristics:LocalKeepEmulator",
-    "hmppo": "controllers.hmppo:HMPPO",
-    "ippo": "controllers.ippo:IPPO",
+class Registered(NamedTuple):
+    """A registered controller: where its class is, and the systems whose decisions it answers."""
+
+    target: str
+    systems: tuple[str, ...]
+
+
+REGISTRY: dict[str, Registered] = {
+    "local": Registered("controllers.heuristics:Local", ("dag_offloading", "service_management")),
+    "remote": Registered("controllers.heuristics:Remote", ("dag_offloading",)),
+    "random": Registered("controllers.heuristics:Random", ("dag_offloading", "service_management")),
+    "round_robin": Registered("controllers.heuristics:RoundRobin", ("dag_offloading",)),
+    "greedy": Registered("controllers.heuristics:Greedy", ("dag_offloading",)),
+    "heft": Registered("controllers.heuristics:Heft", ("dag_offloading",)),
+    "optimal": Registered("controllers.heuristics:Optimal", ("dag_offloading",)),
+    "drl": Registered("controllers.drl:DRL", ("dag_offloading",)),
+    "mrlco": Registered("controllers.mrlco:MRLCO", ("dag_offloading",)),
+    "mrlato": Registered("controllers.mrlato:MRLATO", ("dag_offloading",)),
+    "sac_aisf": Registered("controllers.sac_baselines:SacAisf", ("service_management")),
+    "sac_dts": Registered("controllers.sac_baselines:SacDTs", ("service_management")),
+    "sac_tm": Registered("controllers.sac_baselines:SacTM", ("service_management")),
+    "pearl_dt": Registered("controllers.pearl_dt:PearlDT", ("service_management")),
+    "random_tuning": Registered("controllers.heuristics:RandomTuning", ("edge_tuning",)),
+    "local_keep_emulator": Registered("controllers.heuristics:LocalKeepEmulator", ("edge_tuning",)),
+    "hmppo": Registered("controllers.hmppo:HMPPO", ("edge_tuning",)),
+    "ippo": Registered("controllers.ippo:IPPO", ("edge_tuning",)),
 }
 
-# learned controllers: name -> the module whose `train(...)` and `evaluate(...)` serve
-# `mecsim train` and `mecsim eval` (signatures: controllers/offload_rl.py train_loop, evaluate_checkpoint)
+# learned controllers: name -> the module whose TRAINER (mecsim.trainer.Trainer) serves `mecsim train`
+# and `mecsim eval`
 TRAINERS: dict[str, str] = {
     "drl": "controllers.drl",
     "mrlco": "controllers.mrlco",
     "mrlato": "controllers.mrlato",
-    "sac_baselines": "controllers.sac_discrete",
+    "sac_baselines": "controllers.sac_baselines",
     "pearl_dt": "controllers.pearl_dt",
     "hmppo": "controllers.hmppo",
     "ippo": "controllers.ippo",
 }
 
 
-def registered() -> dict[str, str]:
+def registered() -> dict[str, Registered]:
     return dict(REGISTRY)
 
 
 def resolve(name: str) -> type:
     """The class for a registered name or ``module:Class``; a clear error otherwise."""
-    target = REGISTRY.get(name)
+    entry = REGISTRY.get(name)
+    target = entry.target if entry is not None else None
     if target is None and ":" not in name:
         close = suggest(name, REGISTRY)
         hint = f"; did you mean {close!r}?" if close else ""
@@ -98,20 +107,11 @@ def make_controller(name: str, params: Mapping[str, Any] | None = None,
     return cls(**kwargs)
 
 
-def trainer(name: str):
-    """The train function of a learned controller."""
-    return _learner(name).train
-
-
-def evaluator(name: str):
-    """The evaluate function of a learned controller (`mecsim eval`)."""
-    return _learner(name).evaluate
-
-
-def _learner(name: str):
+def trainer(name: str) -> Trainer:
+    """The :class:`mecsim.trainer.Trainer` of a learned controller (its module's ``TRAINER``)."""
     target = TRAINERS.get(name)
     if target is None:
         close = suggest(name, TRAINERS)
         hint = f"; did you mean {close!r}?" if close else ""
         raise UnknownControllerError(f"controller {name!r} has no trainer{hint} (trainable: {', '.join(sorted(TRAINERS))})")
-    return importlib.import_module(target)
+    return importlib.import_module(target).TRAINER

@@ -12,9 +12,9 @@ import numpy as np
 __all__ = ["RandomStreams"]
 
 
-def _key(name: str, nbytes: int = 8) -> int:
+def _key(name: str) -> int:
     """A stable hash of the name (Python's hash() is salted per process)."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:nbytes], "little")
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
 
 class RandomStreams:
@@ -34,7 +34,3 @@ class RandomStreams:
             stream = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, _key(name)])))
             self._streams[name] = stream
         return stream
-
-    def spawn(self, name: str) -> "RandomStreams":
-        """A child family (e.g. one per device) that is independent of this one and of its siblings."""
-        return RandomStreams(self.seed * 2**32 + _key(name, 4))

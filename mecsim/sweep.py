@@ -29,7 +29,7 @@ import itertools
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -38,6 +38,7 @@ import numpy as np
 
 from mecsim.errors import ConfigError, MecsimError
 from mecsim.fileio import atomic_write_text
+from mecsim.parallel import check_backend, cluster_cpus, spawn_pool
 from mecsim.raybackend import ray_session, require_ray
 
 __all__ = ["RunSpec", "SweepResult", "parse_grid", "plan_runs", "run_one", "sweep", "format_table",
@@ -173,9 +174,8 @@ Outcome = tuple[str, "dict[str, Any] | None", str]
 
 
 def _local(specs: list[RunSpec], workers: int) -> Iterator[tuple[int, Outcome]]:
-    """A pool of spawned processes (no fork: safe with threads and torch in the parent)."""
-    import multiprocessing
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    """Runs on a pool of spawned processes, yielded as they end."""
+    pool = spawn_pool(workers)
     try:
         futures = {pool.submit(run_one, spec): i for i, spec in enumerate(specs)}
         for future in as_completed(futures):
@@ -192,7 +192,7 @@ def _ray(specs: list[RunSpec], workers: int | None, address: str | None) -> Iter
     """Ray tasks, at most `workers` in flight (all the cluster's CPUs when None)."""
     with ray_session(workers, address) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(run_one)
-        limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        limit = workers or cluster_cpus(ray)
         queue = list(enumerate(specs))[::-1]
         pending: dict[Any, int] = {}
         while queue or pending:
@@ -221,10 +221,7 @@ def sweep(scenario: str | Path, grid: Sequence[tuple[str, Sequence[str]]], seeds
           controller: str | None = None, overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
           progress: bool = True) -> SweepResult:
     """Run every combination × seed not already in `out`, then write runs.csv and table.md."""
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers: must be an integer >= 1, got {workers}")
+    check_backend(backend, workers)
     if backend == "ray":
         require_ray()
     specs = plan_runs(scenario, grid, seeds, controller=controller, overrides=overrides)

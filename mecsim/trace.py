@@ -16,13 +16,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
-from mecsim.fileio import atomic_write
+from mecsim.fileio import atomic_write, publish, temp_beside
 from mecsim.naming import natural_key
 from mecsim.plotting import figure, save_png
 
@@ -127,9 +126,7 @@ class TraceStream:
                 import pyarrow.parquet as pq
             except ImportError:
                 raise ValueError("format parquet: needs pyarrow (pip install pyarrow); use csv") from None
-        folder = os.path.dirname(self.path) or "."
-        os.makedirs(folder, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=folder)
+        fd, self._tmp = temp_beside(self.path)
         self._handle: IO[str] | None      # the csv file; None for parquet (the writer owns its file)
         self._writer: Any                 # a csv writer or a pyarrow ParquetWriter; None once closed
         if format == "csv":
@@ -187,7 +184,7 @@ class TraceStream:
         else:
             self._writer.close()
         self._writer = None
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
 
     def discard(self) -> None:
         """Give the file up (a failed run): close and delete the temporary file."""

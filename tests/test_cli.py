@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import re
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mecsim.cli import main, positive_int
+from mecsim.registry import REGISTRY, TRAINERS, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mrlco"
@@ -59,12 +61,32 @@ def test_run_writes_every_output(tiny, tmp_path, capsys):
         "app,device,source,arrival_s,finish_s,latency_ms,status,reason,plan"
 
 
-@pytest.mark.parametrize("controller", ["local", "remote", "random", "round_robin", "greedy", "heft", "optimal"])
-def test_every_registered_controller_runs(tiny, tmp_path, controller):
-    out = tmp_path / controller
-    assert main(["run", str(tiny), "--controller", controller, "--out", str(out), "--quiet"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["counts"]["completed"] == 4 and summary["controller"] == controller
+def _untrained(name: str) -> bool:
+    """A registered controller that runs without a checkpoint (the learned ones need one)."""
+    return all(p.default is not inspect.Parameter.empty or p.kind is p.VAR_KEYWORD
+               for p in inspect.signature(resolve(name)).parameters.values() if p.name != "rng")
+
+
+SHIPPED = {"service_management": ROOT / "scenarios" / "pearl_dt" / "small.yaml",
+           "edge_tuning": ROOT / "scenarios" / "hmppo" / "edge_tuning.yaml"}
+
+
+@pytest.mark.parametrize("controller", [n for n in sorted(REGISTRY) if _untrained(n)])
+def test_every_registered_controller_runs_on_each_of_its_systems(tiny, tmp_path, controller):
+    for system in REGISTRY[controller].systems:
+        out = tmp_path / system
+        scenario = tiny if system == "dag_offloading" else SHIPPED[system]
+        extra = [] if system != "edge_tuning" else ["--set", "ues=2", "--set", "tasks=3"]
+        assert main(["run", str(scenario), "--controller", controller, "--out", str(out), "--quiet", *extra]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["controller"] == controller
+        if system == "dag_offloading":
+            assert summary["counts"]["completed"] == 4
+
+
+def test_learned_controllers_are_trainable_or_need_a_checkpoint():
+    learned = {n for n in REGISTRY if not _untrained(n)}
+    assert learned and learned <= set(TRAINERS) | {"sac_aisf", "sac_dts", "sac_tm"}
 
 
 @pytest.mark.parametrize("edit, pattern", [

@@ -83,7 +83,7 @@ def test_cli_two_local_workers_equal_one_and_resume_across_worker_counts(sequent
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pearl_dt, "train", spy)
+    monkeypatch.setattr(pearl_dt, "TRAINER", replace(pearl_dt.TRAINER, train=spy))
     two = tmp_path / "two"
     assert main(["train", str(SMALL), "--controller", "pearl_dt", "--out", str(two), "--quiet",
                  "--backend", "local", "--workers", "2"]) == 0

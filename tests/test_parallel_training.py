@@ -75,7 +75,7 @@ def test_cli_passes_workers_only_when_given_and_refuses_them_for_other_trainers(
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mrlco, "train", spy)
+    monkeypatch.setattr(mrlco, "TRAINER", replace(mrlco.TRAINER, train=spy))
     monkeypatch.setitem(mrlco.BUDGETS, "smoke", replace(CFG, iterations=1))
     for extra in ([], ["--backend", "local", "--workers", "1"]):
         assert main(["train", str(scenario), "--controller", "mrlco", "--out", str(tmp_path / "cli"), "--quiet",

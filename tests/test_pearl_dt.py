@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from controllers import pearl_dt, sac_discrete
+from controllers import pearl_dt, sac_baselines, sac_discrete, service_training
 from controllers.pearl_dt import ContextEncoder, PearlDT, kl_to_prior
 from controllers.sac_discrete import FactoredSAC, SACConfig, entropy, joint_probs
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
+from mecsim.registry import resolve
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.service_management import ServiceSimulation
+from mecsim.systems.service_management import ServiceSimulation, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "pearl_dt" / "small.yaml"
@@ -122,7 +123,7 @@ def test_train_resume_and_checkpoint(name, tiny_budgets, tmp_path):
     key = "critic_loss" if name == "pearl_dt" else "sac_dts_critic_loss"
     assert rows[-1][key] != ""                                 # updates happened
     # resume continues the count (a larger iteration count than the budget's: 3)
-    trainer = pearl_dt.train if name == "pearl_dt" else sac_discrete.train
+    trainer = pearl_dt.train if name == "pearl_dt" else sac_baselines.train
     trainer(SMALL, out, budget="smoke", resume=True, progress=False, iterations=3)
     rows = _rows(out)
     assert [r["iteration"] for r in rows] == ["1", "2", "3"]
@@ -154,13 +155,13 @@ def test_adaptation_changes_no_weights(tiny_budgets, tmp_path):
 
 def test_sac_acting_controllers_run_in_the_engine(tiny_budgets, tmp_path):
     out = tmp_path / "sac"
-    sac_discrete.train(SMALL, out, budget="smoke", progress=False)
+    sac_baselines.train(SMALL, out, budget="smoke", progress=False)
     out_run = tmp_path / "run"
     for name in ("sac_dts", "sac_tm", "sac_aisf"):
         assert main(["run", str(SMALL), "--controller", name, "--set", f"controller_params={{checkpoint: {out}}}",
                      "--out", str(out_run), "--quiet", "--no-trace"]) == 0
     with pytest.raises(ValueError, match="condition"):
-        sac_discrete.SacAisf(str(out), condition="g1")
+        sac_baselines.SacAisf(str(out), condition="g1")
 
 
 def test_meta_epoch_trains_the_encoder_through_the_critic():
@@ -186,12 +187,20 @@ def test_meta_epoch_trains_the_encoder_through_the_critic():
     assert any(not torch.equal(b, p.detach()) for b, p in zip(before, learner.encoder.parameters()))
 
 
+@pytest.mark.parametrize("name, cls", [("sac_aisf", "SacAisf"), ("sac_dts", "SacDTs"), ("sac_tm", "SacTM")])
+def test_sac_controllers_resolve_by_name_and_by_their_earlier_module_path(name, cls):
+    """The acting controllers moved to sac_baselines; a scenario naming controllers.sac_discrete:Cls still works."""
+    assert resolve(name) is resolve(f"controllers.sac_discrete:{cls}") is getattr(sac_baselines, cls)
+    with pytest.raises(AttributeError):
+        getattr(sac_discrete, "NoSuchController")
+
+
 @pytest.mark.parametrize("source", ["generated", "observed"])
 def test_training_envs_follow_the_twins_state_source(source):
     """SAC and PEARL-DT train in condition_env: a twin's env replays observed states only when asked."""
     sc = load_scenario(SMALL, [f"twins.states={source}"])
-    world = sac_discrete.build_world(sc)
-    dts = sac_discrete.digital_twins(sc, world, seed=0)
-    env = sac_discrete.condition_env(sc, world, dts, "g1")
+    world = build_world(sc)
+    dts = service_training.digital_twins(sc, world, seed=0)
+    env = service_training.condition_env(sc, world, dts, "g1")
     assert env.states == (dts.twins["g1"].states if source == "observed" else None)
-    assert sac_discrete.condition_env(sc, world, dts, "t1").states is None     # a test condition: no twin
+    assert service_training.condition_env(sc, world, dts, "t1").states is None     # a test condition: no twin

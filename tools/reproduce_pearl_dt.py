@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controllers import pearl_dt, sac_discrete
+from controllers import pearl_dt, sac_baselines
 from mecsim.cli import positive_int
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
@@ -109,11 +109,11 @@ def main() -> None:
         runs = out / f"seed{s}"
         pearl_dt.train(args.scenario, runs / "pearl_dt", budget=args.budget, seed=s, resume=True, overrides=sets,
                        iterations=args.iterations)
-        sac_discrete.train(args.scenario, runs / "sac", budget=args.budget, seed=s, resume=True, overrides=sets,
-                           iterations=args.iterations)
+        sac_baselines.train(args.scenario, runs / "sac", budget=args.budget, seed=s, resume=True, overrides=sets,
+                            iterations=args.iterations)
         rows += pearl_dt.evaluate(args.scenario, runs / "pearl_dt", adapt_steps=[0, adapt], seeds=[s], overrides=sets)
-        rows += sac_discrete.evaluate(args.scenario, runs / "sac", adapt_steps=[0], seeds=[s], heuristics=[],
-                                      overrides=sets)
+        rows += sac_baselines.evaluate(args.scenario, runs / "sac", adapt_steps=[0], seeds=[s], heuristics=[],
+                                       overrides=sets)
     write_eval(rows, out)
     plot_fig3(out, seeds)
     budget = f"{args.budget} budget" + ("" if args.iterations is None else f", {args.iterations} iterations")

@@ -31,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mecsim.systems.dag_offloading.analytic import PlanState, id_order, rank_order, task_times
+from mecsim.systems.dag_offloading.analytic import ORDERS, PlanState, schedule_order, task_times
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -40,9 +40,8 @@ from mecsim.systems.dag_offloading.observation import PROFILE, embed
 from mecsim.rng import RandomStreams
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["DagOffloadEnv", "ORDERS"]
+__all__ = ["DagOffloadEnv"]
 
-ORDERS = ("rank", "recursive_rank", "id")
 
 
 def _subgraph(graph: TaskGraph, order: Sequence[int], upto: int) -> TaskGraph:
@@ -157,10 +156,7 @@ class DagOffloadEnv(gym.Env):
         if k not in cache:
             graph = self.graphs[k]
             times = task_times(graph, self.model)
-            if self.order_kind == "id":
-                order = id_order(graph)
-            else:
-                order = rank_order(graph, times, "min" if self.order_kind == "rank" else "remote")
+            order = schedule_order(graph, times, self.order_kind)
             cache[k] = (embed(graph, order, self.model, self.max_tasks, self.p, times), order)
         return cache[k]
 

@@ -34,12 +34,11 @@ from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
-import yaml
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from mecsim.scenario.load import scenario_from_document
-from mecsim.scenario.source import Document, apply_overrides, load_yaml, parse_yaml
+from mecsim.scenario.source import Document, apply_overrides, flow_yaml, load_yaml, parse_yaml
 from mecsim.systems.edge_tuning import EdgeTuningSpec, TuningSimulation, StepRecord, case_state, emulator_state
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 
@@ -65,16 +64,11 @@ def load_spec(scenario: str | Path | EdgeTuningSpec | None = None, **overrides: 
         return scenario
     doc: Document = load_yaml(scenario) if scenario is not None else parse_yaml(DEFAULT, "<edge_tuning defaults>")
     if overrides:
-        doc = apply_overrides(doc, [f"{k.replace('__', '.')}={_yaml(v)}" for k, v in overrides.items()])
+        doc = apply_overrides(doc, [f"{k.replace('__', '.')}={flow_yaml(v)}" for k, v in overrides.items()])
     spec = scenario_from_document(doc, Path(scenario).parent if scenario is not None else Path("."))
     if not isinstance(spec, EdgeTuningSpec):
         raise ValueError(f"{doc.file}: system must be edge_tuning, got {spec.system!r}")
     return spec
-
-
-def _yaml(value: Any) -> str:
-    """A value as one line of YAML, as ``--set`` takes it."""
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def retention(action: np.ndarray, e_min: float, e_max: float) -> np.ndarray:

@@ -117,7 +117,7 @@ class RadioChannel(Channel):
         self.spec, self.position = spec, position
         self._los: dict[int, bool] = {}
         self._draw = rng
-        # Path loss is most of a rate's cost and cannot change for a device that no longer moves, nor
+        # Path loss is most of a rate's cost and cannot change for a device that stays where it is, nor
         # the band and noise of a given share of the channel: both are computed once.
         self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
         self._band_noise: dict[float, tuple[float, float]] = {}   # share -> its band (Hz), noise over it (W)

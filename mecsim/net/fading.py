@@ -111,7 +111,7 @@ def ergodic_rayleigh_rate_bps(bandwidth_hz: ArrayLike, mean_snr: ArrayLike) -> A
     Closed form B/ln2 · e^{1/snr} · E1(1/snr). For 1/snr > 50 the product over/underflows, so the
     asymptotic series e^x E1(x) ≈ (1/x)·Σ (-1)^k k!/x^k is used instead (relative error < 1e-10).
     """
-    from scipy.special import exp1    # here, not at the top: scipy.special takes 0.2 s to import
+    from scipy.special import exp1    # here, not at the top: importing scipy.special is slow (BENCHMARKS.md)
 
     b = np.asarray(bandwidth_hz, dtype=float)
     s = np.asarray(mean_snr, dtype=float)

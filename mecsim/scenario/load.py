@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from mecsim.errors import ConfigError
 from mecsim.scenario.checks import Node
-from mecsim.scenario.source import Document, apply_overrides, load_yaml
+from mecsim.scenario.source import Document, apply_overrides, flow_yaml, load_yaml
 
 __all__ = ["load_scenario", "scenario_from_document", "load_training"]
 
@@ -42,7 +42,7 @@ def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
         for entry in training.items(split, min_len=1):
             entry.allow("name", "set")
             changes = entry.mapping("set")
-            items = [f"{k}={_flow(v)}" for k, v in (changes.value or {}).items()]
+            items = [f"{k}={flow_yaml(v)}" for k, v in (changes.value or {}).items()]
             try:
                 variant = scenario_from_document(apply_overrides(doc, items), base)
             except ConfigError as exc:
@@ -50,11 +50,6 @@ def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
             entries.append((entry.str("name"), variant))
         out[split] = entries
     return out
-
-
-def _flow(value: object) -> str:
-    import yaml
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def scenario_from_document(doc: Document, base: Path = Path(".")) -> Any:

@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node as YamlNode, ScalarNode, SequenceNode
 
 from mecsim.errors import ConfigError
 
-__all__ = ["Document", "apply_overrides", "format_path", "load_yaml", "parse_yaml", "show"]
+__all__ = ["Document", "apply_overrides", "flow_yaml", "format_path", "load_yaml", "parse_yaml", "show"]
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -134,6 +134,11 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
         raise ConfigError("the top level must be a mapping of keys to values, "
                           f"got {show(data)}", file=file, line=lines.get((), 1))
     return Document(file, data, lines)
+
+
+def flow_yaml(value: Any) -> str:
+    """`value` as one line of YAML (flow style), the form ``--set key=VALUE`` takes."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:

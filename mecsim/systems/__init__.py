@@ -3,8 +3,9 @@
 A system is a package under ``mecsim/systems/`` (or anywhere importable) whose module exposes
 ``SYSTEM``, an object that satisfies :class:`System`. ``mecsim run``, ``validate``, ``sweep``, the
 outputs and the scenario loader call only these members, so they never know which system they drive;
-a scenario names its system with ``system:`` (default ``dag_offloading``), looked up in
-:data:`SYSTEMS` (:func:`register_system` adds one).
+a scenario names its system with ``system:`` (default ``dag_offloading``): a name registered in
+:data:`SYSTEMS` (:func:`register_system` adds one) or the dotted name of any module with a ``SYSTEM``
+(``system: mylab.queueing``), as controllers may be named ``module:Class``.
 
 The three systems of the papers: ``dag_offloading`` (MRLCO/MRLATO), ``service_management``
 (PEARL-DT) and ``edge_tuning`` (HMPPO).
@@ -116,13 +117,18 @@ def register_system(name: str, module: str) -> None:
 
 
 def get_system(name: str) -> System:
-    """The SYSTEM of a registered system; ValueError (with a suggestion) for an unknown name."""
+    """The SYSTEM of a registered name or a module's dotted name; ValueError (one line) otherwise."""
     target = SYSTEMS.get(name)
-    if target is None:
+    if target is None and "." not in name:
         close = suggest(name, SYSTEMS)
         hint = f"; did you mean {close!r}?" if close else ""
-        raise ValueError(f"must be one of {', '.join(SYSTEMS)}, got {name!r}{hint}")
-    system = importlib.import_module(target).SYSTEM
+        raise ValueError(f"must be one of {', '.join(SYSTEMS)} or a module's dotted name, got {name!r}{hint}")
+    target = target or name
+    try:
+        module = importlib.import_module(target)
+    except ImportError as exc:
+        raise ValueError(f"cannot import system module {target!r}: {exc}") from None
+    system = getattr(module, "SYSTEM", None)
     if not isinstance(system, System):
-        raise TypeError(f"{target}.SYSTEM does not follow the mecsim.systems.System protocol")
+        raise ValueError(f"module {target!r} has no SYSTEM following the mecsim.systems.System protocol")
     return system

@@ -30,6 +30,7 @@ import numpy as np
 from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["CostModel", "TaskTimes", "PlanState", "evaluate_plan", "earliest_finish_plan", "rank_order", "id_order",
+           "ORDERS", "schedule_order",
            "task_times"]
 
 UPLINK_MODES = ("serial", "entry_parallel", "parallel")
@@ -128,6 +129,16 @@ def id_order(graph: TaskGraph) -> list[int]:
     if any(b < a for a, b in graph.edges):
         return graph.topological_order()
     return order
+
+
+ORDERS = ("rank", "recursive_rank", "id")
+
+
+def schedule_order(graph: TaskGraph, times: TaskTimes, kind: str) -> list[int]:
+    """The order tasks are decided in: ``rank`` (MRLCO eq. 10), ``recursive_rank`` (MRLATO eq. 13) or ``id``."""
+    if kind == "id":
+        return id_order(graph)
+    return rank_order(graph, times, "remote" if kind == "recursive_rank" else "min")
 
 
 class PlanState:

@@ -27,7 +27,7 @@ from mecsim.decision import DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.net.channel import WiredLink
 from mecsim.station import Station
-from mecsim.systems.dag_offloading.analytic import CostModel, id_order, rank_order, task_times
+from mecsim.systems.dag_offloading.analytic import CostModel, schedule_order, task_times
 from mecsim.systems.dag_offloading.context import OffloadContext, Outcome
 from mecsim.systems.dag_offloading.infrastructure import AccessPoint, Device, Infrastructure
 from mecsim.systems.dag_offloading.observation import embed
@@ -134,10 +134,7 @@ class DagOffloading:
         if known is not None and known[0] is graph:
             return known[1], known[2]
         times = task_times(graph, model)
-        if self.order == "id":
-            order = tuple(id_order(graph))
-        else:   # rank: MRLCO eq. (10); recursive_rank: MRLATO eq. (13)
-            order = tuple(rank_order(graph, times, "remote" if self.order == "recursive_rank" else "min"))
+        order = tuple(schedule_order(graph, times, self.order))
         tasks = embed(graph, order, model, graph.n, times=times)
         tasks.flags.writeable = False
         if len(self._plans) >= 1024:

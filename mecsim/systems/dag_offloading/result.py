@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from mecsim.stats import latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
 
@@ -53,9 +54,7 @@ class DagResult:
         """The summary.json content: counts, latency statistics (ms), utilisation, speed."""
         apps = self.apps
         lat = np.array([a.latency_s for a in apps if a.status == "completed"], dtype=float) * 1e3
-        stats = ({"mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
-                  "p95": float(np.percentile(lat, 95)), "max": float(lat.max())}
-                 if lat.size else {"mean": None, "p50": None, "p95": None, "max": None})
+        stats = latency_stats(lat)
         util = self.utilisation
         devices = [v for k, v in util.items() if k.startswith("device")]
         others = {k: round(v, 6) for k, v in sorted(util.items()) if not k.startswith("device")}

@@ -28,7 +28,7 @@ from mecsim.naming import natural_key
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["DagSimulation", "load_graphs", "check_run"]
+__all__ = ["DagSimulation", "check_controller", "check_run", "load_graphs"]
 
 
 def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str, TaskGraph]]:
@@ -46,19 +46,28 @@ def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str
             for k in range(source.count)]
 
 
-def check_run(scenario: DagScenario, controller: object, seed: int) -> None:
-    """Read every graph of the workload (a bad .gv file fails here, before any simulation) and let a
-    controller with ``check(tasks, actions)`` (``optimal``: plan size limits) vet each one."""
-    graphs = load_graphs(scenario, RandomStreams(seed))
+def check_controller(controller: object, graphs: Sequence[tuple[str, TaskGraph]], actions: int) -> None:
+    """A controller with ``check(tasks, actions)`` (``optimal``: plan size limits) vets each graph;
+    ValueError naming the graph's source when it refuses one."""
     check = getattr(controller, "check", None)
     if check is None:
         return
-    actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
     for source, graph in graphs:
         try:
             check(graph.n, actions)
         except ValueError as exc:
-            raise ConfigError(f"{exc} (in {source})", file=scenario.file, path="controller") from None
+            raise ValueError(f"{exc} (in {source})") from None
+
+
+def check_run(scenario: DagScenario, controller: object, seed: int) -> None:
+    """Read every graph of the workload (a bad .gv file fails here, before any simulation) and let the
+    controller vet each one (:func:`check_controller`)."""
+    graphs = load_graphs(scenario, RandomStreams(seed))
+    actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
+    try:
+        check_controller(controller, graphs, actions)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=scenario.file, path="controller") from None
 
 
 def _timeout_at(env: simpy.Environment, at: float) -> simpy.Event:
@@ -119,7 +128,7 @@ class DagSimulation:
         """Draw each device's first arrival now; one process then serves every device's arrivals.
 
         One process with one pending timeout, not one per device: at 10,000 devices a thousand waiting
-        timeouts would deepen the event queue that every event goes through (about 10 % of the run).
+        timeouts would deepen the event queue that every event goes through (BENCHMARKS.md).
         A device whose first application would come after the horizon never enters it.
         """
         horizon = math.inf if scenario.horizon_s is None else scenario.horizon_s
@@ -145,7 +154,7 @@ class DagSimulation:
     def _poisson(self, due: list[tuple[float, int, int]], gaps: dict[int, np.random.Generator],
                  mean_gap: float) -> ProcessGenerator:
         """Every device's Poisson arrivals, earliest first. A device's next arrival is its last one plus
-        a gap from its own stream (arrivals/<device>): the same floats as one process per device."""
+        a gap from its own stream (arrivals/<device>), at that exact float (:func:`_timeout_at`)."""
         env, devices = self.env, self.infra.devices
         while due:
             at, index, k = due[0]
@@ -174,8 +183,8 @@ class DagSimulation:
     def _launch(self, device: Device, k: int) -> simpy.Process:
         """Start `device`'s k-th application."""
         wl, streams, index = self.scenario.workload, self.streams, device.index
-        # These streams are created when first drawn from (~20 µs each): with 10,000 devices most of
-        # them see no application within a short horizon. Streams are named: this changes no number.
+        # Streams are created when first drawn from: with 10,000 devices most of them see no
+        # application within a short horizon. Streams are named, so creating them late changes no number.
         if wl.pick == "random":
             pick = streams.get(f"workload/{index}")
             source, graph = self.graphs[int(pick.integers(len(self.graphs)))]
@@ -207,15 +216,15 @@ class DagSimulation:
             from tqdm import tqdm
             bar = tqdm(total=self.expected_apps or None, unit="app", delay=2.0, leave=False)
         # SimPy 4.1's Environment.step written out (setup.cfg pins simpy < 5): the same order and the
-        # same failure rule, without two Python calls per event (peek, step: about 3 % of a run)
+        # same failure rule, without two Python calls per event (peek, step; BENCHMARKS.md)
         env, system = self.env, self.system
         queue = env._queue
         horizon = self.scenario.horizon_s
         horizon = sys.float_info.max if horizon is None else horizon   # nothing happens at infinity
         events = self.events
         # The system built before the run lives as long as the run: freezing it keeps the cyclic
-        # collector's full passes from scanning it (at 10,000 devices, 240,000 objects: a pass takes
-        # 70 ms, 8 % of a first run at that size). A freeze someone else holds is left alone.
+        # collector's full passes from scanning it (hundreds of thousands of objects at 10,000 devices;
+        # BENCHMARKS.md). A freeze someone else holds is left alone.
         freeze = gc.get_freeze_count() == 0
         if freeze:
             gc.freeze()

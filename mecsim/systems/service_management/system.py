@@ -41,6 +41,7 @@ from mecsim.compute import memory_pool, processor
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.rng import RandomStreams
+from mecsim.stats import latency_stats
 from mecsim.net.channel import Channel, WiredLink
 from mecsim.systems.service_management.plan import Plan, SlotState, draw_state, implement
 from mecsim.systems.service_management.spec import ServiceScenario
@@ -152,9 +153,7 @@ class ServiceResult:
         place = np.concatenate([s.plan.placement for s in self.slots]) if self.slots else np.zeros(0, int)
         acc = np.concatenate([s.plan.accuracy_pct - s.state.required_pct for s in self.slots]) if self.slots \
             else np.zeros(0)
-        stats = ({"mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
-                  "p95": float(np.percentile(lat, 95)), "max": float(lat.max())} if lat.size
-                 else {"mean": None, "p50": None, "p95": None, "max": None})
+        stats = latency_stats(lat)
         conditions, last = [], None
         for s in self.slots:
             if s.condition != last:
