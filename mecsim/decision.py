@@ -13,12 +13,12 @@ import simpy
 
 __all__ = ["Controller", "DecisionPoint", "DecisionBridge"]
 
-C = TypeVar("C")                              # a system's context type
+C_co = TypeVar("C_co", covariant=True)        # a system's context type (a point is read-only)
 C_contra = TypeVar("C_contra", contravariant=True)
 A_co = TypeVar("A_co", covariant=True)        # the actions a system accepts
 
 
-class DecisionPoint(NamedTuple, Generic[C]):
+class DecisionPoint(NamedTuple, Generic[C_co]):
     """One decision: ``kind`` names the system's question, ``context`` (of the system's own type)
     what a controller may know then; the simulator itself is never in it.
 
@@ -36,7 +36,7 @@ class DecisionPoint(NamedTuple, Generic[C]):
     key: Hashable
     label: str
     actions: int
-    context: C
+    context: C_co
     observation: Any = None
 
 

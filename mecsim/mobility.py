@@ -6,6 +6,7 @@ simulator can recompute distances (and path loss) only when needed.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -14,9 +15,10 @@ __all__ = ["Static", "RandomWaypoint"]
 Point = tuple[float, float]
 
 
-def _point(name: str, value: object) -> Point:
+def _point(name: str, value: Any) -> Point:
+    """`value` as an (x, y) of finite floats; anything else (not a pair, not numbers) is a ValueError."""
     try:
-        x, y = (float(v) for v in value)  # type: ignore[union-attr]
+        x, y = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: must be a pair of numbers (x, y), got {value!r}") from None
     if not (math.isfinite(x) and math.isfinite(y)):

@@ -11,7 +11,7 @@ from typing import Any
 
 from mecsim.fileio import atomic_write_text
 from mecsim.systems import Result
-from mecsim.trace import TraceStream, plot_gantt, write_chrome_trace, write_trace_csv
+from mecsim.trace import Activity, TraceStream, plot_gantt, write_chrome_trace, write_trace_csv
 
 __all__ = ["write_outputs", "format_summary"]
 
@@ -26,17 +26,20 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
     tables = result.tables()
-    streamed = isinstance(result.trace, TraceStream)
-    if streamed and gantt:
-        raise ValueError("gantt: needs the whole trace in memory, not a TraceStream")
-    activities = result.trace.sorted() if (traces or gantt) and not streamed else []
-    if streamed:
-        result.trace.close()     # the stream's own file (under `out`, where its caller put it) is the trace
-    elif traces:
-        write_trace_csv(activities, out / "trace.csv")
-        write_chrome_trace(activities, out / "trace.json",
-                           metadata={"scenario": result.scenario.name, "seed": result.seed,
-                                     "controller": result.controller})
+    trace = result.trace
+    activities: list[Activity] = []
+    if isinstance(trace, TraceStream):
+        if gantt:
+            raise ValueError("gantt: needs the whole trace in memory, not a TraceStream")
+        trace.close()            # the stream's own file (under `out`, where its caller put it) is the trace
+    else:
+        if traces or gantt:
+            activities = trace.sorted()
+        if traces:
+            write_trace_csv(activities, out / "trace.csv")
+            write_chrome_trace(activities, out / "trace.json",
+                               metadata={"scenario": result.scenario.name, "seed": result.seed,
+                                         "controller": result.controller})
     for name, text in tables.items():
         atomic_write_text(out / name, text)
     if gantt:

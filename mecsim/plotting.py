@@ -4,6 +4,7 @@ matplotlib is imported only when a figure is made, so ``import mecsim`` stays li
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ def figure(width: float, height: float, dpi: float | None = None) -> "Figure":
     return fig
 
 
-def save_png(fig: "Figure", path: str | Path, dpi: float | str = "figure") -> None:
+def save_png(fig: "Figure", path: str | os.PathLike, dpi: float | str = "figure") -> None:
     """Write `fig` to `path` as PNG, atomically (temp file, then rename)."""
     with atomic_write(Path(path), "wb") as handle:
         fig.savefig(handle, format="png", dpi=dpi)

@@ -51,6 +51,8 @@ class Job:
 
     __slots__ = ("work", "left", "eps", "owner", "group", "ticket", "hold", "done", "submitted", "started",
                  "rate", "until", "seq")
+    # None only while a fixed-rate job is being submitted: serve or _start sets it before anyone waits
+    done: simpy.Event | None
 
     def __init__(self, work: float, owner: Any, group: Hashable, ticket: Hashable, hold: bool,
                  done: simpy.Event | None, submitted: float, seq: int) -> None:
@@ -68,7 +70,7 @@ class Station:
     __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
                  "_order", "_pending", "_last", "_timer", "_wake", "_seq", "busy_integral", "served",
                  "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs", "_fixed",
-                 "_ended", "_timers")
+                 "_ended", "_timers", "_units", "_rate")
 
     def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
                  rate_fn: RateFn) -> None:
@@ -78,6 +80,7 @@ class Station:
             raise ValueError(f"{name}: capacity must be >= 1, got {capacity!r}")
         self.env, self.name, self.discipline, self.rate_fn = env, name, discipline, rate_fn
         self.capacity = capacity if discipline in ("fifo", "schedule_order", "processor_sharing") else None
+        self._units: int = self.capacity or 0   # the capacity where _unbounded is False (then never None)
         self._active: dict[Job, None] = {}    # jobs being served (advancing), in start order (fixed: rate 0)
         self._in_service = 0                  # jobs holding a unit of capacity
         self._waiting: deque[Job] = deque()   # fifo queue
@@ -94,8 +97,9 @@ class Station:
         self._shared = discipline in SHARED
         self._unbounded = self.capacity is None or self._shared
         self._by_ticket = discipline == "schedule_order"
-        self._constant = getattr(rate_fn, "constant", None)   # see constant_rate
+        self._constant: float | None = getattr(rate_fn, "constant", None)   # see constant_rate
         self._fixed = self._constant is not None and not self._shared   # every job's end known at its start
+        self._rate: float = self._constant or 0.0   # the constant where _fixed is True (then never None)
         self.busy_integral = 0.0              # ∫ (units busy) dt, for utilisation
         self.served = 0
 
@@ -119,7 +123,7 @@ class Station:
         job = Job(float(work), owner, group, ticket, hold, None if fixed else simpy.Event(env), now, self._seq)
         if self._by_ticket:
             self._pending.setdefault(group, {})[ticket] = job
-        elif fixed and not self._waiting and (self._unbounded or self._in_service < self.capacity):
+        elif fixed and not self._waiting and (self._unbounded or self._in_service < self._units):
             self._start(job, now)                   # a unit is free only when nobody waits
         else:
             self._waiting.append(job)
@@ -164,7 +168,7 @@ class Station:
     # the advance, the finish test and the admission test are written out in it rather than called.
     # Fixed stations (_fixed) never call it: _start schedules a job's end and _on_end admits the next.
     def _admit(self, now: float) -> None:
-        free = INF if self._unbounded else self.capacity - self._in_service
+        free = INF if self._unbounded else self._units - self._in_service
         if self._by_ticket:
             while free > 0:
                 best = None
@@ -190,7 +194,7 @@ class Station:
     def _start(self, job: Job, now: float) -> int:
         job.started = now
         if self._fixed:
-            rate = self._constant                 # what rate_fn(owner, 1.0, now) gives; it never changes
+            rate = self._rate                     # what rate_fn(owner, 1.0, now) gives; it never changes
             delay = job.work / rate if rate > 0 else INF
             if delay < INF:
                 timer = self.env.timeout(delay, (job.submitted, now, now + delay))
@@ -217,8 +221,10 @@ class Station:
             self.busy_integral += self.env.now - job.started
         self.served += 1
         self._jobs -= 1
-        if job.done is not timer:                 # it waited: its own event is not the timeout
-            job.done.succeed(timer.value)
+        done = job.done
+        if done is not timer:                     # it waited: its own event is not the timeout
+            assert done is not None               # serve gave it one when it had to wait
+            done.succeed(timer.value)
         if self._waiting or self._order:
             self._admit(self.env.now)
 
@@ -252,8 +258,10 @@ class Station:
                         self._in_service -= 1
                     self.served += 1
                     self._jobs -= 1
-                    job.done.succeed((job.submitted, job.started, now))
-        if (self._waiting or self._order) and (self._unbounded or self._in_service < self.capacity):
+                    done = job.done
+                    assert done is not None       # every job in service has its event (serve, _start)
+                    done.succeed((job.submitted, job.started, now))
+        if (self._waiting or self._order) and (self._unbounded or self._in_service < self._units):
             self._admit(now)
         if not active:
             return

@@ -76,7 +76,9 @@ class SweepResult:
 # -- planning -------------------------------------------------------------------------------------
 def _split_values(text: str) -> list[str]:
     """Comma-separated values; commas inside [] or {} belong to the value (YAML flow lists)."""
-    values, depth, current = [], 0, []
+    values: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         depth += (ch in "[{") - (ch in "]}")
         if ch == "," and depth == 0:

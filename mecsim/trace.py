@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from operator import itemgetter
-from typing import NamedTuple
+from typing import IO, Any, NamedTuple
 
 from mecsim.fileio import atomic_write, publish, temp_beside
 from mecsim.naming import natural_key
@@ -57,6 +57,8 @@ class Activity(NamedTuple):
     cycles: float
 
 
+# An activity as recorded: Activity's fields in a plain tuple.
+_Row = tuple[int, int, int, str, str, float, float, float, float]
 # (start_s, end_s, resource, app, task, kind) as a C-level key: works on Activity and plain tuples.
 _SORT_KEY = itemgetter(5, 6, 4, 0, 1, 3)
 # Builds an Activity from a recorded 9-tuple without the Python-level NamedTuple constructor.
@@ -70,7 +72,7 @@ class TraceRecorder:
 
     def __init__(self, enabled: bool = True) -> None:
         self._enabled = bool(enabled)
-        self._rows: list[tuple] = []
+        self._rows: list[_Row] = []
         # The bound method is cached so a record is one attribute load and one call.
         self._append = self._rows.append
 
@@ -116,7 +118,7 @@ class TraceStream:
         if batch < 1:
             raise ValueError(f"batch: must be >= 1, got {batch!r}")
         self.path, self.format, self.batch = os.fspath(path), format, int(batch)
-        self._rows: list[tuple] = []
+        self._rows: list[_Row] = []
         self._append = self._rows.append
         self._written = 0
         if format == "parquet":
@@ -125,6 +127,8 @@ class TraceStream:
             except ImportError:
                 raise ValueError("format parquet: needs pyarrow (pip install pyarrow); use csv") from None
         fd, self._tmp = temp_beside(self.path)
+        self._handle: IO[str] | None      # the csv file; None for parquet (the writer owns its file)
+        self._writer: Any                 # a csv writer or a pyarrow ParquetWriter; None once closed
         if format == "csv":
             self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle, lineterminator="\n")
@@ -230,7 +234,7 @@ def _check_duration(act: Activity) -> None:
         raise ValueError(f"trace activity: end_s must be >= start_s, got {tuple(act)!r}")
 
 
-def _format_row(act: Activity) -> list[str]:
+def _format_row(act: _Row) -> list[str]:
     """Ints as ints, floats as shortest round-trip text (``repr``), so output is deterministic."""
     return [
         str(int(act[0])), str(int(act[1])), str(int(act[2])), str(act[3]), str(act[4]),

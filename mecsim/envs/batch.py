@@ -29,8 +29,7 @@ class DagBatch:
 
     def __post_init__(self) -> None:
         env = self.env
-        self.tasks = np.empty((len(self.indices), env.max_tasks, env.observation_space["tasks"].shape[1]),
-                              dtype=np.float32)
+        self.tasks = np.empty((len(self.indices), env.max_tasks, env.task_features), dtype=np.float32)
         self.mask = np.zeros((len(self.indices), env.max_tasks), dtype=bool)
         self.orders: list[list[int]] = []
         for b, k in enumerate(self.indices):
@@ -83,7 +82,7 @@ class ScheduleTracker:
         env = batch.env
         return cls([env.graphs[int(k)] for k in batch.indices], batch.orders, env.model, env.max_tasks)
 
-    def __call__(self, j: int, prev: Sequence[int]) -> np.ndarray:
+    def __call__(self, j: int, prev: Sequence[int] | np.ndarray) -> np.ndarray:
         for b, (state, order) in enumerate(zip(self.states, self.orders)):
             if j < len(order):
                 if j > 0:

@@ -133,6 +133,7 @@ class DagOffloadEnv(gym.Env):
         self.actions = self.model.servers + 1
         self.fast = fast_path and self._closed_form_holds()
         n, width = self.max_tasks, PROFILE + 2 * p
+        self.task_features = width                                  # columns of the §4.2 embedding
         self.observation_space = spaces.Dict({
             "tasks": spaces.Box(-1.0, np.float32(max(n, 1e6)), (n, width), np.float32),
             "plan": spaces.Box(-1, self.actions - 1, (n,), np.int64),
@@ -205,18 +206,25 @@ class DagOffloadEnv(gym.Env):
 
     # -- helpers ------------------------------------------------------------------------------------
     def _des_latency(self, upto: int) -> float:
+        assert self._graph is not None                              # an episode is running
         sub = _subgraph(self._graph, self._order, upto)
         sim = DagSimulation(self.scenario, _Answer(list(self._plan[:upto])), trace=False, graphs=[("prefix", sub)])
         (app,) = sim.run().apps
+        assert app.latency_s is not None                            # one application, run to its end
         return float(app.latency_s)
 
     def _obs(self) -> dict[str, np.ndarray]:
-        at = min(self._pos, self._graph.n - 1)                     # after the last step: the last task's
+        graph = self._graph
+        assert graph is not None                                    # an episode is running
+        at = min(self._pos, graph.n - 1)                            # after the last step: the last task's
         row = self._tasks[at]
         where = row[PROFILE:PROFILE + self.p].astype(np.int64)     # parents' positions, -1 padded
-        extra = {"schedule": schedule_features(self._state, self._order[at])} if self.features == "schedule" else {}
+        extra = {}
+        if self.features == "schedule":
+            assert self._state is not None                          # kept with schedule features
+            extra["schedule"] = schedule_features(self._state, self._order[at])
         return {**extra, "tasks": self._tasks.copy(), "plan": self._plan.copy(),
                 "step": min(self._pos, self.max_tasks - 1),
-                "mask": (np.arange(self.max_tasks) < self._graph.n).astype(np.int8),
+                "mask": (np.arange(self.max_tasks) < graph.n).astype(np.int8),
                 "task": row[:PROFILE].copy(),
                 "parents": np.where(where >= 0, self._plan[np.maximum(where, 0)], -1)}

@@ -30,7 +30,7 @@ Seeding: ``reset(seed=s)`` runs the scenario with seed s (the same workload and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -101,7 +101,7 @@ class TuningDriver:
         done = len(sim.steps)
         for n in range(self.spec.ues):
             point = sim.bridge.pending
-            assert point is not None and point.key[1] == n
+            assert point is not None and cast("tuple[int, int]", point.key)[1] == n   # key: (step, ue)
             sim.bridge.answer((int(z[n]), float(e[n])))
             point = sim.run_until_decision()
         self.obs = None if point is None else point.observation
@@ -212,6 +212,7 @@ class EdgeTuningParallelEnv(ParallelEnv):
 
     def _observations(self) -> dict[str, np.ndarray]:
         obs = self.driver.obs
+        assert obs is not None      # only while the episode runs (reset, or a step that did not end it)
         turn = self._turn
         return {"case": np.append(case_observation(obs), np.float32(turn == "case")),
                 "emulator": np.append(emulator_observation(obs, self._z), np.float32(turn == "emulator"))}
@@ -225,7 +226,7 @@ class EdgeTuningEnv(gym.Env):
     def __init__(self, scenario: str | Path | EdgeTuningSpec | None = None, **overrides: Any) -> None:
         self.scenario = load_spec(scenario, **overrides)
         n = self.scenario.ues
-        self.observation_space = spaces.Box(-LIMIT, LIMIT, (case_dim(n),), np.float32)
+        self.observation_space: spaces.Box = spaces.Box(-LIMIT, LIMIT, (case_dim(n),), np.float32)
         self.action_space = spaces.Dict({"z": spaces.MultiBinary(n), "E": spaces.Box(-1.0, 1.0, (n,), np.float32)})
         self.driver = TuningDriver(self.scenario)
 
@@ -238,8 +239,9 @@ class EdgeTuningEnv(gym.Env):
         emu = self.scenario.emulator
         record = self.driver.apply(np.asarray(action["z"]).reshape(self.scenario.ues),
                                    retention(action["E"], emu.min, emu.max))
-        over = self.driver.obs is None
-        obs = np.zeros(self.observation_space.shape, np.float32) if over else case_observation(self.driver.obs)
+        next_obs = self.driver.obs
+        over = next_obs is None
+        obs = np.zeros(self.observation_space.shape, np.float32) if next_obs is None else case_observation(next_obs)
         reward = 0.0 if record is None else float(record.reward)
         truncated = self.driver.truncated
         return obs, reward, over and not truncated, truncated, _info(record)

@@ -74,7 +74,9 @@ class ServiceManagementEnv(gym.Env):
         self.sim = ServiceSimulation(self.scenario, None, seed=run_seed, trace=False, condition=self.condition,
                               states=self.states, slots=self.episode_slots, world=self.world)
         self.sim.advance()
-        self._obs = self.sim.bridge.pending.observation
+        point = self.sim.bridge.pending
+        assert point is not None        # a new episode stops at its first slot's decision
+        self._obs = point.observation
         return self._obs, {"condition": self.condition}
 
     def step(self, action):

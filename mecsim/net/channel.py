@@ -25,6 +25,8 @@ from mecsim.station import RateFn, Station, constant_rate
 
 __all__ = ["Radio", "Channel", "RadioChannel", "WiredLink", "path_gain", "nominal_rate_bps"]
 
+Stamps = tuple[float, float, float]     # (submitted, started, finished) of a message
+
 
 class Radio(Protocol):
     """What a channel needs of a device: where it is and its fading towards this channel."""
@@ -46,7 +48,7 @@ def path_gain(spec: PathLossSpec, distance_m: float, los: bool | None = None) ->
     elif spec.model == "log_distance":
         loss = pl.log_distance_db(d, spec.frequency_hz, spec.exponent, spec.reference_m)
     else:
-        condition = spec.condition if los is None else ("los" if los else "nlos")
+        condition: pl.Condition = spec.condition if los is None else ("los" if los else "nlos")
         loss = pl.rma_db(d, spec.frequency_hz, spec.h_bs, spec.h_ut, spec.street_width,
                          spec.building_height, condition=condition)
     return 10.0 ** (-loss / 10.0)
@@ -54,6 +56,7 @@ def path_gain(spec: PathLossSpec, distance_m: float, los: bool | None = None) ->
 
 def _noise_w(spec: RateSpec, bandwidth_hz: float) -> float:
     if spec.noise_dbm is not None:  # a total figure for the whole band, split with the band
+        assert spec.bandwidth_hz is not None    # shannon specs carry a bandwidth (the loader checks)
         return pl.dbm_to_w(spec.noise_dbm) * bandwidth_hz / spec.bandwidth_hz
     return pl.noise_power_w(bandwidth_hz, spec.noise_density_dbm_hz, spec.noise_figure_db)
 
@@ -62,7 +65,9 @@ def nominal_rate_bps(spec: RateSpec, distance_m: float, share: float = 1.0, los:
                      fading_gain: float = 1.0) -> float:
     """The rate a device gets at `distance_m` with `share` of the channel (no fading: gain 1)."""
     if spec.model == "fixed":
+        assert spec.bps is not None
         return spec.bps * share
+    assert spec.bandwidth_hz is not None and spec.tx_power_dbm is not None and spec.pathloss is not None
     band = spec.bandwidth_hz * share
     signal = pl.dbm_to_w(spec.tx_power_dbm) * path_gain(spec.pathloss, distance_m, los) * fading_gain
     return band * math.log2(1.0 + signal / _noise_w(spec, band))
@@ -87,7 +92,7 @@ class Channel:
         return self.station.serve(bits, owner)
 
     def transfer(self, nbytes: float, device: Any, *, group: Hashable = None,
-                 ticket: Hashable = None, hold: bool = True) -> Generator:
+                 ticket: Hashable = None, hold: bool = True) -> Generator[simpy.Event, Any, Stamps]:
         """Send `nbytes` for `device` (in packets with ``packet_bytes``); returns (submitted, started, finished)."""
         station, size = self.station, self.packet_bytes
         if not size or self.sharing == "schedule_order" or nbytes <= size:
@@ -98,13 +103,14 @@ class Channel:
             submitted, started, finished = yield station.serve(piece * 8.0, device, hold=hold)
             first = first or (submitted, started)
             left -= piece
+        assert first is not None    # nbytes > size > 0: at least one packet was sent
         return first[0], first[1], finished
 
 
 class RadioChannel(Channel):
     """A channel whose rate follows a :class:`ChannelSpec`: fixed, or Shannon over path loss and fading."""
 
-    __slots__ = ("spec", "position", "_los", "_draw", "_signal", "_noise")
+    __slots__ = ("spec", "position", "_los", "_draw", "_signal", "_band_noise")
 
     def __init__(self, env: simpy.Environment, name: str, spec: ChannelSpec,
                  position: tuple[float, float], rng: np.random.Generator) -> None:
@@ -112,9 +118,9 @@ class RadioChannel(Channel):
         self._los: dict[int, bool] = {}
         self._draw = rng
         # Path loss is most of a rate's cost and cannot change for a device that stays where it is, nor
-        # the noise over a given share of the band: both are computed once.
+        # the band and noise of a given share of the channel: both are computed once.
         self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
-        self._noise: dict[float, float] = {}    # share of the band -> noise power (W)
+        self._band_noise: dict[float, tuple[float, float]] = {}   # share -> its band (Hz), noise over it (W)
         super().__init__(env, name, spec.sharing, self._rate_fn(), spec.packet_bytes)
 
     def distance(self, device: Radio, t: float) -> float:
@@ -135,22 +141,27 @@ class RadioChannel(Channel):
         """:func:`nominal_rate_bps` for `device` at `now`, with `share` of the band and a fading gain."""
         spec = self.spec.rate
         if spec.model == "fixed":
+            assert spec.bps is not None
             return spec.bps * share
         signal = self._signal.get(device.index)
-        if signal is None:
+        if signal is None:     # once per static device; a moving one pays a path loss per call anyway
+            assert spec.pathloss is not None and spec.tx_power_dbm is not None
             gain = path_gain(spec.pathloss, self.distance(device, now), self.los(device))
             signal = pl.dbm_to_w(spec.tx_power_dbm) * gain
             if device.next_move_after(now) == math.inf:     # it stays where it is from now on
                 self._signal[device.index] = signal
-        band = spec.bandwidth_hz * share
-        noise = self._noise.get(share)
-        if noise is None:
-            noise = self._noise[share] = _noise_w(spec, band)
+        band_noise = self._band_noise.get(share)
+        if band_noise is None:
+            assert spec.bandwidth_hz is not None
+            band = spec.bandwidth_hz * share
+            band_noise = self._band_noise[share] = (band, _noise_w(spec, band))
+        band, noise = band_noise
         return band * math.log2(1.0 + signal * fading_gain / noise)
 
     def _rate_fn(self) -> RateFn:
         spec = self.spec.rate
         if spec.model == "fixed":
+            assert spec.bps is not None     # fixed specs carry a rate (the loader checks)
             return constant_rate(spec.bps)
         update = self.spec.update_s
 
@@ -181,7 +192,8 @@ class WiredLink:
         self.env, self.name, self.rate_bps, self.delay_s = env, name, rate_bps, delay_s
         self.station = Station(env, name, sharing, 1, constant_rate(rate_bps))
 
-    def send(self, bits: float, owner: object = None, *, propagate: bool = True) -> Generator:
+    def send(self, bits: float, owner: object = None, *, propagate: bool = True
+             ) -> Generator[simpy.Event, Any, Stamps]:
         """Returns (submitted, started, delivered); ``propagate=False`` leaves out the delay."""
         submitted, started, finished = yield self.station.serve(bits, owner)
         if propagate and self.delay_s:

@@ -9,7 +9,7 @@ probability). Shadow fading is not included: it is a separate random term with i
 from __future__ import annotations
 
 import math
-from typing import Literal, Union
+from typing import Any, Literal, TypeVar, Union, cast
 
 import numpy as np
 
@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 ArrayLike = Union[float, np.ndarray]
+# A function of one distance (or power, or ratio) gives a float for a float and an array for an array
+# (and either for either).
+FloatOrArray = TypeVar("FloatOrArray", float, np.ndarray, ArrayLike)
 Condition = Literal["expected", "los", "nlos", "random"]
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
@@ -62,20 +65,24 @@ def _scalar(name: str, value: float, *, low: float = 0.0, strict: bool = True) -
     return float(_array(name, value, low=low, strict=strict))
 
 
-def _out(a: np.ndarray) -> ArrayLike:
-    """A float for 0-d results so scalar callers never see numpy scalars."""
+def _out(a: np.ndarray) -> Any:
+    """A float for 0-d results so scalar callers never see numpy scalars.
+
+    Typed Any: which of the two it is depends on the input's shape, which the public functions'
+    FloatOrArray signatures carry to their callers.
+    """
     return float(a) if a.ndim == 0 else a
 
 
-def free_space_db(distance_m: ArrayLike, frequency_hz: float) -> ArrayLike:
+def free_space_db(distance_m: FloatOrArray, frequency_hz: float) -> FloatOrArray:
     """Friis free-space loss 20·log10(4π d f / c) in dB (positive means attenuation)."""
     d = _array("distance_m", distance_m)
     f = _scalar("frequency_hz", frequency_hz)
     return _out(20.0 * np.log10(4.0 * math.pi * d * f / SPEED_OF_LIGHT_M_S))
 
 
-def log_distance_db(distance_m: ArrayLike, frequency_hz: float, exponent: float,
-                    reference_m: float = 1.0) -> ArrayLike:
+def log_distance_db(distance_m: FloatOrArray, frequency_hz: float, exponent: float,
+                    reference_m: float = 1.0) -> FloatOrArray:
     """Free-space loss at ``reference_m`` plus 10·n·log10(d/d0): the simplest tunable-slope model."""
     d = _array("distance_m", distance_m)
     n = _scalar("exponent", exponent)
@@ -132,8 +139,8 @@ def _rma_nlos(d2d: np.ndarray, f: float, h_bs: float, h_ut: float, w: float, h: 
     return np.maximum(_rma_los(d2d, f, h_bs, h_ut, h), nlos_prime)
 
 
-def rma_los_db(d2d: ArrayLike, frequency_hz: float, h_bs: float = 35.0, h_ut: float = 1.5,
-               building_height: float = 5.0) -> ArrayLike:
+def rma_los_db(d2d: FloatOrArray, frequency_hz: float, h_bs: float = 35.0, h_ut: float = 1.5,
+               building_height: float = 5.0) -> FloatOrArray:
     """TR 38.901 RMa line-of-sight loss: PL1 up to the breakpoint, then a 40 dB/decade slope."""
     f = _rma_frequency(frequency_hz)
     hb, hu = _scalar("h_bs", h_bs), _scalar("h_ut", h_ut)
@@ -141,8 +148,8 @@ def rma_los_db(d2d: ArrayLike, frequency_hz: float, h_bs: float = 35.0, h_ut: fl
     return _out(_rma_los(_rma_d2d(d2d), f, hb, hu, h))
 
 
-def rma_nlos_db(d2d: ArrayLike, frequency_hz: float, h_bs: float = 35.0, h_ut: float = 1.5,
-                street_width: float = 20.0, building_height: float = 5.0) -> ArrayLike:
+def rma_nlos_db(d2d: FloatOrArray, frequency_hz: float, h_bs: float = 35.0, h_ut: float = 1.5,
+                street_width: float = 20.0, building_height: float = 5.0) -> FloatOrArray:
     """TR 38.901 RMa non-line-of-sight loss, max(PL_LOS, PL'_NLOS) so NLOS is never better than LOS."""
     f = _rma_frequency(frequency_hz)
     hb, hu = _scalar("h_bs", h_bs), _scalar("h_ut", h_ut)
@@ -151,16 +158,16 @@ def rma_nlos_db(d2d: ArrayLike, frequency_hz: float, h_bs: float = 35.0, h_ut: f
     return _out(_rma_nlos(_rma_d2d(d2d), f, hb, hu, w, h))
 
 
-def rma_los_probability(d2d: ArrayLike) -> ArrayLike:
+def rma_los_probability(d2d: FloatOrArray) -> FloatOrArray:
     """TR 38.901 §7.4.2 RMa: 1 within 10 m, then exp(-(d-10)/1000)."""
     d = _array("d2d", d2d, strict=False)
     return _out(np.where(d <= _RMA_MIN_D2D_M, 1.0, np.exp(-(d - _RMA_MIN_D2D_M) / 1000.0)))
 
 
-def rma_db(d2d: ArrayLike, frequency_hz: float, h_bs: float = 35.0, h_ut: float = 1.5,
+def rma_db(d2d: FloatOrArray, frequency_hz: float, h_bs: float = 35.0, h_ut: float = 1.5,
            street_width: float = 20.0, building_height: float = 5.0,
            condition: Condition = "expected",
-           rng: np.random.Generator | None = None) -> ArrayLike:
+           rng: np.random.Generator | None = None) -> FloatOrArray:
     """RMa path loss for a link condition.
 
     ``"expected"`` blends in dB, P_LOS·PL_LOS + (1-P_LOS)·PL_NLOS, a deterministic average for
@@ -191,7 +198,7 @@ def rma_db(d2d: ArrayLike, frequency_hz: float, h_bs: float = 35.0, h_ut: float 
     return _out(np.where(is_los, los, nlos))
 
 
-def dbm_to_w(dbm: ArrayLike) -> ArrayLike:
+def dbm_to_w(dbm: FloatOrArray) -> FloatOrArray:
     """Power in dBm to watts (0 dBm = 1 mW)."""
     a = np.asarray(dbm, dtype=float)
     if np.isnan(a).any():
@@ -199,14 +206,14 @@ def dbm_to_w(dbm: ArrayLike) -> ArrayLike:
     return _out(10.0 ** ((a - 30.0) / 10.0))
 
 
-def w_to_dbm(watts: ArrayLike) -> ArrayLike:
+def w_to_dbm(watts: FloatOrArray) -> FloatOrArray:
     """Power in watts to dBm; 0 W maps to -inf dBm."""
     a = _array("watts", watts, strict=False)
     with np.errstate(divide="ignore"):
         return _out(10.0 * np.log10(a) + 30.0)
 
 
-def db_to_linear(db: ArrayLike) -> ArrayLike:
+def db_to_linear(db: FloatOrArray) -> FloatOrArray:
     """A ratio in dB to a linear power ratio."""
     a = np.asarray(db, dtype=float)
     if np.isnan(a).any():
@@ -214,20 +221,20 @@ def db_to_linear(db: ArrayLike) -> ArrayLike:
     return _out(10.0 ** (a / 10.0))
 
 
-def linear_to_db(ratio: ArrayLike) -> ArrayLike:
+def linear_to_db(ratio: FloatOrArray) -> FloatOrArray:
     """A linear power ratio to dB; 0 maps to -inf dB."""
     a = _array("ratio", ratio, strict=False)
     with np.errstate(divide="ignore"):
         return _out(10.0 * np.log10(a))
 
 
-def noise_power_w(bandwidth_hz: ArrayLike, density_dbm_hz: float = -174.0,
-                  noise_figure_db: float = 0.0) -> ArrayLike:
+def noise_power_w(bandwidth_hz: FloatOrArray, density_dbm_hz: float = -174.0,
+                  noise_figure_db: float = 0.0) -> FloatOrArray:
     """Thermal noise N = density + 10·log10(B) + NF (dBm), returned in watts."""
     b = _array("bandwidth_hz", bandwidth_hz)
     n0 = _scalar("density_dbm_hz", density_dbm_hz, low=-math.inf, strict=False)
     nf = _scalar("noise_figure_db", noise_figure_db, strict=False)
-    return dbm_to_w(n0 + 10.0 * np.log10(b) + nf)
+    return cast(FloatOrArray, dbm_to_w(n0 + 10.0 * np.log10(b) + nf))   # b has the input's shape
 
 
 def shannon_rate_bps(bandwidth_hz: ArrayLike, tx_power_w: ArrayLike, gain_linear: ArrayLike,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mecsim.net.pathloss import Condition
+
 __all__ = ["PathLossSpec", "FadingSpec", "RateSpec", "ChannelSpec", "CHANNEL_SHARING"]
 
 CHANNEL_SHARING = ("fifo", "schedule_order", "parallel", "fdma")
@@ -18,7 +20,7 @@ class PathLossSpec:
     frequency_hz: float
     exponent: float = 3.0           # log_distance only
     reference_m: float = 1.0        # log_distance only
-    condition: str = "expected"     # 3gpp_rma: los | nlos | expected | random (drawn per device)
+    condition: Condition = "expected"   # 3gpp_rma: los | nlos | expected | random (drawn per device)
     h_bs: float = 35.0              # 3gpp_rma: base-station height, m
     h_ut: float = 1.5               # 3gpp_rma: device height, m
     street_width: float = 20.0      # 3gpp_rma: W, m

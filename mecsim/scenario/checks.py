@@ -228,8 +228,8 @@ class Node:
     def float(self, key: Key, default: _D, *, min: Number | None = ..., max: Number | None = ...,
               min_open: builtins.bool = ..., max_open: builtins.bool = ...,
               allow_none: Literal[False] = ...) -> builtins.float | _D: ...
-    @overload
-    def float(self, key: Key, default: _D = ..., *, min: Number | None = ...,
+    @overload   # default `_D | None`: with a bare _D, mypy solves _D from an `x: float | None` target and rejects None
+    def float(self, key: Key, default: _D | None = ..., *, min: Number | None = ...,
               max: Number | None = ..., min_open: builtins.bool = ..., max_open: builtins.bool = ...,
               allow_none: builtins.bool) -> builtins.float | None | _D: ...
 
@@ -307,6 +307,13 @@ class Node:
         if not isinstance(node.value, dict):
             raise node.error(f"must be a mapping, got {show(node.value)}")
         return node
+
+    @overload
+    def float_list(self, key: Key, default: Any = ..., *, length: Literal[2],
+                   min: Number | None = ...) -> tuple[builtins.float, builtins.float]: ...
+    @overload
+    def float_list(self, key: Key, default: Any = ..., *, length: builtins.int | None = ...,
+                   min: Number | None = ...) -> tuple[builtins.float, ...]: ...
 
     def float_list(self, key: Key, default: Any = REQUIRED, *, length: builtins.int | None = None,
                    min: Number | None = None) -> tuple[builtins.float, ...]:

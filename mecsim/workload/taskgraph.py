@@ -33,8 +33,8 @@ class TaskGraph:
     header: tuple[str, ...] = ()
 
     @classmethod
-    def from_edges(cls, name: str, cycles: Sequence[float], up_bytes: Sequence[float],
-                   down_bytes: Sequence[float], edges: Sequence[tuple[int, int]], *,
+    def from_edges(cls, name: str, cycles: Sequence[float] | np.ndarray, up_bytes: Sequence[float] | np.ndarray,
+                   down_bytes: Sequence[float] | np.ndarray, edges: Sequence[tuple[int, int]], *,
                    labels: Sequence[str] | None = None, raw: Sequence[Mapping[str, str]] = (),
                    edge_raw: Sequence[tuple[int, int, Mapping[str, str]]] = (),
                    header: Sequence[str] = ()) -> "TaskGraph":

@@ -29,10 +29,10 @@ class Device:
 
     __slots__ = ("index", "name", "cpu", "mobility", "ap", "_fading", "_rng")
 
-    def __init__(self, index: int, cpu: Station, mobility: Static | RandomWaypoint,
+    def __init__(self, index: int, cpu: Station, mobility: Static | RandomWaypoint, ap: AccessPoint,
                  rng: np.random.Generator) -> None:
         self.index, self.name, self.cpu, self.mobility = index, f"device{index}", cpu, mobility
-        self.ap: AccessPoint | None = None
+        self.ap = ap
         self._fading: dict[str, Fading] = {}
         self._rng = rng
 
@@ -80,12 +80,11 @@ class Infrastructure:
             mobility = Static(start) if mob.model == "static" else RandomWaypoint(
                 mob.area, mob.speed_mps, mob.pause_s, streams.get(f"mobility/{d}"), start)
             cpu = processor(env, f"device{d}/cpu", spec.cpu.cores, spec.cpu.speed_hz, spec.cpu.discipline)
-            device = Device(d, cpu, mobility, streams.get(f"fading/{d}"))
             if spec.access_point == "nearest":
-                device.ap = min(self.access_points, key=lambda a: math.dist(a.position, start))
+                ap = min(self.access_points, key=lambda a: math.dist(a.position, start))
             else:
-                device.ap = by_name[spec.access_point]
-            self.devices.append(device)
+                ap = by_name[spec.access_point]
+            self.devices.append(Device(d, cpu, mobility, ap, streams.get(f"fading/{d}")))
         self.servers = [EdgeServer(env, s, spec.count) for s in scenario.servers]
         self.cloud = Cloud(env, scenario.cloud, list(by_name)) if scenario.cloud else None
         self.links: dict[tuple[str, str], WiredLink] = {}

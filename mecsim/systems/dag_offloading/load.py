@@ -6,9 +6,10 @@ folders) are relative to the scenario file's folder. Units are SI (see ``spec.py
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, cast
 
 from mecsim.compute.spec import CPU_DISCIPLINES, CloudSpec, CpuSpec, ServerSpec
+from mecsim.net.pathloss import Condition
 from mecsim.net.spec import CHANNEL_SHARING, ChannelSpec, FadingSpec, PathLossSpec, RateSpec
 from mecsim.scenario.checks import Node, must
 from mecsim.scenario.distributions import Constant, read_distribution
@@ -74,7 +75,7 @@ def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
     if model == "random_waypoint":
         corners = mob.items("area", min_len=2)
         must(len(corners) == 2, mob, "area", f"must be [[x0, y0], [x1, y1]], got {mob.child('area').value}")
-        area = tuple(tuple(c.float_list(None, length=2)) for c in corners)
+        area = (corners[0].float_list(None, length=2), corners[1].float_list(None, length=2))
         must(area[0][0] <= area[1][0] and area[0][1] <= area[1][1], mob, "area",
              f"must have x0 <= x1 and y0 <= y1, got {mob.child('area').value}")
         speed = mob.float_list("speed_mps", [1.0, 2.0], length=2, min=0)
@@ -85,7 +86,7 @@ def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
         cpu=_cpu(node.mapping("cpu")),
         x=read_distribution(pos, "x", Constant(0.0)),
         y=read_distribution(pos, "y", Constant(0.0)),
-        mobility=MobilitySpec(model, area, tuple(speed), mob.float("pause_s", 0.0, min=0)),
+        mobility=MobilitySpec(model, area, speed, mob.float("pause_s", 0.0, min=0)),
         access_point=access_point,
     )
 
@@ -116,7 +117,7 @@ def _rate(node: Node) -> RateSpec:
             pl_model, freq,
             exponent=pl.float("exponent", 3.0, min=0, min_open=True),
             reference_m=pl.float("reference_m", 1.0, min=0, min_open=True),
-            condition=pl.str("condition", "expected", choices=("los", "nlos", "expected", "random")),
+            condition=cast(Condition, pl.str("condition", "expected", choices=("los", "nlos", "expected", "random"))),
             h_bs=pl.float("h_bs", 35.0, min=0, min_open=True),
             h_ut=pl.float("h_ut", 1.5, min=0, min_open=True),
             street_width=pl.float("street_width", 20.0, min=0, min_open=True),
@@ -135,7 +136,7 @@ def _channel(node: Node) -> ChannelSpec:
 
 def _access_point(node: Node) -> AccessPointSpec:
     node.allow("name", "position", "uplink", "downlink")
-    return AccessPointSpec(node.str("name"), tuple(node.float_list("position", [0.0, 0.0], length=2)),
+    return AccessPointSpec(node.str("name"), node.float_list("position", [0.0, 0.0], length=2),
                            _channel(node.mapping("uplink")), _channel(node.mapping("downlink")))
 
 

@@ -22,19 +22,19 @@ def embed(graph: TaskGraph, order: Sequence[int], model: CostModel, max_tasks: i
     parents and p children, padded with -1.
     """
     t = times if times is not None else task_times(graph, model)
-    order = np.asarray(order)
+    idx = np.asarray(order)                  # the schedule order as an index array
     n = graph.n
-    best = np.argmin(t.up + t.mec + t.down, axis=0)[order]
+    best = np.argmin(t.up + t.mec + t.down, axis=0)[idx]
     scale = float(t.local.max()) or 1.0
     out = np.full((max_tasks, PROFILE + 2 * p), -1.0, dtype=np.float32)
     out[:n, 0] = np.arange(n) / n
-    out[:n, 1] = t.local[order] / scale
+    out[:n, 1] = t.local[idx] / scale
     for col, part in enumerate((t.up, t.mec, t.down), 2):
-        out[:n, col] = part[best, order] / scale
+        out[:n, col] = part[best, idx] / scale
     position = [0] * n                       # plain ints: this loop is per application, on the hot path
-    for k, task in enumerate(order.tolist()):
+    for k, task in enumerate(idx.tolist()):
         position[task] = k
-    for k, task in enumerate(order.tolist()):
+    for k, task in enumerate(idx.tolist()):
         parents = sorted(position[q] for q in graph.parents[task])[:p]
         children = sorted(position[c] for c in graph.children[task])[:p]
         out[k, PROFILE:PROFILE + len(parents)] = parents

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mecsim.systems.dag_offloading.analytic import CostModel, TaskTimes, earliest_finish_plan, evaluate_plan, task_times
 from mecsim.workload.taskgraph import TaskGraph
@@ -25,6 +26,17 @@ class _Batch:
 
     __slots__ = ("depth", "local", "ul", "dl", "mec", "ft_local", "ft_ul", "ft_mec", "ft_dl",
                  "where", "span")
+    depth: int
+    local: NDArray[np.float64]       # (rows,): the busy-until of the device, uplink, downlink; the latency so far
+    ul: NDArray[np.float64]
+    dl: NDArray[np.float64]
+    span: NDArray[np.float64]
+    mec: NDArray[np.float64]         # (rows, servers): each server's busy-until
+    ft_local: NDArray[np.float64]    # (rows, n): finish times per task and stage
+    ft_ul: NDArray[np.float64]
+    ft_mec: NDArray[np.float64]
+    ft_dl: NDArray[np.float64]
+    where: NDArray[np.int8]          # (rows, n): -1 undecided, 0 local, k server k
 
     def take(self, idx: np.ndarray) -> "_Batch":
         out = _Batch()

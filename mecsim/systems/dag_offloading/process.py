@@ -17,12 +17,12 @@ overtakes one scheduled before it.
 from __future__ import annotations
 
 import math
-from typing import Generator
 
 import numpy as np
 import simpy
+from simpy.events import ProcessGenerator
 
-from mecsim.compute import EdgeServer
+from mecsim.compute import Cloud, EdgeServer
 from mecsim.decision import DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.net.channel import WiredLink
@@ -33,7 +33,7 @@ from mecsim.systems.dag_offloading.infrastructure import AccessPoint, Device, In
 from mecsim.systems.dag_offloading.observation import embed
 from mecsim.systems.dag_offloading.result import AppRecord
 from mecsim.systems.dag_offloading.spec import DagScenario
-from mecsim.trace import TraceRecorder
+from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["DagOffloading"]
@@ -68,7 +68,7 @@ class DagOffloading:
     """Offloading decisions and execution of DAG applications over an Infrastructure."""
 
     def __init__(self, env: simpy.Environment, scenario: DagScenario, infra: Infrastructure,
-                 bridge: DecisionBridge, trace: TraceRecorder, order: str) -> None:
+                 bridge: DecisionBridge, trace: TraceRecorder | TraceStream, order: str) -> None:
         self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
         self.order = order                     # rank | recursive_rank | id
         self.records: list[AppRecord] = []
@@ -87,7 +87,7 @@ class DagOffloading:
 
     # -- applications ------------------------------------------------------------------------------
     def application(self, graph: TaskGraph, device: Device, source: str,
-                    memory: np.ndarray | None = None) -> Generator:
+                    memory: np.ndarray | None = None) -> ProcessGenerator:
         """Decide every task in schedule order, start them, wait for the last result."""
         env = self.env
         record = AppRecord(len(self.records), device.index, source, env.now)
@@ -146,8 +146,9 @@ class DagOffloading:
         """The closed-form view from `device` now: nominal rates, VM speeds (planners use it)."""
         up, down = self.infra.nominal_rates(device, self.env.now)
         hz = [s.vm_speed_hz for s in self.infra.servers]
-        if self.infra.cloud:
-            hz.append(self.scenario.cloud.speed_hz)
+        cloud = self.scenario.cloud     # the infrastructure has a cloud exactly when the scenario has one
+        if cloud is not None:
+            hz.append(cloud.speed_hz)
         k = len(hz)
         ul_sharing = device.ap.uplink.sharing
         uplink = "parallel" if ul_sharing == "parallel" else ("entry_parallel" if self.bypass else "serial")
@@ -172,8 +173,9 @@ class DagOffloading:
 
     def loads(self, device: Device) -> tuple[int, ...]:
         loads = [s.vm_for(device.index).queue_length for s in self.infra.servers]
-        if self.infra.cloud:
-            loads.append(self.infra.cloud.cpu.queue_length)
+        cloud = self.infra.cloud
+        if cloud:
+            loads.append(cloud.cpu.queue_length)
         return tuple(loads)
 
     # -- tasks ------------------------------------------------------------------------------------
@@ -181,9 +183,15 @@ class DagOffloading:
         servers = self.infra.servers
         return servers[action - 1] if action <= len(servers) else None
 
+    def _cloud(self) -> Cloud:
+        """The cloud, for an action past the servers (the last action exists only with a cloud)."""
+        cloud = self.infra.cloud
+        assert cloud is not None
+        return cloud
+
     def _exec_station(self, app: _App, action: int) -> Station:
         server = self._target(action)
-        return server.vm_for(app.device.index) if server else self.infra.cloud.cpu
+        return server.vm_for(app.device.index) if server else self._cloud().cpu
 
     def _legs(self, ap: AccessPoint, action: int) -> tuple[EdgeServer | None, list[WiredLink], list[WiredLink]]:
         """(server or None for the cloud, wired links there, wired links back) from `ap` for `action`."""
@@ -193,8 +201,8 @@ class DagOffloading:
             server, infra = self._target(action), self.infra
             legs = self._paths[key] = (
                 server,
-                infra.route(ap.name, server.access_point) if server else [infra.cloud.up[ap.name]],
-                infra.route(server.access_point, ap.name) if server else [infra.cloud.down[ap.name]])
+                infra.route(ap.name, server.access_point) if server else [self._cloud().up[ap.name]],
+                infra.route(server.access_point, ap.name) if server else [self._cloud().down[ap.name]])
         return legs
 
     def _reserve(self, app: _App, task: int, action: int) -> None:
@@ -208,7 +216,7 @@ class DagOffloading:
                 station.reserve(key, task)
                 app.stations.add(station)
 
-    def _task(self, app: _App, i: int, action: int, memory: int) -> Generator:
+    def _task(self, app: _App, i: int, action: int, memory: int) -> ProcessGenerator:
         # The hot path of the engine (one process per task): locals, plain floats, no helper calls
         # for the queue records; it records exactly what it did before.
         env, graph, dev, record = self.env, app.graph, app.device, self.trace.record
@@ -260,6 +268,7 @@ class DagOffloading:
             return self._finish(app)
         pool = server.memory if server else None
         if pool is not None and memory > 0:
+            assert server is not None   # only servers have memory pools
             if memory > pool.capacity or (server.spec.memory_policy == "drop" and memory > pool.level):
                 self._drop(app, f"memory: task {graph.labels[i]} needs {memory:g} B on {server.name}, "
                                 f"{pool.level:g} of {pool.capacity:g} B free")
@@ -267,7 +276,12 @@ class DagOffloading:
             waited = env.now
             yield pool.get(memory)
             self._queue(a, i, d, f"{server.name}/memory", waited, env.now)
-        vm = server.vm_for(d) if server else self.infra.cloud.cpu
+        if server:
+            vm = server.vm_for(d)
+        else:
+            cloud = self.infra.cloud
+            assert cloud is not None    # the action past the servers exists only with a cloud
+            vm = cloud.cpu
         sub, start, end = yield vm.serve(cycles[i], dev, group=a, ticket=i)
         if start > sub:
             record(a, i, d, "queue", vm.name, sub, start, 0.0, 0.0)

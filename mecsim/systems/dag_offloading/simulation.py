@@ -6,10 +6,11 @@ import heapq
 import math
 import sys
 import time
-from typing import Generator, Sequence
+from typing import Sequence
 
 import numpy as np
 import simpy
+from simpy.events import ProcessGenerator
 
 from mecsim.decision import DecisionBridge
 from mecsim.errors import ConfigError
@@ -32,10 +33,13 @@ def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str
     """The application graphs of the workload, as (source name, graph), in a fixed order."""
     source = scenario.workload.source
     if source.kind == "folder":
+        assert source.folder is not None        # the loader requires one for this kind
         files = sorted(source.folder.glob(source.pattern), key=lambda f: natural_key(f.name))
         return [(str(f), read_gv(f, source.attributes)) for f in files]
     rng = streams.get("daggen")
-    return [(f"generated/{k}", generate_dag(source.generator, rng, name=f"random.{source.generator.n}.{k}",
+    params = source.generator
+    assert params is not None                   # the loader requires them for kind generate
+    return [(f"generated/{k}", generate_dag(params, rng, name=f"random.{params.n}.{k}",
                                             attributes=source.attributes))
             for k in range(source.count)]
 
@@ -126,7 +130,9 @@ class DagSimulation:
         A device whose first application would come after the horizon never enters it.
         """
         horizon = math.inf if scenario.horizon_s is None else scenario.horizon_s
-        mean_gap = 1.0 / scenario.workload.arrival.rate_hz
+        rate_hz = scenario.workload.arrival.rate_hz
+        assert rate_hz is not None                  # the loader requires it for poisson arrivals
+        mean_gap = 1.0 / rate_hz
         due: list[tuple[float, int, int]] = []      # (arrival time, device index, applications so far)
         gaps: dict[int, np.random.Generator] = {}
         for device in self.infra.devices:
@@ -144,7 +150,7 @@ class DagSimulation:
             self.env.process(self._poisson(due, gaps, mean_gap))
 
     def _poisson(self, due: list[tuple[float, int, int]], gaps: dict[int, np.random.Generator],
-                 mean_gap: float) -> Generator:
+                 mean_gap: float) -> ProcessGenerator:
         """Every device's Poisson arrivals, earliest first. A device's next arrival is its last one plus
         a gap from its own stream (arrivals/<device>), at that exact float (:func:`_timeout_at`)."""
         env, devices = self.env, self.infra.devices
@@ -159,12 +165,12 @@ class DagSimulation:
             else:
                 heapq.heappop(due)
 
-    def _arrivals(self, device: Device) -> Generator:
+    def _arrivals(self, device: Device) -> ProcessGenerator:
         """`device`'s applications at listed times or back to back."""
         wl, env = self.scenario.workload, self.env
         count = self._apps_for(device)
-        if count is not None:
-            self.expected_apps += count
+        assert count is not None        # listed and back-to-back arrivals are counted (see _apps_for)
+        self.expected_apps += count
         for k in range(count):
             if wl.arrival.process == "list":
                 yield env.timeout(max(0.0, wl.arrival.times_s[k] - env.now))
@@ -223,7 +229,8 @@ class DagSimulation:
         try:
             while queue and queue[0][0] <= horizon:
                 env._now, _, _, event = heapq.heappop(queue)
-                callbacks, event.callbacks = event.callbacks, None
+                # SimPy marks a processed event by callbacks None (its own step does so) but types them a list
+                callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                 for callback in callbacks:
                     callback(event)
                 if not event._ok and not hasattr(event, "_defused"):

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Generator
+from typing import Any, cast
 
 import numpy as np
 import simpy
+from simpy.events import ProcessGenerator
 
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
@@ -106,7 +107,8 @@ class TuningSimulation:
         self.shares = 1.0 / np.arange(1, n + 1)
         self.gains = np.array([u.gain for u in self.ues])
         self.up_rates = np.zeros((n, n))
-        self.down_rates = downlink_rate_bps(self.shares[None, :], self.gains[:, None], radio)
+        # array arguments give an array (the rate functions also take plain floats)
+        self.down_rates = cast(np.ndarray, downlink_rate_bps(self.shares[None, :], self.gains[:, None], radio))
         self.uplink = Channel(self.env, "server/uplink", "fdma", self._rate_fn("up_rates"))
         self.downlink = Channel(self.env, "server/downlink", "fdma", self._rate_fn("down_rates"))
         self.tasks: list[TaskRecord] = []
@@ -115,7 +117,7 @@ class TuningSimulation:
         self.env.process(self._episode())
 
     # -- the story ------------------------------------------------------------------------------------
-    def _episode(self) -> Generator:
+    def _episode(self) -> ProcessGenerator:
         spec, env = self.scenario, self.env
         emu = spec.emulator
         observed = self._observed_gains(0.0)
@@ -123,8 +125,8 @@ class TuningSimulation:
             cached = np.array([0.0 if u.cached is None else u.cached / emu.layers for u in self.ues])
             obs = self.scales.observation(observed, self.complexity[:, t], self.data_mb[:, t], cached,
                                          t / spec.tasks)
-            self.up_rates = uplink_rate_bps(self.shares[None, :], self.power_w[:, t, None], self.gains[:, None],
-                                            spec.radio)
+            self.up_rates = cast(np.ndarray, uplink_rate_bps(self.shares[None, :], self.power_w[:, t, None],
+                                                             self.gains[:, None], spec.radio))
             actions = []
             for ue in self.ues:
                 n = ue.index
@@ -136,7 +138,7 @@ class TuningSimulation:
                 actions.append(self._check((yield self.bridge.decide(point)), point))
             start = env.now
             runs = [env.process(self._task(ue, t, z, e)) for ue, (z, e) in zip(self.ues, actions)]
-            records = []
+            records: list[TaskRecord] = []
             for run in runs:                      # each a Process: never a reused condition (DESIGN.md)
                 records.append((yield run))
             self.tasks.extend(records)
@@ -146,7 +148,7 @@ class TuningSimulation:
                                          sum(r.switch for r in records), step_reward(kappas, delays, spec.reward)))
             observed = self._observed_gains(env.now - start)
 
-    def _task(self, ue: _UE, t: int, z: int, e: float) -> Generator:
+    def _task(self, ue: _UE, t: int, z: int, e: float) -> ProcessGenerator:
         """One UE's task of step t: its transfer, then its training run; returns its TaskRecord."""
         env, spec, trace, n = self.env, self.scenario, self.trace, ue.index
         start = env.now

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mecsim.scenario.checks import Node, must
 from mecsim.scenario.distributions import Constant, Distribution, Normal, Uniform, read_distribution
+from mecsim.net.pathloss import Condition
 from mecsim.net.spec import PathLossSpec
 from mecsim.scenario.source import Document
 
@@ -172,10 +173,10 @@ TWIN_STATES = ("generated", "observed")
 
 # -- loading ---------------------------------------------------------------------------------------
 
-_PAPER_SERVERS = ({"flops": 60e9, "memory_bytes": 24e9, "cores": 10},   # §V: P^f_h, R_h, P^n_h
-                  {"flops": 80e9, "memory_bytes": 24e9, "cores": 24},
-                  {"flops": 100e9, "memory_bytes": 32e9, "cores": 16},
-                  {"flops": 120e9, "memory_bytes": 32e9, "cores": 32})
+_PAPER_SERVERS = (ServerSpec(flops=60e9, memory_bytes=24e9, cores=10),   # §V: P^f_h, R_h, P^n_h
+                  ServerSpec(flops=80e9, memory_bytes=24e9, cores=24),
+                  ServerSpec(flops=100e9, memory_bytes=32e9, cores=16),
+                  ServerSpec(flops=120e9, memory_bytes=32e9, cores=32))
 
 
 def _devices(node: Node) -> DeviceSpec:
@@ -210,8 +211,8 @@ def _pathloss(node: Node) -> PathLossSpec:
     freq = node.float("frequency_hz", 3.5e9)
     must(0.5e9 <= freq <= 30e9, node, "frequency_hz",
          f"must be in [5e8, 3e10] Hz for 3gpp_rma (TR 38.901), got {freq:g}. Hint: the unit is Hz, not GHz")
-    return PathLossSpec("3gpp_rma", freq, condition=node.str("condition", "expected",
-                                                             choices=("los", "nlos", "expected", "random")),
+    condition = cast(Condition, node.str("condition", "expected", choices=("los", "nlos", "expected", "random")))
+    return PathLossSpec("3gpp_rma", freq, condition=condition,
                         h_bs=node.float("h_bs", 35.0, min=0, min_open=True),
                         h_ut=node.float("h_ut", 1.5, min=0, min_open=True),
                         street_width=node.float("street_width", 20.0, min=0, min_open=True),
@@ -287,10 +288,10 @@ def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:
          "Hint: clip the normal, e.g. clip: [50, 85]")
     largest = aisf.memory_bytes.support()[1]
     servers = tuple(_server(n, largest) for n in root.items("servers", min_len=1)) if root.has("servers") \
-        else tuple(ServerSpec(**s) for s in _PAPER_SERVERS)
+        else _PAPER_SERVERS
     conditions = _conditions(root.mapping("conditions", default={}))
     names = train_names(conditions) + test_names(conditions)
-    timeline = (TimelineEntry(0.0, names[0]),)
+    timeline: tuple[TimelineEntry, ...] = (TimelineEntry(0.0, names[0]),)
     if root.has("timeline"):
         timeline = tuple(_entry(item, names) for item in root.items("timeline", min_len=1))
         times = [e.at_s for e in timeline]

@@ -31,10 +31,11 @@ import io
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import simpy
+from simpy.events import ProcessGenerator
 
 from mecsim.compute import memory_pool, processor
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
@@ -270,7 +271,7 @@ class ServiceSimulation:
             return self.pool[int(self.streams.get("twin").integers(len(self.pool)))]
         return draw_state(self.scenario, self.streams.get("states"), self.streams.get("channel"))
 
-    def _slots(self) -> Generator:
+    def _slots(self) -> ProcessGenerator:
         env, sc = self.env, self.scenario
         for k in range(self.n_slots):
             if sc.horizon_s is not None and env.now >= sc.horizon_s:
@@ -310,7 +311,7 @@ class ServiceSimulation:
         return a
 
     # -- one request ------------------------------------------------------------------------------
-    def _request(self, k: int, u: int, state: SlotState, cond: Condition, plan: Plan) -> Generator:
+    def _request(self, k: int, u: int, state: SlotState, cond: Condition, plan: Plan) -> ProcessGenerator:
         env, trace, h = self.env, self.trace, len(self.scenario.servers)
         where, model, method = int(plan.placement[u]), int(plan.model[u]), int(plan.method[u])
         up_bits = 8.0 * float(state.task_bytes[u]) * float(cond.compression[u, method])
@@ -341,12 +342,12 @@ class ServiceSimulation:
         trace.record(k, u, u, "downlink", self.downlink[h0].name, start, end, res_bits / 8, 0.0)
         return env.now
 
-    def _forward(self, k: int, u: int, link: WiredLink, bits: float, delay: bool) -> Generator:
+    def _forward(self, k: int, u: int, link: WiredLink, bits: float, delay: bool) -> ProcessGenerator:
         sub, start, end = yield from link.send(bits, propagate=delay)
         self._queue(k, u, link.name, sub, start)
         self.trace.record(k, u, u, "forward", link.name, start, end, bits / 8, 0.0)
 
-    def _execute(self, k: int, u: int, server: int, flop: float, units: int) -> Generator:
+    def _execute(self, k: int, u: int, server: int, flop: float, units: int) -> ProcessGenerator:
         """A virtual core of the server (C2) and the model's memory (C3) for the inference."""
         waited = self.env.now
         yield self.memory[server].get(units)
