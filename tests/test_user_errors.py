@@ -1,6 +1,7 @@
 """Mistakes a new user makes with controllers: each is one line, exit 2, no traceback, nothing written."""
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -200,3 +201,4 @@ def test_labels_and_keys_number_tasks_alike(user):
 def test_version():
     run = subprocess.run([sys.executable, "-m", "mecsim.cli", "--version"], capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == f"mecsim {mecsim.__version__}"
+    assert importlib.metadata.version("mecsim") == mecsim.__version__   # setup.cfg reads the same attribute
