@@ -1,6 +1,7 @@
 """The ``mecsim`` command: run | validate | controllers | train | eval | sweep.
 
-Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2; outputs
+Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2, an
+exception in a controller's own code included (``--debug`` prints its traceback instead); outputs
 are staged in a temporary folder and moved into place only when all of them are written.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Sequence
 
@@ -30,9 +32,16 @@ def positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mecsim import __version__
     parser = argparse.ArgumentParser(prog="mecsim", description="Discrete-event MEC simulator.")
+    parser.add_argument("--version", action="version", version=f"mecsim {__version__}")
+    debug = "on an error, print the full traceback (a controller's included) instead of one line"
+    parser.add_argument("--debug", action="store_true", help=debug)
+    # accepted after the command too (`mecsim run x.yaml --debug`); SUPPRESS keeps the global one's value
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a scenario and write its outputs")
+    run = sub.add_parser("run", parents=[common], help="run a scenario and write its outputs")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--controller", help="registered name or module:Class (overrides the file)")
     run.add_argument("--seed", type=int, help="random seed (overrides the file)")
@@ -45,11 +54,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="write trace.csv (or trace.parquet) in batches while running: flat memory for long "
                           "horizons; rows in recording order, not sorted; no trace.json")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
-    val = sub.add_parser("validate", help="check a scenario file (and its DAG files)")
+    val = sub.add_parser("validate", parents=[common], help="check a scenario file (and its DAG files) and its controller")
     val.add_argument("scenario")
+    val.add_argument("--controller", help="registered name or module:Class (overrides the file)")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    sub.add_parser("controllers", help="list the registered controllers")
-    tr = sub.add_parser("train", help="train a learned controller on a scenario's training tasks")
+    sub.add_parser("controllers", parents=[common], help="list the registered controllers: systems, trainable, description")
+    tr = sub.add_parser("train", parents=[common], help="train a learned controller on a scenario's training tasks")
     tr.add_argument("scenario")
     tr.add_argument("--controller", required=True, help="a trainable controller (see `mecsim controllers`)")
     tr.add_argument("--out", required=True, help="checkpoint folder (checkpoint.pt, progress.csv)")
@@ -66,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="worker processes (default: 1 local; one per CPU of the cluster on Ray)")
     tr.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     tr.add_argument("--quiet", action="store_true")
-    ev = sub.add_parser("eval", help="adapt a checkpoint on the test tasks and compare with heuristics")
+    ev = sub.add_parser("eval", parents=[common], help="adapt a checkpoint on the test tasks and compare with heuristics")
     ev.add_argument("scenario")
     ev.add_argument("--checkpoint", required=True)
     ev.add_argument("--out", required=True)
@@ -79,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="comma-separated baselines on the same inputs (default: the controller's own list)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--quiet", action="store_true")
-    sw = sub.add_parser("sweep", help="run every grid combination x seed in parallel; runs.csv and table.md")
+    sw = sub.add_parser("sweep", parents=[common], help="run every grid combination x seed in parallel; runs.csv and table.md")
     sw.add_argument("scenario")
     sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                     help="a scenario key and its values, e.g. servers.0.cores=2,4 (repeatable: the product)")
@@ -131,15 +141,20 @@ def _run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from mecsim.runner import prepare
-    run = prepare(args.scenario, args.overrides)
+    run = prepare(args.scenario, args.overrides, args.controller)
     print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name})")
     return 0
 
 
 def _controllers(_: argparse.Namespace) -> int:
-    from mecsim.registry import registered
+    from mecsim.registry import description, registered
+    rows = [("name", "system(s)", "trainable", "description")]
     for name, entry in sorted(registered().items()):
-        print(f"{name:<20} {', '.join(entry.systems):<34} {entry.target}")
+        train = "no" if entry.trainer is None else "yes" if entry.trainer == name else f"via {entry.trainer}"
+        rows.append((name, ", ".join(entry.systems), train, description(name)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)), row[3])
     return 0
 
 
@@ -235,7 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"run": _run, "validate": _validate, "controllers": _controllers,
                 "train": _train, "eval": _eval, "sweep": _sweep}[args.command](args)
     except MecsimError as exc:
-        print(f"mecsim: error: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exception(exc)
+        else:
+            print(f"mecsim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mecsim: interrupted", file=sys.stderr)

@@ -3,6 +3,9 @@
 A system process reaches a decision and does ``action = yield sim.decide(point)``. With a controller
 the event succeeds at once with ``controller.act(point)``; without one it stays pending until an
 external driver (a Gymnasium env) calls :meth:`DecisionBridge.answer`. Same simulator, two drivers.
+
+An exception in the controller's ``act`` or ``observe`` becomes one :class:`mecsim.errors.ControllerError`
+line naming the controller, the simulated time and the decision's ``label`` (the original chained).
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Hashable, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import simpy
+
+from mecsim.errors import MecsimError, raised
 
 __all__ = ["Controller", "DecisionPoint", "DecisionBridge"]
 
@@ -51,19 +56,34 @@ class Controller(Protocol[C_contra, A_co]):
 
 @dataclass
 class DecisionBridge:
-    """Turns decision points into SimPy events answered by a controller or an external agent."""
+    """Turns decision points into SimPy events answered by a controller or an external agent.
+
+    ``name`` is the controller's in error messages (default its class name; ``mecsim run`` sets the
+    name the user gave)."""
 
     env: simpy.Environment
     controller: Controller | None = None
     pending: DecisionPoint | None = None
     _event: simpy.Event | None = field(default=None, repr=False)
     decisions: int = 0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name and self.controller is not None:
+            self.name = type(self.controller).__name__
 
     def decide(self, point: DecisionPoint) -> simpy.Event:
         event = self.env.event()
         self.decisions += 1
         if self.controller is not None:
-            event.succeed(self.controller.act(point))
+            # a try block costs nothing until something raises (CPython 3.11+): no per-decision layer
+            try:
+                action = self.controller.act(point)
+            except MecsimError:
+                raise
+            except Exception as exc:
+                raise raised(self.name, exc, f"at t={self.env.now:g} s, {point.label}") from exc
+            event.succeed(action)
         else:
             if self.pending is not None:
                 raise RuntimeError("two decisions pending at once: answer the first one")
@@ -77,8 +97,14 @@ class DecisionBridge:
         event, self.pending, self._event = self._event, None, None
         event.succeed(action)
 
-    def observe(self, outcome: Any) -> None:
-        """Tell the controller a result after the fact, if it defines ``observe`` (the system's type)."""
+    def observe(self, outcome: Any, label: str) -> None:
+        """Tell the controller a result after the fact, if it defines ``observe`` (the system's type);
+        `label` says what the outcome is about in words, for error messages (DAG: "app A")."""
         observe = getattr(self.controller, "observe", None)
         if observe is not None:
-            observe(outcome)
+            try:
+                observe(outcome)
+            except MecsimError:
+                raise
+            except Exception as exc:
+                raise raised(self.name, exc, f"in observe at t={self.env.now:g} s, {label}") from exc

@@ -1,7 +1,7 @@
 """Error types: everything a user can cause is a MecsimError and prints as one line."""
 from __future__ import annotations
 
-__all__ = ["MecsimError", "ConfigError", "UnknownControllerError"]
+__all__ = ["MecsimError", "ConfigError", "UnknownControllerError", "ControllerError", "raised"]
 
 
 class MecsimError(Exception):
@@ -24,3 +24,15 @@ class ConfigError(MecsimError, ValueError):
 
 class UnknownControllerError(MecsimError, LookupError):
     """A controller name that is neither registered nor an importable `module:Class`."""
+
+
+class ControllerError(MecsimError):
+    """A controller's own code (module, constructor, ``act``, ``observe``) raised: the cause is chained,
+    so ``mecsim --debug`` shows its traceback."""
+
+
+def raised(controller: str, exc: BaseException, where: str) -> ControllerError:
+    """``CONTROLLER: raised ERROR WHERE: message`` (the message's first line), to raise ``from exc``."""
+    lines = str(exc).strip().splitlines()
+    message = f": {lines[0]}" if lines else ""
+    return ControllerError(f"{controller}: raised {type(exc).__name__} {where}{message}")

@@ -143,9 +143,11 @@ def test_failed_run_is_reported_and_others_finish(scenario, tmp_path, capsys, mo
     assert code == 1
     rows = _rows(out / "runs.csv")
     assert [r["status"] for r in rows] == ["ok", "ok", "failed", "failed"]
-    assert all(re.fullmatch(r"RuntimeError: boom at app \d+", r["error"]) for r in rows[2:])
+    # the controller's exception, as `mecsim run` says it: controller, simulated time, decision
+    assert all(re.fullmatch(r"boom_ctrl:Boom: raised RuntimeError at t=\S+ s, app (\d+) task \d+: boom at app \1",
+                            r["error"]) for r in rows[2:])
     assert all(r["latency_ms.mean"] == "" for r in rows[2:])
-    assert "run failed (controller_params.fail=true seed=0): RuntimeError: boom" in err
+    assert "run failed (controller_params.fail=true seed=0): boom_ctrl:Boom: raised RuntimeError at t=" in err
     assert "| true | 0/2 | – |" in (out / "table.md").read_text()
     # failures are not cached: a re-run tries them again and keeps the successes
     assert len(list((out / "runs").iterdir())) == 2

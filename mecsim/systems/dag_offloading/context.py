@@ -1,8 +1,9 @@
 """What a DAG-offloading controller is given: its context, its actions, the outcome told afterwards.
 
 A decision point of this system has ``kind`` "offload", ``key`` (app, task) with the task's id (its
-0-based index in the graph, as in apps.csv and trace.csv) and ``label`` "app A task LABEL" (the .gv
-file's label). Its answer is an :data:`OffloadAction`.
+0-based index in the graph, as in apps.csv and trace.csv) and ``label`` "app A task T" with the
+same ids (not the .gv file's node label), so messages and outputs number tasks alike. Its answer is an
+:data:`OffloadAction`; ``observe`` errors are labelled "app A".
 """
 from __future__ import annotations
 

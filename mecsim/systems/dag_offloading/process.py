@@ -103,7 +103,7 @@ class DagOffloading:
             context = OffloadContext(record.app, task, graph, order, position, tuple(plan_so_far), device.index,
                                      self.targets, model, self.loads(device))
             observation = {"tasks": tasks, "plan": partial.copy(), "step": position, "mask": mask}
-            point = DecisionPoint("offload", env.now, (record.app, task), f"app {record.app} task {graph.labels[task]}",
+            point = DecisionPoint("offload", env.now, (record.app, task), f"app {record.app} task {task}",
                                   actions, context, observation)
             action = yield self.bridge.decide(point)
             if isinstance(action, (np.integer,)):
@@ -125,7 +125,7 @@ class DagOffloading:
         if not app.dropped:
             record.status, record.finish_s = "completed", env.now
         self.bridge.observe(Outcome(record.app, device.index, record.status, record.latency_s,
-                                    tuple(app.plan), record.reason))
+                                    tuple(app.plan), record.reason), f"app {record.app}")
 
     def _schedule(self, graph: TaskGraph, model: CostModel) -> tuple[tuple[int, ...], np.ndarray]:
         """The schedule order and the (read-only) MRLCO §4.2 embeddings of `graph` under `model`."""
@@ -270,7 +270,7 @@ class DagOffloading:
         if pool is not None and memory > 0:
             assert server is not None   # only servers have memory pools
             if memory > pool.capacity or (server.spec.memory_policy == "drop" and memory > pool.level):
-                self._drop(app, f"memory: task {graph.labels[i]} needs {memory:g} B on {server.name}, "
+                self._drop(app, f"memory: task {i} needs {memory:g} B on {server.name}, "
                                 f"{pool.level:g} of {pool.capacity:g} B free")
                 return self._finish(app)
             waited = env.now
