@@ -20,6 +20,7 @@ from mecsim.systems.dag_offloading.process import DagOffloading
 from mecsim.systems.dag_offloading.result import DagResult
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
+from mecsim.workload import datasets
 from mecsim.workload.daggen import generate_dag
 from mecsim.naming import natural_key
 from mecsim.workload.gv import read_gv
@@ -34,6 +35,8 @@ def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str
     if source.kind == "folder":
         files = sorted(source.folder.glob(source.pattern), key=lambda f: natural_key(f.name))
         return [(str(f), read_gv(f, source.attributes)) for f in files]
+    if source.kind == "dataset":
+        return datasets.read_graphs(*source.dataset, source.pattern, source.attributes)
     rng = streams.get("daggen")
     return [(f"generated/{k}", generate_dag(source.generator, rng, name=f"random.{source.generator.n}.{k}",
                                             attributes=source.attributes))
