@@ -13,31 +13,15 @@ from mecsim import outputs
 from mecsim.cli import main
 from mecsim.errors import ConfigError
 from mecsim.runner import Prepared
+from tests.test_cli import TINY     # a small DAG scenario: two devices, four generated graphs
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """\
-name: tiny
-seed: 2
-controller_params: {}
-devices:
-  count: 2
-  cpu: {cores: 1, speed_hz: 1.0e8}
-access_points:
-  - name: ap0
-    uplink: {rate: {model: fixed, bps: 2.0e7}, sharing: fifo}
-    downlink: {rate: {model: fixed, bps: 2.0e7}, sharing: fifo}
-servers:
-  - {name: mec0, cores: 2, speed_hz: 1.0e9}
-workload:
-  dags:
-    generate: {n: 6, fat: 0.5, density: 0.5, regularity: 0.5, ccr: 0.4, mindata: 100000, maxdata: 1000000, count: 4}
-"""
 
 
 @pytest.fixture
 def tiny(tmp_path):
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
+    path.write_text(TINY + "controller_params: {}\n")
     return path
 
 
