@@ -1,16 +1,14 @@
 """The ``mecsim`` command: run | validate | controllers | train | eval | sweep.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2, an
-exception in a controller's own code included (``--debug`` prints its traceback instead); outputs
-are staged in a temporary folder and moved into place only when all of them are written.
+exception in a controller's own code included (``--debug`` prints its traceback instead); a run's
+outputs are staged in a folder beside ``--out`` that becomes ``--out`` only when all of them are
+written (:func:`mecsim.outputs.run_folder`).
 """
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Sequence
@@ -47,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed (overrides the file)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario key, e.g. --set servers.0.cores=4 (repeatable)")
-    run.add_argument("--out", default=None, help="output folder (default: out/<scenario name>)")
+    run.add_argument("--out", default=None, help="output folder, new or empty (default: out/<scenario name>)")
+    run.add_argument("--force", action="store_true",
+                     help="replace an earlier run's --out folder as a whole (only once this run has finished)")
     run.add_argument("--gantt", action="store_true", help="also draw gantt.png")
     run.add_argument("--no-trace", action="store_true", help="record no trace, write no trace.csv/trace.json (faster)")
     run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default=None,
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mecsim.outputs import format_summary, write_outputs
+    from mecsim.outputs import format_summary, provenance, run_folder, write_outputs
     from mecsim.runner import prepare
 
     run = prepare(args.scenario, args.overrides, args.controller, args.seed)
@@ -116,9 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     if stream and not run.system.streams_trace:
         raise ConfigError(f"--trace-stream: the {run.system.name} system does not stream its trace")
     out = Path(args.out or Path("out") / run.spec.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    origin = provenance(args.scenario, args.overrides, run.name, run.spec.controller_params, run.seed)
+    with run_folder(out, force=args.force) as stage:     # checks --out now, before simulating
         trace = args.gantt or not args.no_trace
         if stream:
             from mecsim.trace import TraceStream
@@ -127,12 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError(f"--trace-stream {exc}") from None
         result = run.simulation(trace).run(progress=not args.quiet)
-        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace)
-        out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(stage.iterdir()):
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace, provenance=origin)
     if not args.quiet:
         print(format_summary(result))
         print(f"outputs in {out}/")

@@ -1,23 +1,118 @@
 """Run outputs: summary.json, the system's tables (apps.csv, ...), trace.csv, trace.json and gantt.png.
 
-Each file is written atomically. Every system's result summarises itself (``summary()``, ``tables()``,
-``headline()``: :class:`mecsim.systems.Result`), so nothing here knows which system ran.
+Each file is written atomically, and a run's folder as a whole (:func:`run_folder`): a run writes into
+a staging folder beside ``--out`` that becomes ``--out`` only when every file is written, so a folder
+never holds files of two runs. Every system's result summarises itself (``summary()``, ``tables()``,
+``headline()``: :class:`mecsim.systems.Result`), so nothing here knows which system ran; the
+provenance (:func:`provenance`) is added to every system's summary.json here.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
+import os
+import platform
+import secrets
+import shutil
+import sys
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping, Sequence
 
+from mecsim.errors import ConfigError
 from mecsim.fileio import atomic_write_text
 from mecsim.systems import Result
 from mecsim.trace import Activity, TraceStream, plot_gantt, write_chrome_trace, write_trace_csv
 
-__all__ = ["write_outputs", "format_summary"]
+__all__ = ["write_outputs", "format_summary", "provenance", "versions", "check_out", "run_folder"]
+
+# module -> distribution: always recorded; the optional ones only when the run imported them
+_DEPENDENCIES = {"simpy": "simpy", "numpy": "numpy", "scipy": "scipy", "yaml": "PyYAML"}
+_IMPORTED = {"torch": "torch", "networkx": "networkx", "gymnasium": "gymnasium", "pettingzoo": "pettingzoo",
+             "matplotlib": "matplotlib", "pyarrow": "pyarrow", "ray": "ray"}
 
 
-def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True) -> dict[str, Any]:
-    """Write every output into `out` (trace.csv/trace.json only with `traces`); returns the summary.
+def versions() -> dict[str, str]:
+    """mecsim's, Python's and the main dependencies' versions (the optional ones only if imported now)."""
+    import mecsim
+    found = {"mecsim": mecsim.__version__, "python": platform.python_version()}
+    modules = {**_DEPENDENCIES, **{m: d for m, d in _IMPORTED.items() if m in sys.modules}}
+    for dist in sorted(modules.values(), key=str.lower):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[dist] = metadata.version(dist)
+    return found
+
+
+def provenance(scenario: str | Path, overrides: Sequence[str], controller: str, params: Mapping[str, Any],
+               seed: int) -> dict[str, Any]:
+    """What produced a run, taken before it starts: the scenario file as given and the sha256 of its
+    bytes, the ``--set`` overrides in order, the controller and the parameters it was made with, the
+    seed. :func:`write_outputs` adds :func:`versions` when the run is over (torch, ... once imported)."""
+    path = Path(scenario)
+    return {"scenario": {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
+            "overrides": list(overrides), "controller": {"name": controller, "params": dict(params)},
+            "seed": seed}
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` a run must not write into, before it simulates: a file, or (without `force`)
+    a folder that holds anything; `force` replaces only a run's folder (one with summary.json)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: must be a folder, got a file: {out}")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"--out: must be a new or empty folder, got {out}, which holds an earlier run. "
+                              "Hint: --force replaces it as a whole, or choose another --out")
+        if not (out / "summary.json").is_file():
+            raise ConfigError(f"--out: --force replaces only a run's folder (one with summary.json), got {out}")
+    parent = next(p for p in out.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise ConfigError(f"--out: its parent must be a folder, got a file: {parent}")
+
+
+@contextlib.contextmanager
+def run_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
+    """Check `out` (:func:`check_out`), then yield a staging folder beside it; when the block succeeds
+    the staging folder is renamed to `out`, with `force` after moving an earlier run's folder aside
+    (two renames: a reader sees the old run, no folder, or the new run, never a mix). If the block
+    fails nothing changes."""
+    out = Path(out)
+    check_out(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.{secrets.token_hex(6)}.stage"
+    stage.mkdir()
+    try:
+        yield stage
+        _swap(stage, out, force)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _swap(stage: Path, out: Path, force: bool) -> None:
+    old: list[Path] = []
+    while True:
+        try:
+            os.rename(stage, out)   # POSIX: onto a missing or empty folder only
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if not force:   # another run filled `out` while this one simulated
+                raise ConfigError(f"--out: {out} was filled by another run meanwhile; "
+                                  "this run's outputs are discarded") from None
+        old.append(out.parent / f".{out.name}.{secrets.token_hex(6)}.old")
+        with contextlib.suppress(FileNotFoundError):    # another run may have moved it first
+            os.rename(out, old[-1])
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True,
+                  provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write every output into `out` (trace.csv/trace.json only with `traces`; `provenance` and the
+    :func:`versions` under the key ``provenance`` of summary.json); returns the summary.
 
     A streamed trace (:class:`mecsim.trace.TraceStream`) is closed into its own file instead, and
     there is no trace.json: the Chrome trace needs every activity at once.
@@ -25,6 +120,8 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
+    if provenance is not None:
+        summary["provenance"] = {**provenance, "versions": versions()}
     tables = result.tables()
     trace = result.trace
     activities: list[Activity] = []

@@ -15,7 +15,6 @@ from mecsim.cli import main, positive_int
 from mecsim.registry import REGISTRY, TRAINERS, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "mrlco"
 TINY = """\
 name: tiny
 seed: 2
@@ -163,8 +162,6 @@ def test_same_seed_byte_identical_via_cli(tiny, tmp_path):
 
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scenarios").rglob("*.yaml")))
 def test_shipped_scenarios_validate(path, capsys):
-    if "mrlco" in path and not DATA.is_dir():
-        pytest.skip("shared/data/mrlco is not beside the repo")
     assert main(["validate", str(ROOT / path)]) == 0
 
 

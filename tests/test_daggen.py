@@ -10,20 +10,17 @@ from __future__ import annotations
 import copy
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mecsim.workload import datasets
 from mecsim.workload.daggen import DaggenParams, _level_widths, generate_dag, generate_dataset
 from mecsim.workload.gv import format_gv, read_gv, write_gv
 from mecsim.workload.taskgraph import TaskGraph
 
 TOL_SE = 4.0  # allowed |difference of means| in standard errors
 
-_ROOT = Path(__file__).resolve().parents[1]
-_REAL_CANDIDATES = [_ROOT / "shared" / "data" / "mrlco", _ROOT.parent / "shared" / "data" / "mrlco"]
-REAL = next((p for p in _REAL_CANDIDATES if p.is_dir()), None)
 
 
 def _set8(**overrides) -> DaggenParams:
@@ -298,13 +295,12 @@ def test_sizes_cover_the_documented_range():
 # --- against the authors' files -------------------------------------------------------------------
 
 
-@pytest.mark.skipif(REAL is None, reason="the MRLCO data set (shared/data/mrlco) is not here")
 @pytest.mark.parametrize("set_index, fat, density", [(8, 0.6, 0.8), (21, 0.4, 0.8)])
 def test_summary_statistics_match_the_authors_set(set_index, fat, density):
     """Set 8 is the paper's Topology I; set 21 (narrow levels) is the most sensitive to daggen's
     double MIN draw. Each statistic's mean must agree within TOL_SE standard errors."""
-    folder = REAL / "meta_offloading_20" / f"offload_random20_{set_index}"
-    real = [read_gv(p) for p in sorted(folder.glob("random.20.*.gv"))]
+    folder = f"meta_offloading_20/offload_random20_{set_index}"     # in the shipped mrlco archive
+    real = [g for _, g in datasets.read_graphs("mrlco", folder, "random.20.*.gv")]
     assert len(real) == 100
     assert all(f"--fat {fat} " in g.header[1] and f"--density {density} " in g.header[1] for g in real)
     ours = _batch(_authors_ccr(fat, density), 250, seed=100 + set_index)

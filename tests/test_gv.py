@@ -1,33 +1,34 @@
 """Reading and writing the authors' .gv files unchanged, and the errors for broken ones."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mecsim.errors import ConfigError
-from mecsim.workload.gv import AttributeMap, format_gv, read_gv
+from mecsim.workload import datasets
+from mecsim.workload.gv import AttributeMap, format_gv, parse_gv, read_gv
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrlco"
+SET8_FIRST = "meta_offloading_20/offload_random20_8/random.20.0.gv"   # in the shipped mrlco archive
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="shared/data/mrlco is not beside the repo")
 def test_every_authors_file_round_trips_byte_identical():
-    files = sorted(DATA.rglob("*.gv"))
-    assert len(files) == 3400
-    for f in files:
-        assert format_gv(read_gv(f)) == f.read_text(), f
+    members = [m for folder in datasets.folders("mrlco") for m in datasets.files("mrlco", folder)]
+    assert len(members) == 3400
+    for m in members:
+        text = datasets.read_text("mrlco", m)
+        assert format_gv(parse_gv(text, m)) == text, m
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="shared/data/mrlco is not beside the repo")
-def test_attribute_mapping_and_profiles():
-    f = DATA / "meta_offloading_20" / "offload_random20_8" / "random.20.0.gv"
+def test_attribute_mapping_and_profiles(tmp_path):
+    f = tmp_path / "random.20.0.gv"
+    f.write_text(datasets.read_text("mrlco", SET8_FIRST))
     g = read_gv(f)
-    assert g.n == 20 and g.labels[0] == "1"
+    assert g.n == 20 and g.labels[0] == "1" and g.name == "random.20.0"
     assert g.cycles[0] == 52594688 and g.up_bytes[0] == 52594688 and g.down_bytes[0] == 26297344
     assert g.children[0] == (7, 8) and g.parents[8] == (0, 1, 2, 5)
     scaled = read_gv(f, AttributeMap(cycles_factor=2.0, down_bytes="size", down_factor=0.5))
     assert scaled.cycles[0] == 2 * 52594688 and scaled.down_bytes[0] == 52594688 / 2
+    assert parse_gv(datasets.read_text("mrlco", SET8_FIRST), SET8_FIRST, AttributeMap(cycles_factor=2.0)) \
+        .cycles.tolist() == (2 * g.cycles).tolist()
 
 
 @pytest.mark.parametrize("text, message", [

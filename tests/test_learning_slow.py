@@ -9,11 +9,9 @@ from mecsim.controllers import mrlco
 from mecsim.controllers.offload_rl import evaluate_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "mrlco"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DATA.is_dir(), reason="shared/data/mrlco is not beside the repo")
 def test_smoke_budget_policy_beats_random_and_local(tmp_path):
     scenario = ROOT / "scenarios" / "mrlco" / "authors.yaml"
     mrlco.train(scenario, tmp_path, budget="smoke", seed=0, progress=False)

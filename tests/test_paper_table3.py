@@ -13,12 +13,8 @@ from mecsim.systems.dag_offloading.simulation import DagSimulation, load_graphs
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = ROOT / "scenarios" / "mrlco" / "authors.yaml"
-DATA = ROOT.parent / "shared" / "data" / "mrlco" / "meta_offloading_20" / "offload_random20_8"
 
 AUTHORS_MODEL = CostModel(2.0 ** 20, (10 * 2.0 ** 20,), (7 * 2.0 ** 20,), (7 * 2.0 ** 20,))  # for the rank only
-
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="the authors' data (shared/data/mrlco) is not beside the repo")
-
 
 @pytest.mark.parametrize("controller, bypass, paper", [
     ("heft", False, 800.75),     # the HEFT-based baseline's own estimate (serial uplink)
@@ -38,12 +34,12 @@ SETS = {"I": 8, "II": 12, "III": 24}
 
 
 def _scenario(topology: str, bypass: bool):
-    folder = f"../../../shared/data/mrlco/meta_offloading_20/offload_random20_{SETS[topology]}"
+    folder = f"dataset:mrlco/meta_offloading_20/offload_random20_{SETS[topology]}"
     return load_scenario(AUTHORS, [f"compat.entry_upload_bypass={str(bypass).lower()}", f"workload.dags.folder={folder}"])
 
 
 def _authors_procedure(graph, order, plan=None, quirk=False):
-    """The authors' code for one graph, restated from shared/data/mrlco/README.md and
+    """The authors' code for one graph, restated from mecsim/data/README.md (from shared/data/mrlco/README.md) and
     shared/notes/mrlco_authors_code.md §2c, independently of mecsim.analytic: with ``plan=None`` their
     HEFT/Greedy (serial-uplink estimate, local iff strictly earlier), else their evaluator of `plan`
     (``quirk``: an offloaded entry task does not occupy the uplink). Returns (plan, makespan)."""

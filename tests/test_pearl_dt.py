@@ -156,10 +156,9 @@ def test_adaptation_changes_no_weights(tiny_budgets, tmp_path):
 def test_sac_acting_controllers_run_in_the_engine(tiny_budgets, tmp_path):
     out = tmp_path / "sac"
     sac_baselines.train(SMALL, out, budget="smoke", progress=False)
-    out_run = tmp_path / "run"
-    for name in ("sac_dts", "sac_tm", "sac_aisf"):
+    for name in ("sac_dts", "sac_tm", "sac_aisf"):     # each run into its own folder (issue 16)
         assert main(["run", str(SMALL), "--controller", name, "--set", f"controller_params={{checkpoint: {out}}}",
-                     "--out", str(out_run), "--quiet", "--no-trace"]) == 0
+                     "--out", str(tmp_path / name), "--quiet", "--no-trace"]) == 0
     with pytest.raises(ValueError, match="condition"):
         sac_baselines.SacAisf(str(out), condition="g1")
 

@@ -217,8 +217,8 @@ def test_bad_values_give_one_line_errors(override, where):
 
 
 def test_cli_runs_a_heuristic(tmp_path, capsys):
-    out = tmp_path / "out"
     for controller in ("random", "local"):
+        out = tmp_path / controller      # a run's folder is its own (issue 16)
         assert main(["run", str(SMALL), "--controller", controller, "--out", str(out), "--quiet"]) == 0
         summary = json.loads((out / "summary.json").read_text())
         assert summary["controller"] == controller and summary["counts"]["requests"] == 12 * 12

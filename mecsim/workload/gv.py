@@ -16,7 +16,7 @@ from mecsim.errors import ConfigError
 from mecsim.fileio import atomic_write_text
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["AttributeMap", "read_gv", "write_gv", "format_gv"]
+__all__ = ["AttributeMap", "read_gv", "parse_gv", "write_gv", "format_gv"]
 
 _NODE = re.compile(r'^\s*("?[\w.]+"?)\s*\[(.*)\]\s*;?\s*$')
 _EDGE = re.compile(r'^\s*("?[\w.]+"?)\s*->\s*("?[\w.]+"?)\s*(?:\[(.*)\])?\s*;?\s*$')
@@ -44,7 +44,11 @@ def read_gv(path: str | Path, attributes: AttributeMap = AttributeMap()) -> Task
         raise ConfigError("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
+    return parse_gv(text, str(path), attributes)
 
+
+def parse_gv(text: str, source: str, attributes: AttributeMap = AttributeMap()) -> TaskGraph:
+    """Parse the text of one ``.gv`` file; `source` names it in errors, its stem names the graph."""
     header: list[str] = []
     index: dict[str, int] = {}
     labels: list[str] = []
@@ -63,12 +67,12 @@ def read_gv(path: str | Path, attributes: AttributeMap = AttributeMap()) -> Task
             if re.match(r"^(strict\s+)?digraph\b.*\{$", stripped):
                 opened = True
                 continue
-            raise ConfigError(f"expected 'digraph NAME {{', got {stripped!r}", file=str(path), line=lineno)
+            raise ConfigError(f"expected 'digraph NAME {{', got {stripped!r}", file=source, line=lineno)
         if stripped == "}":
             closed = True
             continue
         if closed:
-            raise ConfigError(f"text after the closing brace: {stripped!r}", file=str(path), line=lineno)
+            raise ConfigError(f"text after the closing brace: {stripped!r}", file=source, line=lineno)
         edge = _EDGE.match(line)
         if edge:
             a, b = edge.group(1).strip('"'), edge.group(2).strip('"')
@@ -78,29 +82,29 @@ def read_gv(path: str | Path, attributes: AttributeMap = AttributeMap()) -> Task
         if node:
             label = node.group(1).strip('"')
             if label in index:
-                raise ConfigError(f"task {label} is defined twice", file=str(path), line=lineno)
+                raise ConfigError(f"task {label} is defined twice", file=source, line=lineno)
             index[label] = len(labels)
             labels.append(label)
             raw.append(dict(_ATTR.findall(node.group(2))))
             continue
-        raise ConfigError(f"not a node or edge statement: {stripped!r}", file=str(path), line=lineno)
+        raise ConfigError(f"not a node or edge statement: {stripped!r}", file=source, line=lineno)
     if not opened or not closed:
-        raise ConfigError("no complete 'digraph { ... }' block", file=str(path))
+        raise ConfigError("no complete 'digraph { ... }' block", file=source)
     if not labels:
-        raise ConfigError("the graph has no tasks", file=str(path))
+        raise ConfigError("the graph has no tasks", file=source)
 
     def quantity(i: int, key: str, factor: float) -> float:
         value = raw[i].get(key)
         if value is None:
-            raise ConfigError(f"task {labels[i]} has no attribute {key!r}", file=str(path))
+            raise ConfigError(f"task {labels[i]} has no attribute {key!r}", file=source)
         try:
             number = float(value) * factor
         except ValueError:
             raise ConfigError(f"task {labels[i]} attribute {key!r} must be a number, got {value!r}",
-                              file=str(path)) from None
+                              file=source) from None
         if not number >= 0:
             raise ConfigError(f"task {labels[i]} attribute {key!r} must be >= 0, got {value!r}",
-                              file=str(path))
+                              file=source)
         return number
 
     edge_pairs: list[tuple[int, int]] = []
@@ -108,7 +112,7 @@ def read_gv(path: str | Path, attributes: AttributeMap = AttributeMap()) -> Task
     for a, b, attrs, lineno in edges:
         for end in (a, b):
             if end not in index:
-                raise ConfigError(f"edge {a} -> {b} names unknown task {end}", file=str(path), line=lineno)
+                raise ConfigError(f"edge {a} -> {b} names unknown task {end}", file=source, line=lineno)
         pair = (index[a], index[b])
         edge_pairs.append(pair)
         edge_raw.append((pair[0], pair[1], attrs))
@@ -116,13 +120,13 @@ def read_gv(path: str | Path, attributes: AttributeMap = AttributeMap()) -> Task
     a = attributes
     try:
         return TaskGraph.from_edges(
-            name=path.stem,
+            name=Path(source).stem,
             cycles=[quantity(i, a.cycles, a.cycles_factor) for i in range(n)],
             up_bytes=[quantity(i, a.up_bytes, a.up_factor) for i in range(n)],
             down_bytes=[quantity(i, a.down_bytes, a.down_factor) for i in range(n)],
             edges=edge_pairs, labels=labels, raw=raw, edge_raw=edge_raw, header=header)
     except ValueError as exc:
-        raise ConfigError(str(exc), file=str(path)) from None
+        raise ConfigError(str(exc), file=source) from None
 
 
 def format_gv(graph: TaskGraph) -> str:

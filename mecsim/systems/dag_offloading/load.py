@@ -1,21 +1,24 @@
 """YAML → :class:`DagScenario`, every key checked where it is read.
 
 Errors cite ``FILE:LINE: key.path: what must hold, got VALUE``. Paths inside the scenario (DAG
-folders) are relative to the scenario file's folder. Units are SI (see ``spec.py``).
+folders) are relative to the scenario file's folder; ``dataset:NAME/FOLDER`` names a folder of a data
+set shipped with mecsim (:mod:`mecsim.workload.datasets`). Units are SI (see ``spec.py``).
 """
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import Sequence, cast
 
 from mecsim.compute.spec import CPU_DISCIPLINES, CloudSpec, CpuSpec, ServerSpec
 from mecsim.net.pathloss import Condition
 from mecsim.net.spec import CHANNEL_SHARING, ChannelSpec, FadingSpec, PathLossSpec, RateSpec
-from mecsim.scenario.checks import Node, must
+from mecsim.scenario.checks import Node, must, suggest
 from mecsim.scenario.distributions import Constant, read_distribution
 from mecsim.scenario.source import Document
 from mecsim.systems.dag_offloading.spec import (AccessPointSpec, ArrivalSpec, CompatSpec, DagScenario, DagSource,
                                                 DagWorkloadSpec, DeviceSpec, LinkSpec, MobilitySpec)
+from mecsim.workload import datasets
 from mecsim.workload.daggen import DaggenParams
 from mecsim.workload.gv import AttributeMap
 
@@ -171,6 +174,30 @@ def _link(node: Node, ap_names: list[str]) -> LinkSpec:
     return link
 
 
+def _dataset(dags: Node, attributes: AttributeMap) -> DagSource:
+    """``folder: dataset:NAME/FOLDER``: a folder of a data set shipped in mecsim/data/ (see its README)."""
+    ref = datasets.parse_ref(dags.str("folder"))
+    assert ref is not None                       # the caller saw the dataset: prefix
+    name, folder = ref
+    pattern = dags.str("pattern", "*.gv")
+    known = sorted(datasets.DATASETS)
+    if name not in known:
+        close = suggest(name, known)
+        hint = f"; did you mean {datasets.PREFIX}{close}/...?" if close else ""
+        raise dags.error(f"must name a data set shipped with mecsim ({', '.join(known)}) as "
+                         f"{datasets.PREFIX}NAME/FOLDER, got {name!r}{hint}", "folder")
+    folders = datasets.folders(name)
+    if folder not in folders:
+        # a folder's last part alone is the likeliest slip (offload_random20_8 for .../offload_random20_8)
+        close = next((f for f in folders if posixpath.basename(f) == folder), None) or suggest(folder, folders)
+        hint = f"; did you mean {datasets.PREFIX}{name}/{close}?" if close else ""
+        raise dags.error(f"must be a folder of data set {name} (listed in mecsim/data/README.md), "
+                         f"got {folder!r}{hint}", "folder")
+    must(bool(datasets.files(name, folder, pattern)), dags, "pattern",
+         f"matches no file in {datasets.PREFIX}{name}/{folder}, got {pattern!r}")
+    return DagSource("dataset", dataset=(name, folder), pattern=pattern, attributes=attributes)
+
+
 def _workload(node: Node, base: Path) -> DagWorkloadSpec:
     node.allow("dags", "arrival", "apps_per_device", "pick", "order", "task_memory_bytes")
     dags = node.mapping("dags").allow("folder", "pattern", "attributes", "generate")
@@ -184,7 +211,9 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
                               at.str("up_bytes", "size", choices=names), at.float("up_factor", 1.0, min=0),
                               at.str("down_bytes", "expect_size", choices=names),
                               at.float("down_factor", 1.0, min=0))
-    if dags.has("folder"):
+    if dags.has("folder") and datasets.parse_ref(dags.str("folder")):
+        source = _dataset(dags, attributes)
+    elif dags.has("folder"):
         folder = (base / dags.str("folder")).resolve()
         pattern = dags.str("pattern", "*.gv")
         must(folder.is_dir(), dags, "folder", f"must be an existing folder, got {dags.str('folder')!r} "

@@ -21,6 +21,7 @@ from mecsim.systems.dag_offloading.process import DagOffloading
 from mecsim.systems.dag_offloading.result import DagResult
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
+from mecsim.workload import datasets
 from mecsim.workload.daggen import generate_dag
 from mecsim.naming import natural_key
 from mecsim.workload.gv import read_gv
@@ -36,6 +37,10 @@ def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str
         assert source.folder is not None        # the loader requires one for this kind
         files = sorted(source.folder.glob(source.pattern), key=lambda f: natural_key(f.name))
         return [(str(f), read_gv(f, source.attributes)) for f in files]
+    if source.kind == "dataset":
+        assert source.dataset is not None       # the loader requires one for this kind
+        name, folder = source.dataset
+        return datasets.read_graphs(name, folder, source.pattern, source.attributes)
     rng = streams.get("daggen")
     params = source.generator
     assert params is not None                   # the loader requires them for kind generate

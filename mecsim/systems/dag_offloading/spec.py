@@ -58,8 +58,9 @@ class LinkSpec:
 
 @dataclass(frozen=True)
 class DagSource:
-    kind: str                       # folder | generate
-    folder: Path | None = None
+    kind: str                       # folder | dataset | generate
+    folder: Path | None = None      # folder: the folder of .gv files
+    dataset: tuple[str, str] | None = None   # dataset: (name, folder inside its archive), mecsim.workload.datasets
     pattern: str = "*.gv"
     attributes: AttributeMap = AttributeMap()
     generator: DaggenParams | None = None
