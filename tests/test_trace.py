@@ -292,3 +292,15 @@ def test_gantt_title_says_what_was_left_out():
     assert trace._gantt_title("run 1", 10, 50, 10) == "run 1 (10 of 50 resources not shown)"
     assert trace._gantt_title("run 1", 10, 5, 0) == "run 1"
     assert trace._gantt_title("", 0, 0, 0) == "activity trace (no activities)"
+
+
+def test_streamed_trace_gets_the_mode_of_every_other_output(tmp_path):
+    """A streamed trace.csv is published like every atomic output (0666 & ~umask), not left 0600."""
+    from mecsim.fileio import atomic_write_text
+    from mecsim.trace import TraceStream
+    stream = TraceStream(tmp_path / "trace.csv")
+    stream.record(0, 0, 0, "local", "device0/cpu", 0.0, 1.0)
+    stream.close()
+    atomic_write_text(tmp_path / "other.csv", "x\n")
+    mode = (tmp_path / "trace.csv").stat().st_mode & 0o777
+    assert mode == (tmp_path / "other.csv").stat().st_mode & 0o777 and mode & 0o044
