@@ -26,8 +26,9 @@ from mecsim.envs.dag_offload import DagOffloadEnv, schedule_dim
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
-__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "HEURISTICS", "VARIANTS", "FEATURES",
-           "Adaptation", "ADAPTATIONS", "evaluator", "train_loop", "LearnedOffloader"]
+__all__ = ["NetworkSpec", "Task", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency",
+           "heuristic_latency", "HEURISTICS", "VARIANTS", "FEATURES", "Adaptation", "ADAPTATIONS", "evaluator",
+           "train_loop", "LearnedOffloader"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([s[k] for s in stats])) for k in METRICS}
 
 
-HEURISTICS = ("greedy", "heft", "optimal", "greedy_model", "heft_model")   # what `mecsim eval` scores beside a learned offloader
+# the baselines `mecsim eval` scores next to a learned offloader
+HEURISTICS = ("greedy", "heft", "optimal", "greedy_model", "heft_model")
 # columns that are a registered heuristic with parameters: HEFT and Greedy planned in the model in force
 # (controllers/heuristics.py, planner="model"), stronger than the authors' procedure under the quirk
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"greedy_model": ("greedy", {"planner": "model"}),

@@ -120,10 +120,12 @@ def main() -> None:
             seconds = time.time() - clock
             for test in tests:
                 rows.append({"features": feat, "seed": seed, "test_set": test.name, "seconds": seconds,
-                             "latency": greedy_latency(policy, test.env), "agreement": agreement(policy, held[test.name])})
+                             "latency": greedy_latency(policy, test.env),
+                             "agreement": agreement(policy, held[test.name])})
             if args.out:
                 Path(args.out).mkdir(parents=True, exist_ok=True)
-                torch.save({"network": asdict(spec), "policy": policy.state_dict()}, Path(args.out) / f"{feat}-seed{seed}.pt")
+                torch.save({"network": asdict(spec), "policy": policy.state_dict()},
+                           Path(args.out) / f"{feat}-seed{seed}.pt")
     text = table(rows, teacher, args)
     print(text)
     if args.out:
@@ -134,7 +136,8 @@ def table(rows: list[dict], teacher: dict[str, float], args: argparse.Namespace)
     lines = [f"Behaviour cloning of {args.teacher} ({args.model} model), {args.hidden} units, {args.epochs} epochs, "
              f"batch {args.batch}, lr {args.lr}, seeds {args.seeds}; greedy latency (s) and teacher-forced step "
              "agreement on the held-out sets, mean ± std over seeds", "",
-             "| features | test set | teacher | cloned latency | step agreement | training s |", "|---|---|---|---|---|---|"]
+             "| features | test set | teacher | cloned latency | step agreement | training s |",
+             "|---|---|---|---|---|---|"]
     for feat in dict.fromkeys(r["features"] for r in rows):
         for name, value in teacher.items():
             got = [r for r in rows if (r["features"], r["test_set"]) == (feat, name)]
