@@ -16,7 +16,8 @@ from mecsim.systems.dag_offloading.context import OffloadContext
 from mecsim.errors import ConfigError
 from mecsim.systems.dag_offloading.optimal import MAX_LOG2_PLANS, optimal_plan
 
-__all__ = ["PLANNERS", "Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning", "LocalKeepEmulator"]
+__all__ = ["PLANNERS", "Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning",
+           "LocalKeepEmulator"]
 
 
 class Local:
@@ -93,7 +94,8 @@ class _EarliestFinish(_PlannedPerApplication):
     def __init__(self, planner: str = "authors") -> None:
         super().__init__()
         if planner not in PLANNERS:
-            raise ConfigError(f"must be one of {', '.join(PLANNERS)}, got {planner!r}", path="controller_params.planner")
+            raise ConfigError(f"must be one of {', '.join(PLANNERS)}, got {planner!r}",
+                              path="controller_params.planner")
         self.planner = planner
 
     def plan(self, ctx: OffloadContext) -> list[int]:

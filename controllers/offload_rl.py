@@ -26,9 +26,9 @@ from mecsim.envs.dag_offload import DagOffloadEnv, schedule_dim
 from mecsim.errors import MecsimError
 from mecsim.scenario.load import load_training
 
-__all__ = ["NetworkSpec", "LearningTask", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency", "heuristic_latency", "BASELINES", "VARIANTS", "FEATURES",
-           "Adaptation", "ADAPTATIONS", "evaluate_actions", "evaluate_checkpoint", "OffloadTraining", "LearnedOffloader",
-           "clone", "mean_stats"]
+__all__ = ["NetworkSpec", "LearningTask", "load_tasks", "build_policy", "decode", "sample", "adapt", "greedy_latency",
+           "heuristic_latency", "BASELINES", "VARIANTS", "FEATURES", "Adaptation", "ADAPTATIONS", "evaluate_actions",
+           "evaluate_checkpoint", "OffloadTraining", "LearnedOffloader", "clone", "mean_stats"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ def mean_stats(stats: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([s[k] for s in stats])) for k in METRICS}
 
 
-BASELINES = ("greedy", "heft", "optimal", "greedy_model", "heft_model")   # what `mecsim eval` scores beside a learned offloader
+# the baselines `mecsim eval` scores next to a learned offloader
+BASELINES = ("greedy", "heft", "optimal", "greedy_model", "heft_model")
 # columns that are a registered heuristic with parameters: HEFT and Greedy planned in the model in force
 # (controllers/heuristics.py, planner="model"), stronger than the authors' procedure under the quirk
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"greedy_model": ("greedy", {"planner": "model"}),

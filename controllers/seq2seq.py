@@ -235,7 +235,8 @@ class Seq2SeqPolicy(nn.Module):
         value = torch.zeros((b, n), device=tasks.device)
         prev = torch.full((b,), self.start, dtype=torch.long, device=tasks.device)
         for j in range(int(mask.sum(1).max())):
-            sched = None if schedule is None else torch.as_tensor(schedule(j, prev.cpu().numpy()), device=tasks.device).float()
+            sched = None if schedule is None else \
+                torch.as_tensor(schedule(j, prev.cpu().numpy()), device=tasks.device).float()
             query, context, states = self._step(prev, query, states, enc, keys, mask, sched)
             feat = torch.cat([query, context], dim=-1)
             logp_all = torch.log_softmax(self.policy_head(feat), dim=-1)

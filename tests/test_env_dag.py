@@ -118,7 +118,8 @@ def test_default_reward_is_the_latency_relative_to_all_local(fast_path):
             env.reset(options={"graph": k})
             steps = [env.step(a) for a in plan]
             returns.append(sum(r for _, r, *_ in steps))
-            assert steps[-1][4]["latency"] == pytest.approx(-returns[-1] * (all_local if env is scaled else 1), rel=1e-9)
+            scale = all_local if env is scaled else 1.0
+            assert steps[-1][4]["latency"] == pytest.approx(-returns[-1] * scale, rel=1e-9)
         assert returns[0] == pytest.approx(returns[1] / all_local, rel=1e-9)
         scaled.reset(options={"graph": k})
         assert sum(scaled.step(0)[1] for _ in range(8)) == pytest.approx(-1.0, rel=1e-9)

@@ -35,7 +35,8 @@ SETS = {"I": 8, "II": 12, "III": 24}
 
 def _scenario(topology: str, bypass: bool):
     folder = f"dataset:mrlco/meta_offloading_20/offload_random20_{SETS[topology]}"
-    return load_scenario(AUTHORS, [f"compat.entry_upload_bypass={str(bypass).lower()}", f"workload.dags.folder={folder}"])
+    return load_scenario(AUTHORS, [f"compat.entry_upload_bypass={str(bypass).lower()}",
+                                   f"workload.dags.folder={folder}"])
 
 
 def _authors_procedure(graph, order, plan=None, quirk=False):
@@ -104,6 +105,7 @@ def test_planning_in_the_model_in_force_is_stronger_under_the_quirk(controller):
                           for p in ("authors", "model"))
         a, m = ([app.latency_s for app in r.apps] for r in (authors, model))
         if bypass:
-            assert sum(m) < sum(a) and sum(m) / 100 == pytest.approx(725.45 if controller == "heft" else 766.02, abs=0.005)
+            in_model = 725.45 if controller == "heft" else 766.02   # RESULTS.md heft_model / greedy_model, set8
+            assert sum(m) < sum(a) and sum(m) / 100 == pytest.approx(in_model, abs=0.005)
         else:
             assert [app.plan for app in authors.apps] == [app.plan for app in model.apps]

@@ -2,7 +2,7 @@
 
     python tools/behaviour_clone.py --model authors|faithful [--teacher heft|optimal]
         [--features paper,schedule] [--seeds 0,1,2] [--hidden 64] [--epochs 20] [--batch 100]
-        [--lr 1e-3] [--test-sets set8,set12,set24] [--out OUT]
+        [--lr 1e-3] [--test-sets set8,set12,set24] [--out OUT] [--eval-only]
 
 The teacher plans every training DAG of MRLCO experiment 1 (the 19 × 100 DAGs of
 scenarios/mrlco/topology.yaml) in the model in force: `heft` is mecsim's earliest-finish rule in
@@ -15,7 +15,8 @@ sets: the mean latency of greedy decoding (the features computed online along th
 plan) and the step agreement with the teacher's plan (teacher forced: p(teacher action) > 1/2, the
 accuracy with two actions). Not reinforcement learning and not the paper's method: it measures what
 each network can represent. Prints a markdown table; with `--out`, writes OUT/table.md and one
-OUT/FEATURES-seedS.pt (network spec and weights) per run.
+OUT/FEATURES-seedS.pt (network spec and weights) per run. `--eval-only` scores the networks already in
+OUT instead of training (those that are there; the training time shows as 0).
 """
 from __future__ import annotations
 
@@ -80,7 +81,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--test-sets", default="set8,set12,set24")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--eval-only", action="store_true", help="score the networks saved in OUT")
     args = parser.parse_args()
+    if args.eval_only and not args.out:
+        parser.error("--eval-only: needs --out, the folder of the saved networks")
     features = [f for f in args.features.split(",") if f]
     if not features or set(features) - set(FEATURES):
         parser.error(f"--features: must be a subset of {','.join(FEATURES)}, got {args.features!r}")
@@ -92,24 +96,31 @@ def main() -> None:
     if len(tests) != len(wanted):
         parser.error(f"--test-sets: must name test sets of {SCENARIO.name}, got {args.test_sets!r}")
     started = time.time()
-    train_parts = [teacher_plans(t.env, args.teacher) for t in tasks["train"]]
+    train_parts = [] if args.eval_only else [teacher_plans(t.env, args.teacher) for t in tasks["train"]]
     test_parts = {t.name: teacher_plans(t.env, args.teacher) for t in tests}
     print(f"teacher plans: {time.time() - started:.0f} s")
     teacher = {name: float(batch.latencies(plans).mean()) for name, (batch, plans) in test_parts.items()}
     env = tasks["train"][0].env
     rows = []
     for feat in features:
-        data = stack(train_parts, feat)
+        data = stack(train_parts, feat) if train_parts else {}
         held = {name: stack([part], feat) for name, part in test_parts.items()}
         for seed in (int(s) for s in args.seeds.split(",")):
+            saved = Path(args.out or ".") / f"{feat}-seed{seed}.pt"
+            if args.eval_only and not saved.is_file():
+                continue
+            payload = torch.load(saved, weights_only=True) if args.eval_only else None
+            spec = NetworkSpec(**payload["network"]) if payload else NetworkSpec(
+                env.observation_space["tasks"].shape[1], env.actions, args.hidden, 2,
+                schedule_dim=schedule_dim(env.model.servers) if feat == "schedule" else 0)
             torch.manual_seed(seed)
-            spec = NetworkSpec(data["tasks"].shape[-1], env.actions, args.hidden, 2,
-                               schedule_dim=schedule_dim(env.model.servers) if feat == "schedule" else 0)
             policy = build_policy(spec)
+            if payload:
+                policy.load_state_dict(payload["policy"])
             optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
             gen = torch.Generator().manual_seed(seed)
             clock = time.time()
-            for _ in range(args.epochs):
+            for _ in range(0 if args.eval_only else args.epochs):
                 for idx in torch.randperm(len(data["tasks"]), generator=gen).split(args.batch):
                     part = {k: v[idx] for k, v in data.items()}
                     logp, _, _ = policy.evaluate(part["tasks"], part["mask"], part["actions"], part.get("schedule"))
@@ -120,10 +131,12 @@ def main() -> None:
             seconds = time.time() - clock
             for test in tests:
                 rows.append({"features": feat, "seed": seed, "test_set": test.name, "seconds": seconds,
-                             "latency": greedy_latency(policy, test.env), "agreement": agreement(policy, held[test.name])})
-            if args.out:
+                             "latency": greedy_latency(policy, test.env),
+                             "agreement": agreement(policy, held[test.name])})
+            if args.out and not args.eval_only:
                 Path(args.out).mkdir(parents=True, exist_ok=True)
-                torch.save({"network": asdict(spec), "policy": policy.state_dict()}, Path(args.out) / f"{feat}-seed{seed}.pt")
+                torch.save({"network": asdict(spec), "policy": policy.state_dict()},
+                           Path(args.out) / f"{feat}-seed{seed}.pt")
     text = table(rows, teacher, args)
     print(text)
     if args.out:
@@ -134,7 +147,8 @@ def table(rows: list[dict], teacher: dict[str, float], args: argparse.Namespace)
     lines = [f"Behaviour cloning of {args.teacher} ({args.model} model), {args.hidden} units, {args.epochs} epochs, "
              f"batch {args.batch}, lr {args.lr}, seeds {args.seeds}; greedy latency (s) and teacher-forced step "
              "agreement on the held-out sets, mean ± std over seeds", "",
-             "| features | test set | teacher | cloned latency | step agreement | training s |", "|---|---|---|---|---|---|"]
+             "| features | test set | teacher | cloned latency | step agreement | training s |",
+             "|---|---|---|---|---|---|"]
     for feat in dict.fromkeys(r["features"] for r in rows):
         for name, value in teacher.items():
             got = [r for r in rows if (r["features"], r["test_set"]) == (feat, name)]

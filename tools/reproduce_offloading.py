@@ -37,7 +37,8 @@ from mecsim.registry import trainer
 ROOT = Path(__file__).resolve().parents[1]
 LEARNED = ("drl", "mrlco", "mrlato")
 BASELINES = ("optimal", "heft", "greedy", "heft_model", "greedy_model")   # *_model: controllers/offload_rl.py VARIANTS
-COLUMNS = [("optimal", 0), ("heft", 0), ("greedy", 0), ("heft_model", 0), ("greedy_model", 0), ("drl", 20), ("drl", 100), ("mrlco", 20),
+COLUMNS = [("optimal", 0), ("heft", 0), ("greedy", 0), ("heft_model", 0), ("greedy_model", 0), ("drl", 20),
+           ("drl", 100), ("mrlco", 20),
            ("mrlco", 100), ("mrlato", 1), ("mrlato", 30), ("mrlato", 100)]
 STEPS = sorted({s for _, s in COLUMNS})
 
@@ -108,7 +109,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
     if args.eval_only:
         budget = f"{args.budget} network, checkpoints as trained (iterations: see each progress.csv)"
-    lines = [f"Experiment {args.experiment}, {args.model} model, budget {budget}, {args.features} features, seeds {args.seeds}, "
+    lines = [f"Experiment {args.experiment}, {args.model} model, budget {budget}, {args.features} features, "
+             f"seeds {args.seeds}, "
              f"{args.adaptation} adaptation steps; mean latency (the authors' units: s) ± std over seeds", "", head,
              "|" + "---|" * (len(COLUMNS) + 1)]
     for test_set in sets:
