@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import yaml
 from torch import Tensor, nn
 
 from controllers.offload_rl import set_threads
@@ -40,8 +41,8 @@ from mecsim.scenario.load import load_scenario
 from mecsim.systems.edge_tuning import EdgeTuningSpec, Simulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 
-__all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
-           "to_rollout", "turn_advantages", "evaluator", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
+__all__ = ["HMPPOConfig", "BUDGETS", "HEURISTICS", "mlp", "RunningNorm", "Agents", "Episodes", "run_episodes",
+           "to_rollout", "turn_advantages", "evaluator", "configured", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ class HMPPOConfig:
     one per agent on its own observation (IPPO)"""
     hidden: int = 64
     """units of the two hidden layers of every network (MAPPO default)"""
+    input_norm: str = "layer"
+    """"layer": a LayerNorm over each sample's input features; "running": each feature standardised with
+    running statistics of the sampled inputs (updated after each iteration's update), clipped to ±5"""
+    activation: str = "relu"
+    """hidden-layer activation of every network: "relu" or "tanh" (MAPPO's default)"""
+    advantage_norm: str = "joint"
+    """advantages standardised "joint"ly over both agents' rows or per "agent" (the same for one critic)"""
     log_std_init: float = -0.5
     """initial log σ of agent 2's Gaussian in [−1, 1] units (σ ≈ 0.6: most samples inside the range)"""
     emulator_entropy: float = 0.0
@@ -84,35 +92,31 @@ BUDGETS = {
 }
 HEURISTICS = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 CRITICS = ("central", "turns", "local")
+INPUT_NORMS = ("layer", "running")
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+ADVANTAGE_NORMS = ("joint", "agent")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
 
 
 # -- networks ---------------------------------------------------------------------------------------------
 
-def mlp(inputs: int, outputs: int, hidden: int, gain: float) -> nn.Sequential:
-    """LayerNorm on the inputs, two ReLU layers, orthogonal init (gain `gain` on the output), zero biases."""
-    net = nn.Sequential(nn.LayerNorm(inputs), nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                        nn.ReLU(), nn.Linear(hidden, outputs))
-    linears = [m for m in net if isinstance(m, nn.Linear)]
-    for k, layer in enumerate(linears):
-        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else math.sqrt(2))
-        nn.init.zeros_(layer.bias)
-    return net
+class RunningNorm(nn.Module):
+    """Running mean and variance of a quantity of shape ``shape`` (exact pooled moments over every update).
 
+    The value norm (MAPPO's ValueNorm: the critic learns standardised targets) and, with
+    ``input_norm="running"``, the first layer of every network (then ``forward`` standardises and clips)."""
 
-class ValueNorm(nn.Module):
-    """Running mean and variance of the value targets; the critic learns them standardised (MAPPO)."""
-
-    def __init__(self) -> None:
+    def __init__(self, shape: tuple[int, ...] = (), clip: float = 5.0) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("var", torch.ones((), dtype=torch.float64))
+        self.shape, self.clip = shape, clip
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
 
     def update(self, x: Tensor) -> None:
-        x = x.detach().double().flatten()
-        n, mean, var = float(x.numel()), x.mean(), x.var(unbiased=False)
+        x = x.detach().double().reshape(-1, *self.shape)
+        n, mean, var = float(x.shape[0]), x.mean(0), x.var(0, unbiased=False)
         total = self.count + n
         delta = mean - self.mean
         self.var.copy_((self.var * self.count + var * n + delta ** 2 * self.count * n / total) / total)
@@ -128,24 +132,45 @@ class ValueNorm(nn.Module):
     def denormalize(self, x: Tensor) -> Tensor:
         return (x.double() * self._std() + self.mean).to(x.dtype)
 
+    def forward(self, x: Tensor) -> Tensor:
+        return self.normalize(x).clamp(-self.clip, self.clip)
+
+
+def mlp(inputs: int, outputs: int, hidden: int, gain: float, input_norm: str = "layer",
+        activation: str = "relu") -> nn.Sequential:
+    """Input normalisation, two hidden layers, orthogonal init (gain `gain` on the output), zero biases."""
+    norm = nn.LayerNorm(inputs) if input_norm == "layer" else RunningNorm((inputs,))
+    act = ACTIVATIONS[activation]
+    net = nn.Sequential(norm, nn.Linear(inputs, hidden), act(), nn.Linear(hidden, hidden), act(),
+                        nn.Linear(hidden, outputs))
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    hidden_gain = nn.init.calculate_gain(activation)
+    for k, layer in enumerate(linears):
+        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else hidden_gain)
+        nn.init.zeros_(layer.bias)
+    return net
+
 
 class Agents(nn.Module):
     """Agent 1's Bernoulli actor, agent 2's Gaussian actor, and the critic(s) with their value norms."""
 
-    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float) -> None:
+    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float, input_norm: str = "layer",
+                 activation: str = "relu") -> None:
         super().__init__()
-        if critic not in CRITICS:
-            raise ValueError(f"critic: must be one of {CRITICS}, got {critic!r}")
+        for name, value, allowed in (("critic", critic, CRITICS), ("input_norm", input_norm, INPUT_NORMS),
+                                     ("activation", activation, tuple(ACTIVATIONS))):
+            if value not in allowed:
+                raise ValueError(f"{name}: must be one of {allowed}, got {value!r}")
         self.ues, self.critic = ues, critic
-        self.case = mlp(case_dim(ues), ues, hidden, 0.01)
-        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01)
+        self.case = mlp(case_dim(ues), ues, hidden, 0.01, input_norm, activation)
+        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01, input_norm, activation)
         self.log_std = nn.Parameter(torch.full((ues,), log_std_init))
         # the inputs of critic_inputs: central V([s_1, t/T]); turns V([s_1, z or 0, turn, t/T]);
         # local V_1([s_1, t/T]) and V_2([s_2, t/T])
         dims = {"central": [case_dim(ues) + 1], "turns": [case_dim(ues) + ues + 2],
                 "local": [case_dim(ues) + 1, emulator_dim(ues) + 1]}[critic]
-        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0) for d in dims])
-        self.norms = nn.ModuleList([ValueNorm() for _ in self.critics])
+        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0, input_norm, activation) for d in dims])
+        self.norms = nn.ModuleList([RunningNorm() for _ in self.critics])
 
     def case_log_prob(self, s1: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
         """Σ_n log π_1(z_n | s_1) and the summed Bernoulli entropy."""
@@ -180,6 +205,19 @@ class Agents(nn.Module):
         central critic's two inputs are the same, so it runs once."""
         v1 = self.critics[0](first).squeeze(-1)
         return (v1, v1) if self.critic == "central" else (v1, self.critics[-1](second).squeeze(-1))
+
+    def observe(self, ep: Episodes) -> None:
+        """Update every running input norm (``input_norm="running"``) with the inputs of the sampled episodes."""
+        state, s2 = torch.stack(ep.state, 1), torch.stack(ep.s2, 1)
+        first, second = self.critic_inputs(state, s2, torch.stack(ep.z, 1))
+        inputs = [(self.case, torch.stack(ep.s1, 1)), (self.emulator, s2)]
+        if self.critic == "local":
+            inputs += [(self.critics[0], first), (self.critics[1], second)]
+        else:                               # one critic: "turns" sees both turns' inputs, "central" one copy
+            inputs.append((self.critics[0], torch.cat([first, second]) if self.critic == "turns" else first))
+        for net, x in inputs:
+            if isinstance(net[0], RunningNorm):
+                net[0].update(x)
 
     def act_case(self, s1: Tensor, greedy: bool, generator: torch.Generator | None) -> Tensor:
         logits = self.case(s1)
@@ -243,9 +281,10 @@ def run_episodes(model: Agents, envs: Sequence[EdgeTuningParallelEnv], seeds: Se
     return out
 
 
-def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
+def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig, advantage_norm: str = "joint") -> Rollout:
     """The episodes as a PPO batch with each episode twice (agent 1's rows, then agent 2's), advantages
-    from raw values, and value targets and old values in each critic's normalised units."""
+    from raw values (standardised jointly or per agent, ``advantage_norm``), and value targets and old
+    values in each critic's normalised units."""
     state, s1, s2 = torch.stack(ep.state, 1), torch.stack(ep.s1, 1), torch.stack(ep.s2, 1)   # (K, T, d)
     z, u = torch.stack(ep.z, 1), torch.stack(ep.u, 1)                        # (K, T, N)
     k, t = s1.shape[:2]
@@ -264,10 +303,16 @@ def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
         old_log_prob=torch.cat([lp1, lp2]), old_value=torch.cat([raw1, raw2]),   # central: V twice
         rewards=torch.cat([rewards, rewards]),
     )
+    per_agent = advantage_norm == "agent" and cfg.normalize_advantages
+    raw = dataclasses.replace(cfg, normalize_advantages=False) if per_agent else cfg
     if model.critic == "turns":
-        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, cfg))
+        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, raw))
     else:
-        rollout = rollout.with_advantages(cfg)
+        rollout = rollout.with_advantages(raw)
+    if per_agent:                          # each agent's rows to mean 0, std 1 on their own
+        ones = torch.ones(k, t, dtype=torch.bool)
+        rollout = dataclasses.replace(rollout, advantages=torch.cat(
+            [standardised(a, ones) for a in rollout.advantages.split(k)]))
     # (rows the norm learns from, rows it normalises): central's targets are the same twice
     groups = {"central": [(slice(0, k), slice(0, 2 * k))], "turns": [(slice(0, 2 * k), slice(0, 2 * k))],
               "local": [(slice(0, k), slice(0, k)), (slice(k, 2 * k), slice(k, 2 * k))]}[model.critic]
@@ -310,18 +355,42 @@ def evaluator(model: Agents, emulator_entropy: float = 1.0):
 
 # -- training -----------------------------------------------------------------------------------------------
 
+def configured(cfg: HMPPOConfig, settings: Sequence[str]) -> HMPPOConfig:
+    """``cfg`` with fields set from ``KEY=VALUE`` strings (YAML values; ``ppo.KEY`` for the PPO part), e.g.
+    ``input_norm=running`` or ``ppo.ent_coef=0.02``: what ``tools/reproduce_hmppo.py --config`` passes."""
+    for item in settings:
+        key, sep, text = item.partition("=")
+        *parent, leaf = key.split(".")
+        target = cfg.ppo if parent == ["ppo"] else cfg if not parent else None
+        names = {f.name: f for f in dataclasses.fields(target)} if target is not None else {}
+        if not sep or leaf not in names or leaf == "ppo":
+            raise MecsimError(f"config: must be KEY=VALUE with KEY a field of HMPPOConfig or ppo.FIELD, got {item!r}")
+        value = yaml.safe_load(text)
+        old = getattr(target, leaf)
+        if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not (old is None or type(value) is type(old) or value is None and "None" in str(names[leaf].type)):
+            raise MecsimError(f"config: {key} must be a {type(old).__name__}, got {text!r}")
+        target = dataclasses.replace(target, **{leaf: value})
+        cfg = dataclasses.replace(cfg, ppo=target) if parent else target
+    if cfg.advantage_norm not in ADVANTAGE_NORMS:
+        raise MecsimError(f"config: advantage_norm must be one of {ADVANTAGE_NORMS}, got {cfg.advantage_norm!r}")
+    return cfg
+
+
 EVAL_SEEDS = 1_000_003    # greedy evaluations run on seeds EVAL_SEEDS + k, the same every time
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
-          config: HMPPOConfig | None = None, name: str = "hmppo") -> Path:
+          config: HMPPOConfig | None = None, name: str = "hmppo", settings: Sequence[str] = ()) -> Path:
     """Train on the scenario (episodes on fresh seeds); checkpoint and a progress.csv row every iteration.
 
     ``resume`` continues from ``out``'s checkpoint: the iteration count, the weights, the optimizer and
     the random streams go on, so a crash loses at most one iteration. ``iterations`` replaces the
-    budget's count (resuming with a larger one trains on)."""
-    cfg = config or BUDGETS[budget]
+    budget's count (resuming with a larger one trains on); ``settings`` are config fields as
+    ``KEY=VALUE`` (:func:`configured`)."""
+    cfg = configured(config or BUDGETS[budget], settings)
     if iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=iterations)
     out = Path(out)
@@ -336,7 +405,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     envs = [EdgeTuningParallelEnv(spec) for _ in range(cfg.envs)]
     evals = [EdgeTuningParallelEnv(spec) for _ in range(cfg.eval_episodes)]
     torch.manual_seed(seed)
-    model = Agents(spec.ues, cfg.hidden, cfg.critic, cfg.log_std_init)
+    network = {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic, "log_std_init": cfg.log_std_init,
+               "input_norm": cfg.input_norm, "activation": cfg.activation}
+    model = Agents(**network)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=1e-5)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     run = TrainingRun(out, name, METRICS, cfg.iterations, rng=rng, generator=gen, resume=resume, progress=progress)
@@ -345,17 +416,16 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         optimizer.load_state_dict(run.checkpoint["optimizer"])
     for it in run.remaining():
         episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
-        batch = to_rollout(model, episodes, cfg.ppo)
+        batch = to_rollout(model, episodes, cfg.ppo, cfg.advantage_norm)
         stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
                            generator=gen)
+        model.observe(episodes)            # the next iteration samples with the input norms updated
         run.env_steps += cfg.envs * len(episodes.rewards)
         metrics = {**episodes.metrics, **{k: stats[k] for k in ("policy_loss", "value_loss", "entropy", "approx_kl")}}
         if it % cfg.eval_every == 0 or it == cfg.iterations:
             greedy = run_episodes(model, evals, [EVAL_SEEDS + k for k in range(cfg.eval_episodes)], True)
             metrics.update({f"eval_{k}": v for k, v in greedy.metrics.items() if k != "server_share"})
-        run.end_iteration(it, {"network": {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic,
-                                           "log_std_init": cfg.log_std_init},
-                               "model": model.state_dict(), "config": asdict(cfg),
+        run.end_iteration(it, {"network": network, "model": model.state_dict(), "config": asdict(cfg),
                                "optimizer": optimizer.state_dict()}, metrics,
                           show={"reward": f"{metrics['reward']:.2f}"})
     run.close()

@@ -5,6 +5,7 @@ Tiny networks and budgets: these tests check wiring and contracts; learning is t
 """
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -16,7 +17,7 @@ import torch
 
 from controllers import hmppo, ippo
 from controllers.heuristics import LocalKeepEmulator, RandomTuning
-from controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluator, run_episodes, to_rollout, turn_advantages
+from controllers.hmppo import Agents, HMPPOConfig, RunningNorm, evaluator, run_episodes, to_rollout, turn_advantages
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.envs import EdgeTuningParallelEnv
@@ -78,7 +79,7 @@ def test_training_moves_both_actors_and_the_critic(scenario, tmp_path):
 
 
 def test_value_norm_tracks_the_running_statistics():
-    norm = ValueNorm()
+    norm = RunningNorm()
     x = torch.tensor([1.0, 2.0, 3.0])
     assert torch.equal(norm.normalize(x), x)                 # identity before any update
     data = torch.randn(500, generator=torch.Generator().manual_seed(0)) * 7 + 40
@@ -87,6 +88,70 @@ def test_value_norm_tracks_the_running_statistics():
     assert float(norm.mean) == pytest.approx(float(data.double().mean()), rel=1e-12)
     assert float(norm.var) == pytest.approx(float(data.double().var(unbiased=False)), rel=1e-9)
     assert torch.allclose(norm.denormalize(norm.normalize(data)), data, atol=1e-4)
+
+
+def test_running_norm_keeps_one_mean_and_variance_per_feature_and_clips():
+    norm = RunningNorm((2,), clip=5.0)
+    data = torch.randn(300, 2, generator=torch.Generator().manual_seed(1)) * torch.tensor([0.1, 30.0]) + 4
+    for chunk in data.split(70):
+        norm.update(chunk[:, None])                            # leading dims are pooled
+    torch.testing.assert_close(norm.mean, data.double().mean(0))
+    torch.testing.assert_close(norm.var, data.double().var(0, unbiased=False))
+    out = norm(data)
+    torch.testing.assert_close(out.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    assert norm(torch.tensor([[40.0, 4.0]]))[0, 0] == 5.0      # 360 std above the mean: clipped
+
+
+@pytest.mark.parametrize("critic", ["central", "local"])
+def test_running_input_norms_learn_each_networks_inputs_after_the_update(scenario, tmp_path, critic):
+    cfg = dataclasses.replace(TINY, iterations=1, input_norm="running", activation="tanh", critic=critic)
+    hmppo.train(scenario, tmp_path / "ck", config=cfg, progress=False)
+    ck = load_checkpoint(tmp_path / "ck")
+    model = hmppo.build(ck)
+    assert isinstance(model.case[0], RunningNorm) and isinstance(model.case[2], torch.nn.Tanh)
+    assert ck["network"]["input_norm"] == "running" and ck["network"]["activation"] == "tanh"
+    for net in (model.case, model.emulator, *model.critics):
+        assert float(net[0].count) == 2 * 5                  # one iteration: 2 episodes × 5 steps each
+    # the case norm holds the moments of s_1 over the sampled steps, so it is not the identity
+    spec = load_scenario(scenario)
+    episodes = run_episodes(model, [EdgeTuningParallelEnv(spec)], [3], False, torch.Generator().manual_seed(0))
+    s1 = torch.stack(episodes.s1, 1)
+    assert not torch.allclose(model.case[0](s1), s1)
+    fresh = Agents(spec.ues, 8, critic, -0.5, "running", "tanh")
+    fresh.observe(episodes)
+    torch.testing.assert_close(fresh.case[0].mean, s1.double().reshape(-1, s1.shape[-1]).mean(0))
+    assert float(fresh.emulator[0].count) == 5
+
+
+@pytest.mark.parametrize("critic", ["central", "local"])
+def test_per_agent_advantage_norm_standardises_each_agents_rows(scenario, critic):
+    spec = load_scenario(scenario)
+    torch.manual_seed(2)
+    model = Agents(spec.ues, 8, critic, -0.5)
+    episodes = run_episodes(model, [EdgeTuningParallelEnv(spec) for _ in range(2)], [4, 5], False,
+                            torch.Generator().manual_seed(0))
+    cfg = HMPPOConfig().ppo
+    # to_rollout updates the value norms, so each call gets its own copy of the untrained agents
+    joint = to_rollout(copy.deepcopy(model), episodes, cfg).advantages
+    per = to_rollout(copy.deepcopy(model), episodes, cfg, "agent").advantages
+    for rows in (per[:2], per[2:]):
+        assert float(rows.mean()) == pytest.approx(0, abs=1e-5)
+        assert float(rows.std(unbiased=False)) == pytest.approx(1, abs=1e-4)
+    # one critic gives both agents the same advantage, so the two normalisations agree; two critics do not
+    assert torch.allclose(joint, per, atol=1e-5) == (critic == "central")
+
+
+def test_config_settings_from_the_command_line():
+    cfg = hmppo.configured(HMPPOConfig(), ["input_norm=running", "ppo.ent_coef=0.02", "log_std_init=0",
+                                           "ppo.max_grad_norm=null", "ppo.clip_value=true"])
+    assert cfg.input_norm == "running" and cfg.log_std_init == 0.0 and isinstance(cfg.log_std_init, float)
+    assert cfg.ppo.ent_coef == 0.02 and cfg.ppo.max_grad_norm is None and cfg.ppo.clip_value is True
+    assert cfg.ppo.lr == HMPPOConfig().ppo.lr                       # the rest untouched
+    for bad, match in (("nope=1", "a field of HMPPOConfig"), ("ppo=1", "a field of HMPPOConfig"),
+                       ("hidden", "KEY=VALUE"), ("ppo.epochs=1.5", "ppo.epochs must be a int"),
+                       ("advantage_norm=rows", "advantage_norm must be one of")):
+        with pytest.raises(MecsimError, match=match):
+            hmppo.configured(HMPPOConfig(), [bad])
 
 
 @pytest.mark.parametrize("critic", ["central", "turns", "local"])
