@@ -6,7 +6,10 @@ clipped, the unclipped sample's log-prob kept), and one centralised critic V(s) 
 [s_1, t/T] (mecsim.envs.edge_tuning.STATE_DOC says why z is left out of eq. (22)'s [s_1; s_2] and why
 t/T is added). Both actors are
 trained with their own clipped surrogate (eq. 21) on the same GAE advantage (eqs. 17-18) and the critic
-on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). IPPO (§VI-B) is the same
+on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). Every network standardises
+each input feature with running statistics (MAPPO's feature normalisation; the paper is silent): a
+LayerNorm over each sample's features instead, the recipe before, is what kept this learner below a
+standard MAPPO (RESULTS.md, HMPPO ablation). IPPO (§VI-B) is the same
 but each agent has its own critic on its own observation (and t/T), hence its own advantage. The option
 ``critic="turns"`` reads eq. (22)'s V([s_1; s_2]) at each agent's turn instead (z only at agent 2's), with
 GAE over the turns (:func:`turn_advantages`); it scored no better (RESULTS.md). Random (§VI-B)
@@ -15,8 +18,8 @@ draws z ~ Bernoulli(½), E ~ U[E_min, E_max]; it is `random_tuning` (controllers
 The PPO pieces come from :mod:`controllers.ppo`: a batch holds each episode twice, once per agent (field
 ``agent``), so :func:`ppo_loss`'s masked mean over rows is the mean of the two agents' clipped
 surrogates, each with its own ratio, while the value loss is that of the shared critic (HMPPO) or of
-each agent's critic (IPPO). Read top to bottom: config and budgets, networks, value normalisation,
-sampling, update, train, evaluate, acting controllers.
+each agent's critic (IPPO). Read top to bottom: config and budgets, networks (running normalisation of
+inputs and values, the MLP, the agents), sampling, the PPO batch, train, acting controllers, evaluate.
 """
 from __future__ import annotations
 
@@ -59,11 +62,10 @@ class HMPPOConfig:
     one per agent on its own observation (IPPO)"""
     hidden: int = 64
     """units of the two hidden layers of every network (MAPPO default)"""
-    input_norm: str = "layer"
-    """"layer": a LayerNorm over each sample's input features; "running": each feature standardised with
-    running statistics of the sampled inputs (updated after each iteration's update), clipped to ±5"""
-    activation: str = "relu"
-    """hidden-layer activation of every network: "relu" or "tanh" (MAPPO's default)"""
+    input_norm: str = "running"
+    """"running": each input feature standardised with running statistics of the sampled inputs (updated
+    after each iteration's update), clipped to ±5, as MAPPO does; "layer": a LayerNorm over each sample's
+    features, the recipe before issue 19, which learns far worse (RESULTS.md, HMPPO ablation)"""
     advantage_norm: str = "joint"
     """advantages standardised "joint"ly over both agents' rows or per "agent" (the same for one critic)"""
     log_std_init: float = -0.5
@@ -93,7 +95,6 @@ BUDGETS = {
 HEURISTICS = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 CRITICS = ("central", "turns", "local")
 INPUT_NORMS = ("layer", "running")
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 ADVANTAGE_NORMS = ("joint", "agent")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
@@ -136,17 +137,15 @@ class RunningNorm(nn.Module):
         return self.normalize(x).clamp(-self.clip, self.clip)
 
 
-def mlp(inputs: int, outputs: int, hidden: int, gain: float, input_norm: str = "layer",
-        activation: str = "relu") -> nn.Sequential:
-    """Input normalisation, two hidden layers, orthogonal init (gain `gain` on the output), zero biases."""
+def mlp(inputs: int, outputs: int, hidden: int, gain: float, input_norm: str) -> nn.Sequential:
+    """Input normalisation (``input_norm``), two ReLU layers, orthogonal init (gain `gain` on the output),
+    zero biases."""
     norm = nn.LayerNorm(inputs) if input_norm == "layer" else RunningNorm((inputs,))
-    act = ACTIVATIONS[activation]
-    net = nn.Sequential(norm, nn.Linear(inputs, hidden), act(), nn.Linear(hidden, hidden), act(),
+    net = nn.Sequential(norm, nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                         nn.Linear(hidden, outputs))
     linears = [m for m in net if isinstance(m, nn.Linear)]
-    hidden_gain = nn.init.calculate_gain(activation)
     for k, layer in enumerate(linears):
-        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else hidden_gain)
+        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else math.sqrt(2))
         nn.init.zeros_(layer.bias)
     return net
 
@@ -154,22 +153,20 @@ def mlp(inputs: int, outputs: int, hidden: int, gain: float, input_norm: str = "
 class Agents(nn.Module):
     """Agent 1's Bernoulli actor, agent 2's Gaussian actor, and the critic(s) with their value norms."""
 
-    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float, input_norm: str = "layer",
-                 activation: str = "relu") -> None:
+    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float, input_norm: str) -> None:
         super().__init__()
-        for name, value, allowed in (("critic", critic, CRITICS), ("input_norm", input_norm, INPUT_NORMS),
-                                     ("activation", activation, tuple(ACTIVATIONS))):
+        for name, value, allowed in (("critic", critic, CRITICS), ("input_norm", input_norm, INPUT_NORMS)):
             if value not in allowed:
                 raise ValueError(f"{name}: must be one of {allowed}, got {value!r}")
         self.ues, self.critic = ues, critic
-        self.case = mlp(case_dim(ues), ues, hidden, 0.01, input_norm, activation)
-        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01, input_norm, activation)
+        self.case = mlp(case_dim(ues), ues, hidden, 0.01, input_norm)
+        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01, input_norm)
         self.log_std = nn.Parameter(torch.full((ues,), log_std_init))
         # the inputs of critic_inputs: central V([s_1, t/T]); turns V([s_1, z or 0, turn, t/T]);
         # local V_1([s_1, t/T]) and V_2([s_2, t/T])
         dims = {"central": [case_dim(ues) + 1], "turns": [case_dim(ues) + ues + 2],
                 "local": [case_dim(ues) + 1, emulator_dim(ues) + 1]}[critic]
-        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0, input_norm, activation) for d in dims])
+        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0, input_norm) for d in dims])
         self.norms = nn.ModuleList([RunningNorm() for _ in self.critics])
 
     def case_log_prob(self, s1: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -406,7 +403,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     evals = [EdgeTuningParallelEnv(spec) for _ in range(cfg.eval_episodes)]
     torch.manual_seed(seed)
     network = {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic, "log_std_init": cfg.log_std_init,
-               "input_norm": cfg.input_norm, "activation": cfg.activation}
+               "input_norm": cfg.input_norm}
     model = Agents(**network)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=1e-5)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -433,8 +430,8 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
 
 
 def build(payload: dict[str, Any]) -> Agents:
-    """The trained agents of a checkpoint, in eval mode."""
-    model = Agents(**payload["network"])
+    """The trained agents of a checkpoint, in eval mode (checkpoints from before ``input_norm`` used LayerNorm)."""
+    model = Agents(**{"input_norm": "layer", **payload["network"]})
     model.load_state_dict(payload["model"])
     return model.eval()
 
