@@ -66,8 +66,6 @@ class HMPPOConfig:
     """"running": each input feature standardised with running statistics of the sampled inputs (updated
     after each iteration's update), clipped to ±5, as MAPPO does; "layer": a LayerNorm over each sample's
     features, the recipe before issue 19, which learns far worse (RESULTS.md, HMPPO ablation)"""
-    advantage_norm: str = "joint"
-    """advantages standardised "joint"ly over both agents' rows or per "agent" (the same for one critic)"""
     log_std_init: float = -0.5
     """initial log σ of agent 2's Gaussian in [−1, 1] units (σ ≈ 0.6: most samples inside the range)"""
     emulator_entropy: float = 0.0
@@ -95,7 +93,6 @@ BUDGETS = {
 HEURISTICS = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 CRITICS = ("central", "turns", "local")
 INPUT_NORMS = ("layer", "running")
-ADVANTAGE_NORMS = ("joint", "agent")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
 
@@ -278,10 +275,9 @@ def run_episodes(model: Agents, envs: Sequence[EdgeTuningParallelEnv], seeds: Se
     return out
 
 
-def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig, advantage_norm: str = "joint") -> Rollout:
+def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
     """The episodes as a PPO batch with each episode twice (agent 1's rows, then agent 2's), advantages
-    from raw values (standardised jointly or per agent, ``advantage_norm``), and value targets and old
-    values in each critic's normalised units."""
+    from raw values, and value targets and old values in each critic's normalised units."""
     state, s1, s2 = torch.stack(ep.state, 1), torch.stack(ep.s1, 1), torch.stack(ep.s2, 1)   # (K, T, d)
     z, u = torch.stack(ep.z, 1), torch.stack(ep.u, 1)                        # (K, T, N)
     k, t = s1.shape[:2]
@@ -300,16 +296,10 @@ def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig, advantage_norm: str 
         old_log_prob=torch.cat([lp1, lp2]), old_value=torch.cat([raw1, raw2]),   # central: V twice
         rewards=torch.cat([rewards, rewards]),
     )
-    per_agent = advantage_norm == "agent" and cfg.normalize_advantages
-    raw = dataclasses.replace(cfg, normalize_advantages=False) if per_agent else cfg
     if model.critic == "turns":
-        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, raw))
+        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, cfg))
     else:
-        rollout = rollout.with_advantages(raw)
-    if per_agent:                          # each agent's rows to mean 0, std 1 on their own
-        ones = torch.ones(k, t, dtype=torch.bool)
-        rollout = dataclasses.replace(rollout, advantages=torch.cat(
-            [standardised(a, ones) for a in rollout.advantages.split(k)]))
+        rollout = rollout.with_advantages(cfg)
     # (rows the norm learns from, rows it normalises): central's targets are the same twice
     groups = {"central": [(slice(0, k), slice(0, 2 * k))], "turns": [(slice(0, 2 * k), slice(0, 2 * k))],
               "local": [(slice(0, k), slice(0, k)), (slice(k, 2 * k), slice(k, 2 * k))]}[model.critic]
@@ -370,8 +360,6 @@ def configured(cfg: HMPPOConfig, settings: Sequence[str]) -> HMPPOConfig:
             raise MecsimError(f"config: {key} must be a {type(old).__name__}, got {text!r}")
         target = dataclasses.replace(target, **{leaf: value})
         cfg = dataclasses.replace(cfg, ppo=target) if parent else target
-    if cfg.advantage_norm not in ADVANTAGE_NORMS:
-        raise MecsimError(f"config: advantage_norm must be one of {ADVANTAGE_NORMS}, got {cfg.advantage_norm!r}")
     return cfg
 
 
@@ -413,7 +401,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         optimizer.load_state_dict(run.checkpoint["optimizer"])
     for it in run.remaining():
         episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
-        batch = to_rollout(model, episodes, cfg.ppo, cfg.advantage_norm)
+        batch = to_rollout(model, episodes, cfg.ppo)
         stats = ppo_update(evaluator(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
                            generator=gen)
         model.observe(episodes)            # the next iteration samples with the input norms updated
