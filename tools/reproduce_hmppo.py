@@ -13,7 +13,7 @@ OUT/table.md (Table I: mean ± std over seeds next to the paper's numbers), OUT/
 total delay, perplexity and switches of the greedy evaluations against training steps, N = the first
 --ues) and OUT/fig2_ues.png (delay and perplexity against N). ``--set`` passes scenario overrides
 (e.g. ``emulator.layers=1000``) to training and evaluation, after ``ues=N``; ``--config`` sets fields of
-both learners' HMPPOConfig (e.g. ``input_norm=running``, ``ppo.ent_coef=0.02``; controllers.hmppo.configured),
+both learners' HMPPOConfig (e.g. ``input_norm=layer``, ``ppo.ent_coef=0.02``; controllers.hmppo.configured),
 for the ablations of RESULTS.md; ``--learners`` trains only some of them (the baselines are scored with the
 first one).
 
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="scenario override for training and evaluation, e.g. emulator.layers=1000")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="HMPPOConfig field for both learners, e.g. input_norm=running or ppo.ent_coef=0.02")
+                        help="HMPPOConfig field for both learners, e.g. input_norm=layer or ppo.ent_coef=0.02")
     parser.add_argument("--learners", default=",".join(LEARNED), help="which of hmppo,ippo to train")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", required=True)
