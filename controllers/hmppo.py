@@ -6,7 +6,10 @@ clipped, the unclipped sample's log-prob kept), and one centralised critic V(s) 
 [s_1, t/T] (mecsim.envs.edge_tuning.STATE_DOC says why z is left out of eq. (22)'s [s_1; s_2] and why
 t/T is added). Both actors are
 trained with their own clipped surrogate (eq. 21) on the same GAE advantage (eqs. 17-18) and the critic
-on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). IPPO (§VI-B) is the same
+on λ-returns (eq. 22) with running value normalisation (MAPPO's ValueNorm). Every network standardises
+each input feature with running statistics (MAPPO's feature normalisation; the paper is silent): a
+LayerNorm over each sample's features instead, the recipe before, is what kept this learner below a
+standard MAPPO (RESULTS.md, HMPPO ablation). IPPO (§VI-B) is the same
 but each agent has its own critic on its own observation (and t/T), hence its own advantage. The option
 ``critic="turns"`` reads eq. (22)'s V([s_1; s_2]) at each agent's turn instead (z only at agent 2's), with
 GAE over the turns (:func:`turn_advantages`); it scored no better (RESULTS.md). Random (§VI-B)
@@ -15,8 +18,8 @@ draws z ~ Bernoulli(½), E ~ U[E_min, E_max]; it is `random_tuning` (controllers
 The PPO pieces come from :mod:`controllers.ppo`: a batch holds each episode twice, once per agent (field
 ``agent``), so :func:`ppo_loss`'s masked mean over rows is the mean of the two agents' clipped
 surrogates, each with its own ratio, while the value loss is that of the shared critic (HMPPO) or of
-each agent's critic (IPPO). Read top to bottom: config and budgets, networks, value normalisation,
-sampling, update, train, evaluate, acting controllers.
+each agent's critic (IPPO). Read top to bottom: config and budgets, networks (running normalisation of
+inputs and values, the MLP, the agents), sampling, the PPO batch, train, acting controllers, evaluate.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import yaml
 from torch import Tensor, nn
 
 from mecsim.controllers.threads import set_threads
@@ -41,8 +45,9 @@ from mecsim.systems.edge_tuning import EdgeTuningSpec, TuningSimulation
 from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 from mecsim.trainer import Trainer, budget_names
 
-__all__ = ["HMPPOConfig", "BUDGETS", "BASELINES", "mlp", "ValueNorm", "Agents", "Episodes", "run_episodes",
-           "to_rollout", "turn_advantages", "evaluate_actions", "train", "build", "LearnedTuner", "HMPPO", "evaluate"]
+__all__ = ["HMPPOConfig", "BUDGETS", "BASELINES", "mlp", "RunningNorm", "Agents", "Episodes", "run_episodes",
+           "to_rollout", "turn_advantages", "evaluate_actions", "configured", "train", "build", "LearnedTuner", "HMPPO",
+           "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,10 @@ class HMPPOConfig:
     one per agent on its own observation (IPPO)"""
     hidden: int = 64
     """units of the two hidden layers of every network (MAPPO default)"""
+    input_norm: str = "running"
+    """"running": each input feature standardised with running statistics of the sampled inputs (updated
+    after each iteration's update), clipped to ±5, as MAPPO does; "layer": a LayerNorm over each sample's
+    features, the recipe before issue 19, which learns far worse (RESULTS.md, HMPPO ablation)"""
     log_std_init: float = -0.5
     """initial log σ of agent 2's Gaussian in [−1, 1] units (σ ≈ 0.6: most samples inside the range)"""
     emulator_entropy: float = 0.0
@@ -78,42 +87,35 @@ class HMPPOConfig:
 
 BUDGETS = {
     "paper": HMPPOConfig(),
-    # smoke: 40 iterations × 10 episodes = 2·10⁴ steps, ~25 s per run on one core (measured); learning has
-    # barely started (sampled rewards ~1-2% above Random's), the greedy tuners beat Random mostly by
-    # keeping their emulators (a deterministic E), see tools/reproduce_hmppo.py for the paper budget
+    # smoke: 40 iterations × 10 episodes = 2·10⁴ steps, a check that training runs: learning has barely
+    # started (RESULTS.md, "Table I at smoke budget"); tools/reproduce_hmppo.py runs the paper budget
     "smoke": HMPPOConfig(iterations=40, eval_every=5),
 }
 BASELINES = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 CRITICS = ("central", "turns", "local")
+INPUT_NORMS = ("layer", "running")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
 
 
 # -- networks ---------------------------------------------------------------------------------------------
 
-def mlp(inputs: int, outputs: int, hidden: int, gain: float) -> nn.Sequential:
-    """LayerNorm on the inputs, two ReLU layers, orthogonal init (gain `gain` on the output), zero biases."""
-    net = nn.Sequential(nn.LayerNorm(inputs), nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                        nn.ReLU(), nn.Linear(hidden, outputs))
-    linears = [m for m in net if isinstance(m, nn.Linear)]
-    for k, layer in enumerate(linears):
-        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else math.sqrt(2))
-        nn.init.zeros_(layer.bias)
-    return net
+class RunningNorm(nn.Module):
+    """Running mean and variance of a quantity of shape ``shape`` (exact pooled moments over every update).
 
+    The value norm (MAPPO's ValueNorm: the critic learns standardised targets) and, with
+    ``input_norm="running"``, the first layer of every network (then ``forward`` standardises and clips)."""
 
-class ValueNorm(nn.Module):
-    """Running mean and variance of the value targets; the critic learns them standardised (MAPPO)."""
-
-    def __init__(self) -> None:
+    def __init__(self, shape: tuple[int, ...] = (), clip: float = 5.0) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("var", torch.ones((), dtype=torch.float64))
+        self.shape, self.clip = shape, clip
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
 
     def update(self, x: Tensor) -> None:
-        x = x.detach().double().flatten()
-        n, mean, var = float(x.numel()), x.mean(), x.var(unbiased=False)
+        x = x.detach().double().reshape(-1, *self.shape)
+        n, mean, var = float(x.shape[0]), x.mean(0), x.var(0, unbiased=False)
         total = self.count + n
         delta = mean - self.mean
         self.var.copy_((self.var * self.count + var * n + delta ** 2 * self.count * n / total) / total)
@@ -129,24 +131,41 @@ class ValueNorm(nn.Module):
     def denormalize(self, x: Tensor) -> Tensor:
         return (x.double() * self._std() + self.mean).to(x.dtype)
 
+    def forward(self, x: Tensor) -> Tensor:
+        return self.normalize(x).clamp(-self.clip, self.clip)
+
+
+def mlp(inputs: int, outputs: int, hidden: int, gain: float, input_norm: str) -> nn.Sequential:
+    """Input normalisation (``input_norm``), two ReLU layers, orthogonal init (gain `gain` on the output),
+    zero biases."""
+    norm = nn.LayerNorm(inputs) if input_norm == "layer" else RunningNorm((inputs,))
+    net = nn.Sequential(norm, nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                        nn.Linear(hidden, outputs))
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    for k, layer in enumerate(linears):
+        nn.init.orthogonal_(layer.weight, gain if k == len(linears) - 1 else math.sqrt(2))
+        nn.init.zeros_(layer.bias)
+    return net
+
 
 class Agents(nn.Module):
     """Agent 1's Bernoulli actor, agent 2's Gaussian actor, and the critic(s) with their value norms."""
 
-    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float) -> None:
+    def __init__(self, ues: int, hidden: int, critic: str, log_std_init: float, input_norm: str) -> None:
         super().__init__()
-        if critic not in CRITICS:
-            raise ValueError(f"critic: must be one of {CRITICS}, got {critic!r}")
+        for name, value, allowed in (("critic", critic, CRITICS), ("input_norm", input_norm, INPUT_NORMS)):
+            if value not in allowed:
+                raise ValueError(f"{name}: must be one of {allowed}, got {value!r}")
         self.ues, self.critic = ues, critic
-        self.case = mlp(case_dim(ues), ues, hidden, 0.01)
-        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01)
+        self.case = mlp(case_dim(ues), ues, hidden, 0.01, input_norm)
+        self.emulator = mlp(emulator_dim(ues), ues, hidden, 0.01, input_norm)
         self.log_std = nn.Parameter(torch.full((ues,), log_std_init))
         # the inputs of critic_inputs: central V([s_1, t/T]); turns V([s_1, z or 0, turn, t/T]);
         # local V_1([s_1, t/T]) and V_2([s_2, t/T])
         dims = {"central": [case_dim(ues) + 1], "turns": [case_dim(ues) + ues + 2],
                 "local": [case_dim(ues) + 1, emulator_dim(ues) + 1]}[critic]
-        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0) for d in dims])
-        self.norms = nn.ModuleList([ValueNorm() for _ in self.critics])
+        self.critics = nn.ModuleList([mlp(d, 1, hidden, 1.0, input_norm) for d in dims])
+        self.norms = nn.ModuleList([RunningNorm() for _ in self.critics])
 
     def case_log_prob(self, s1: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
         """Σ_n log π_1(z_n | s_1) and the summed Bernoulli entropy."""
@@ -181,6 +200,19 @@ class Agents(nn.Module):
         central critic's two inputs are the same, so it runs once."""
         v1 = self.critics[0](first).squeeze(-1)
         return (v1, v1) if self.critic == "central" else (v1, self.critics[-1](second).squeeze(-1))
+
+    def observe(self, ep: Episodes) -> None:
+        """Update every running input norm (``input_norm="running"``) with the inputs of the sampled episodes."""
+        state, s2 = torch.stack(ep.state, 1), torch.stack(ep.s2, 1)
+        first, second = self.critic_inputs(state, s2, torch.stack(ep.z, 1))
+        inputs = [(self.case, torch.stack(ep.s1, 1)), (self.emulator, s2)]
+        if self.critic == "local":
+            inputs += [(self.critics[0], first), (self.critics[1], second)]
+        else:                               # one critic: "turns" sees both turns' inputs, "central" one copy
+            inputs.append((self.critics[0], torch.cat([first, second]) if self.critic == "turns" else first))
+        for net, x in inputs:
+            if isinstance(net[0], RunningNorm):
+                net[0].update(x)
 
     def act_case(self, s1: Tensor, greedy: bool, generator: torch.Generator | None) -> Tensor:
         logits = self.case(s1)
@@ -311,18 +343,40 @@ def evaluate_actions(model: Agents, emulator_entropy: float = 1.0):
 
 # -- training -----------------------------------------------------------------------------------------------
 
+def configured(cfg: HMPPOConfig, settings: Sequence[str]) -> HMPPOConfig:
+    """``cfg`` with fields set from ``KEY=VALUE`` strings (YAML values; ``ppo.KEY`` for the PPO part), e.g.
+    ``input_norm=running`` or ``ppo.ent_coef=0.02``: what ``tools/reproduce_hmppo.py --config`` passes."""
+    for item in settings:
+        key, sep, text = item.partition("=")
+        *parent, leaf = key.split(".")
+        target = cfg.ppo if parent == ["ppo"] else cfg if not parent else None
+        names = {f.name: f for f in dataclasses.fields(target)} if target is not None else {}
+        if not sep or leaf not in names or leaf == "ppo":
+            raise MecsimError(f"config: must be KEY=VALUE with KEY a field of HMPPOConfig or ppo.FIELD, got {item!r}")
+        value = yaml.safe_load(text)
+        old = getattr(target, leaf)
+        if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not (old is None or type(value) is type(old) or value is None and "None" in str(names[leaf].type)):
+            raise MecsimError(f"config: {key} must be a {type(old).__name__}, got {text!r}")
+        target = dataclasses.replace(target, **{leaf: value})
+        cfg = dataclasses.replace(cfg, ppo=target) if parent else target
+    return cfg
+
+
 EVAL_SEEDS = 1_000_003    # greedy evaluations run on seeds EVAL_SEEDS + k, the same every time
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
           progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
-          config: HMPPOConfig | None = None, name: str = "hmppo") -> Path:
+          config: HMPPOConfig | None = None, name: str = "hmppo", settings: Sequence[str] = ()) -> Path:
     """Train on the scenario (episodes on fresh seeds); checkpoint and a progress.csv row every iteration.
 
     ``resume`` continues from ``out``'s checkpoint: the iteration count, the weights, the optimizer and
     the random streams go on, so a crash loses at most one iteration. ``iterations`` replaces the
-    budget's count (resuming with a larger one trains on)."""
-    cfg = config or BUDGETS[budget]
+    budget's count (resuming with a larger one trains on); ``settings`` are config fields as
+    ``KEY=VALUE`` (:func:`configured`)."""
+    cfg = configured(config or BUDGETS[budget], settings)
     if iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=iterations)
     out = Path(out)
@@ -337,7 +391,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     envs = [EdgeTuningParallelEnv(spec) for _ in range(cfg.envs)]
     evals = [EdgeTuningParallelEnv(spec) for _ in range(cfg.eval_episodes)]
     torch.manual_seed(seed)
-    model = Agents(spec.ues, cfg.hidden, cfg.critic, cfg.log_std_init)
+    network = {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic, "log_std_init": cfg.log_std_init,
+               "input_norm": cfg.input_norm}
+    model = Agents(**network)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=1e-5)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     run = TrainingRun(out, name, METRICS, cfg.iterations, rng=rng, generator=gen, resume=resume, progress=progress)
@@ -349,14 +405,13 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         batch = to_rollout(model, episodes, cfg.ppo)
         stats = ppo_update(evaluate_actions(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
                            generator=gen)
+        model.observe(episodes)            # the next iteration samples with the input norms updated
         run.env_steps += cfg.envs * len(episodes.rewards)
         metrics = {**episodes.metrics, **{k: stats[k] for k in ("policy_loss", "value_loss", "entropy", "approx_kl")}}
         if it % cfg.eval_every == 0 or it == cfg.iterations:
             greedy = run_episodes(model, evals, [EVAL_SEEDS + k for k in range(cfg.eval_episodes)], True)
             metrics.update({f"eval_{k}": v for k, v in greedy.metrics.items() if k != "server_share"})
-        run.end_iteration(it, {"network": {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic,
-                                           "log_std_init": cfg.log_std_init},
-                               "model": model.state_dict(), "config": asdict(cfg),
+        run.end_iteration(it, {"network": network, "model": model.state_dict(), "config": asdict(cfg),
                                "optimizer": optimizer.state_dict()}, metrics,
                           show={"reward": f"{metrics['reward']:.2f}"})
     run.close()
@@ -364,8 +419,8 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
 
 
 def build(payload: dict[str, Any]) -> Agents:
-    """The trained agents of a checkpoint, in eval mode."""
-    model = Agents(**payload["network"])
+    """The trained agents of a checkpoint, in eval mode (checkpoints from before ``input_norm`` used LayerNorm)."""
+    model = Agents(**{"input_norm": "layer", **payload["network"]})
     model.load_state_dict(payload["model"])
     return model.eval()
 

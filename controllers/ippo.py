@@ -16,9 +16,11 @@ BUDGETS = {name: dataclasses.replace(cfg, critic="local") for name, cfg in hmppo
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
-          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None) -> Path:
+          progress: bool = True, overrides: Sequence[str] = (), iterations: int | None = None,
+          settings: Sequence[str] = ()) -> Path:
     return hmppo.train(scenario, out, budget=budget, seed=seed, resume=resume, progress=progress,
-                       overrides=overrides, iterations=iterations, config=BUDGETS[budget], name="ippo")
+                       overrides=overrides, iterations=iterations, config=BUDGETS[budget], name="ippo",
+                       settings=settings)
 
 
 class IPPO(LearnedTuner):

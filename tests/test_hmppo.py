@@ -16,7 +16,8 @@ import torch
 
 from mecsim.controllers import hmppo, ippo
 from mecsim.controllers.heuristics import LocalKeepEmulator, RandomTuning
-from mecsim.controllers.hmppo import Agents, HMPPOConfig, ValueNorm, evaluate_actions, run_episodes, to_rollout, turn_advantages
+from mecsim.controllers.hmppo import (Agents, HMPPOConfig, RunningNorm, evaluate_actions, run_episodes, to_rollout,
+                                     turn_advantages)
 from mecsim.checkpoint import load_checkpoint
 from mecsim.cli import main
 from mecsim.envs import EdgeTuningParallelEnv
@@ -78,7 +79,7 @@ def test_training_moves_both_actors_and_the_critic(scenario, tmp_path):
 
 
 def test_value_norm_tracks_the_running_statistics():
-    norm = ValueNorm()
+    norm = RunningNorm()
     x = torch.tensor([1.0, 2.0, 3.0])
     assert torch.equal(norm.normalize(x), x)                 # identity before any update
     data = torch.randn(500, generator=torch.Generator().manual_seed(0)) * 7 + 40
@@ -89,11 +90,65 @@ def test_value_norm_tracks_the_running_statistics():
     assert torch.allclose(norm.denormalize(norm.normalize(data)), data, atol=1e-4)
 
 
+def test_running_norm_keeps_one_mean_and_variance_per_feature_and_clips():
+    norm = RunningNorm((2,), clip=5.0)
+    data = torch.randn(300, 2, generator=torch.Generator().manual_seed(1)) * torch.tensor([0.1, 30.0]) + 4
+    for chunk in data.split(70):
+        norm.update(chunk[:, None])                            # leading dims are pooled
+    torch.testing.assert_close(norm.mean, data.double().mean(0))
+    torch.testing.assert_close(norm.var, data.double().var(0, unbiased=False))
+    out = norm(data)
+    torch.testing.assert_close(out.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    assert norm(torch.tensor([[40.0, 4.0]]))[0, 0] == 5.0      # 360 std above the mean: clipped
+
+
+@pytest.mark.parametrize("critic", ["central", "local"])
+def test_running_input_norms_learn_each_networks_inputs_after_the_update(scenario, tmp_path, critic):
+    hmppo.train(scenario, tmp_path / "ck", config=dataclasses.replace(TINY, iterations=1, critic=critic),
+                progress=False)
+    ck = load_checkpoint(tmp_path / "ck")
+    model = hmppo.build(ck)
+    assert isinstance(model.case[0], RunningNorm) and ck["network"]["input_norm"] == "running"   # the default
+    for net in (model.case, model.emulator, *model.critics):
+        assert float(net[0].count) == 2 * 5                  # one iteration: 2 episodes × 5 steps each
+    # the case norm holds the moments of s_1 over the sampled steps, so it is not the identity
+    spec = load_scenario(scenario)
+    episodes = run_episodes(model, [EdgeTuningParallelEnv(spec)], [3], False, torch.Generator().manual_seed(0))
+    s1 = torch.stack(episodes.s1, 1)
+    assert not torch.allclose(model.case[0](s1), s1)
+    fresh = Agents(spec.ues, 8, critic, -0.5, "running")
+    fresh.observe(episodes)
+    torch.testing.assert_close(fresh.case[0].mean, s1.double().reshape(-1, s1.shape[-1]).mean(0))
+    assert float(fresh.emulator[0].count) == 5
+
+
+def test_a_checkpoint_from_before_input_norm_builds_with_layer_norm():
+    model = Agents(3, 8, "central", -0.5, "layer")
+    network = {"ues": 3, "hidden": 8, "critic": "central", "log_std_init": -0.5}     # no input_norm key
+    built = hmppo.build({"network": network, "model": model.state_dict()})
+    assert isinstance(built.case[0], torch.nn.LayerNorm)
+    x = torch.rand(2, 12)
+    torch.testing.assert_close(built.case(x), model.case(x))
+
+
+def test_config_settings_from_the_command_line():
+    cfg = hmppo.configured(HMPPOConfig(), ["input_norm=layer", "ppo.ent_coef=0.02", "log_std_init=0",
+                                           "ppo.max_grad_norm=null", "ppo.clip_value=true"])
+    assert cfg.input_norm == "layer" and cfg.log_std_init == 0.0 and isinstance(cfg.log_std_init, float)
+    assert cfg.ppo.ent_coef == 0.02 and cfg.ppo.max_grad_norm is None and cfg.ppo.clip_value is True
+    assert cfg.ppo.lr == HMPPOConfig().ppo.lr                       # the rest untouched
+    for bad, match in (("nope=1", "a field of HMPPOConfig"), ("ppo=1", "a field of HMPPOConfig"),
+                       ("hidden", "KEY=VALUE"), ("ppo.epochs=1.5", "ppo.epochs must be a int")):
+        with pytest.raises(MecsimError, match=match):
+            hmppo.configured(HMPPOConfig(), [bad])
+
+
+@pytest.mark.parametrize("input_norm", ["running", "layer"])
 @pytest.mark.parametrize("critic", ["central", "turns", "local"])
-def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, critic):
+def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, critic, input_norm):
     spec = load_scenario(scenario)
     torch.manual_seed(1)
-    model = Agents(spec.ues, 8, critic, -0.5)
+    model = Agents(spec.ues, 8, critic, -0.5, input_norm)
     gen = torch.Generator().manual_seed(0)
     episodes = run_episodes(model, [EdgeTuningParallelEnv(spec) for _ in range(2)], [4, 5], False, gen)
     cfg = dataclasses.replace(HMPPOConfig().ppo, normalize_advantages=False)
@@ -128,14 +183,16 @@ def test_turn_advantages_are_gae_over_the_two_turns_of_each_step():
 
 def test_the_turns_critic_sees_z_only_at_agent_2s_turn(scenario):
     spec = load_scenario(scenario)
-    model = Agents(spec.ues, 8, "turns", -0.5)
+    model = Agents(spec.ues, 8, "turns", -0.5, "running")
     state, s2 = torch.rand(2, 5, 4 * spec.ues + 1), torch.rand(2, 5, 3 * spec.ues)
     z = torch.ones(2, 5, spec.ues)
     first, second = model.critic_inputs(state, s2, z)
     torch.testing.assert_close(first, torch.cat([state[..., :-1], 0 * z, torch.zeros(2, 5, 1), state[..., -1:]], -1))
     torch.testing.assert_close(second, torch.cat([state[..., :-1], z, torch.ones(2, 5, 1), state[..., -1:]], -1))
     with pytest.raises(ValueError, match="critic: must be one of"):
-        Agents(spec.ues, 8, "shared", -0.5)
+        Agents(spec.ues, 8, "shared", -0.5, "running")
+    with pytest.raises(ValueError, match="input_norm: must be one of"):
+        Agents(spec.ues, 8, "central", -0.5, "batch")
 
 
 def test_acting_controller_replays_the_greedy_episode_in_the_engine(scenario, tmp_path):

@@ -1,7 +1,8 @@
 """Reproduce HMPPO's Fig. 2 and Table I (Yu, Chua, Zhao §VI-VII): HMPPO, IPPO and Random for N = 6-9 UEs.
 
     python tools/reproduce_hmppo.py --budget smoke|paper --out OUT [--seeds 0,1,2] [--ues 6,7,8,9]
-        [--iterations N] [--episodes E] [--workers W] [--set KEY=VALUE ...]
+        [--iterations N] [--episodes E] [--workers W] [--set KEY=VALUE ...] [--config KEY=VALUE ...]
+        [--learners hmppo,ippo]
 
 For each N and training seed: train HMPPO and IPPO on scenarios/hmppo/edge_tuning.yaml with ``ues=N``
 (what `mecsim train` does; checkpoints resume, so a second call with a larger --iterations trains on),
@@ -11,7 +12,10 @@ Writes OUT/eval.csv (one row per controller, N, training seed: means over the E 
 OUT/table.md (Table I: mean ± std over seeds next to the paper's numbers), OUT/fig2.png (reward,
 total delay, perplexity and switches of the greedy evaluations against training steps, N = the first
 --ues) and OUT/fig2_ues.png (delay and perplexity against N). ``--set`` passes scenario overrides
-(e.g. ``emulator.layers=1000``) to training and evaluation, after ``ues=N``.
+(e.g. ``emulator.layers=1000``) to training and evaluation, after ``ues=N``; ``--config`` sets fields of
+both learners' HMPPOConfig (e.g. ``input_norm=layer``, ``ppo.ent_coef=0.02``; controllers.hmppo.configured),
+for the ablations of RESULTS.md; ``--learners`` trains only some of them (the baselines are scored with the
+first one).
 
 Cost (one core, measured at smoke, 0.55-0.6 s per iteration): smoke 24 runs × ~25 s ≈ 10 CPU minutes;
 paper 24 runs × 600 iterations ≈ 2.4 CPU hours (about 1.2 h with --workers 2); with --workers 12 on a
@@ -27,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mecsim.controllers.hmppo import evaluate
+from mecsim.controllers.hmppo import BUDGETS, configured, evaluate
 from mecsim.cli import positive_int
+from mecsim.errors import MecsimError
 from mecsim.evaluation import write_eval
 from mecsim.fileio import atomic_write_text
 from mecsim.plotting import figure, save_png
@@ -37,7 +42,7 @@ from mecsim.registry import trainer
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "hmppo" / "edge_tuning.yaml"
 LEARNED = ("hmppo", "ippo")
-METHODS = ("hmppo", "ippo", "random_tuning", "local_keep_emulator")   # the last: a reference, not in the paper
+BASELINES = ("random_tuning", "local_keep_emulator")   # the last: a reference, not in the paper
 METRICS = ("reward", "total_delay_min", "perplexity", "switches")
 # Table I of the paper: reward, total delay (min), perplexity per method and N
 PAPER = {"hmppo": {6: (-57.32, 23.25, 12.78), 7: (-62.74, 28.53, 13.71), 8: (-64.23, 32.83, 13.62),
@@ -53,9 +58,9 @@ def job(name: str, ues: int, seed: int, args: argparse.Namespace) -> list[dict]:
     overrides = [f"ues={ues}", *args.overrides]
     ck = Path(args.out) / f"{name}-n{ues}-seed{seed}"
     trainer(name)(SCENARIO, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
-                  overrides=overrides, iterations=args.iterations)
+                  overrides=overrides, iterations=args.iterations, settings=args.config)
     episodes = [1000 * seed + k for k in range(args.episodes)]
-    baselines = list(METHODS[2:]) if name == LEARNED[0] else []
+    baselines = list(BASELINES) if name == args.learners[0] else []
     rows = evaluate(SCENARIO, ck, adapt_steps=[0], seeds=episodes, heuristics=baselines, overrides=overrides,
                     progress=False)
     out = []
@@ -76,12 +81,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="parallel (learner, N, seed) jobs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="scenario override for training and evaluation, e.g. emulator.layers=1000")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="HMPPOConfig field for both learners, e.g. input_norm=layer or ppo.ent_coef=0.02")
+    parser.add_argument("--learners", default=",".join(LEARNED), help="which of hmppo,ippo to train")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     ues = [int(n) for n in args.ues.split(",")]
-    jobs = [(name, n, seed) for n in ues for seed in seeds for name in LEARNED]
+    args.learners = args.learners.split(",")
+    if not args.learners or not set(args.learners) <= set(LEARNED):
+        parser.error(f"--learners: must be names from {','.join(LEARNED)}, got {','.join(args.learners)!r}")
+    try:
+        configured(BUDGETS[args.budget], args.config)
+    except MecsimError as e:
+        parser.exit(2, f"{e}\n")
+    jobs = [(name, n, seed) for n in ues for seed in seeds for name in args.learners]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(job, *zip(*jobs), [args] * len(jobs)))
@@ -92,8 +107,8 @@ def main() -> None:
     write_eval(rows, out)
     text = table(rows, args)
     atomic_write_text(out / "table.md", text)
-    curves(out, ues[0], seeds, rows)
-    by_ues(out, ues, rows)
+    curves(out, ues[0], seeds, rows, args.learners)
+    by_ues(out, ues, rows, [*args.learners, *BASELINES])
     print(text)
 
 
@@ -104,13 +119,13 @@ def _stats(rows: list[dict], ctrl: str, n: int, key: str) -> list[float]:
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     """Table I's layout, ours (mean ± std over training seeds) next to the paper's value."""
     budget = args.budget if args.iterations is None else f"{args.budget} ({args.iterations} iterations)"
-    if args.overrides:
-        budget += ", " + " ".join(args.overrides)
+    if args.overrides or args.config:
+        budget += ", " + " ".join([*args.overrides, *args.config])
     lines = [f"Table I, budget {budget}, seeds {args.seeds}, {args.episodes} greedy episodes per tuner; "
              "mecsim mean ± std over seeds (paper in brackets)", "",
              "| method | N | reward | total delay (min) | task perplexity | emulator switches |",
              "|---|---|---|---|---|---|"]
-    for ctrl in METHODS:
+    for ctrl in (*args.learners, *BASELINES):
         for n in sorted({int(r["test_set"][2:]) for r in rows}):
             cells = []
             for k, key in enumerate(METRICS):
@@ -127,13 +142,13 @@ def _progress(folder: Path) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(f) if r.get("eval_reward")]
 
 
-def curves(out: Path, ues: int, seeds: list[int], rows: list[dict]) -> None:
+def curves(out: Path, ues: int, seeds: list[int], rows: list[dict], learners: list[str]) -> None:
     """Fig. 2(a)-(d): greedy evaluations during training (mean ± std over seeds), Random as a dashed line."""
     fig = figure(13, 3.4)
     titles = ("episodic reward", "total delay (min)", "task perplexity", "emulator switches")
     for k, (key, title) in enumerate(zip(METRICS, titles), 1):
         ax = fig.add_subplot(1, 4, k)
-        for name in LEARNED:
+        for name in learners:
             logs = [_progress(out / f"{name}-n{ues}-seed{s}") for s in seeds]
             length = min(len(log) for log in logs)
             if length == 0:
@@ -150,17 +165,17 @@ def curves(out: Path, ues: int, seeds: list[int], rows: list[dict]) -> None:
     save_png(fig, out / "fig2.png", dpi=110)
 
 
-def by_ues(out: Path, ues: list[int], rows: list[dict]) -> None:
+def by_ues(out: Path, ues: list[int], rows: list[dict], methods: list[str]) -> None:
     """Fig. 2(e)-(f): total delay and perplexity against the number of UEs."""
     fig = figure(8, 3.4)
     for k, (key, title) in enumerate((("total_delay_min", "total delay (min)"), ("perplexity", "task perplexity")), 1):
         ax = fig.add_subplot(1, 2, k)
-        width = 0.8 / len(METHODS)
-        for j, ctrl in enumerate(METHODS):
+        width = 0.8 / len(methods)
+        for j, ctrl in enumerate(methods):
             means = [np.mean(_stats(rows, ctrl, n, key)) for n in ues]
             errs = [np.std(_stats(rows, ctrl, n, key)) for n in ues]
             ax.bar(np.arange(len(ues)) + j * width, means, width, yerr=errs, label=ctrl)
-        ax.set_xticks(np.arange(len(ues)) + width * (len(METHODS) - 1) / 2, [str(n) for n in ues])
+        ax.set_xticks(np.arange(len(ues)) + width * (len(methods) - 1) / 2, [str(n) for n in ues])
         ax.set_xlabel("UEs")
         ax.set_title(f"({'ef'[k - 1]}) {title}")
         ax.legend(fontsize=7)
