@@ -73,6 +73,14 @@ def nominal_rate_bps(spec: RateSpec, distance_m: float, share: float = 1.0, los:
     return band * math.log2(1.0 + signal / _noise_w(spec, band))
 
 
+def next_tick(now: float, step: float) -> float:
+    """The first multiple of `step` strictly after `now` (division may round across a multiple)."""
+    k = math.floor(now / step) + 1
+    while k * step <= now:
+        k += 1
+    return k * step
+
+
 def path_gains(spec: PathLossSpec, distance_m: np.ndarray, los: np.ndarray | None = None) -> np.ndarray:
     """:func:`path_gain` over an array of distances (and per-element LOS states where given)."""
     d = np.maximum(distance_m, 1.0)
@@ -113,7 +121,7 @@ class ShannonRate:
             coef[k] *= fading.gain_at(now)
             end = fading.next_change_after(now)
             if owner.next_move_after(now) < math.inf:
-                end = min(end, (math.floor(now / update) + 1) * update)
+                end = min(end, next_tick(now, update))
             until[k] = end
         return coef, until
 
@@ -179,7 +187,7 @@ class RadioChannel(Channel):
         self._draw = rng
         # Path loss is most of a rate's cost and cannot change for a device that stays where it is, nor
         # the band and noise of a given share of the channel: both are computed once.
-        self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
+        self._signal: dict[int, tuple[float, float]] = {}   # device index -> (power × path gain, until)
         self._rate = ShannonRate(self)
         super().__init__(env, name, spec.sharing, self._rate_fn(), spec.packet_bytes)
 
@@ -198,30 +206,32 @@ class RadioChannel(Channel):
         return self._los[device.index]
 
     def signal_w(self, devices: Sequence[Radio], now: float) -> np.ndarray:
-        """Transmit power (W) × path gain of each device at `now`: cached for a device that no longer
-        moves, computed in one vectorised path-loss call for those that do."""
+        """Transmit power (W) × path gain of each device at `now`, in one vectorised path-loss call for
+        those not cached: a device that no longer moves keeps its value, a moving one keeps it until the
+        next multiple of ``update_s`` (its position is sampled on that grid)."""
         spec = self.spec.rate
         assert spec.pathloss is not None and spec.tx_power_dbm is not None
         out = np.empty(len(devices))
-        moving: list[int] = []
+        stale: list[int] = []
         cache = self._signal
         for k, device in enumerate(devices):
-            signal = cache.get(device.index)
-            if signal is None:
-                moving.append(k)
-            else:
+            signal, until = cache.get(device.index, (0.0, -math.inf))
+            if until > now:
                 out[k] = signal
-        if moving:
-            power = pl.dbm_to_w(spec.tx_power_dbm)
-            movers = [devices[k] for k in moving]
+            else:
+                stale.append(k)
+        if stale:
+            movers = [devices[k] for k in stale]
             where = np.array([device.position_at(now) for device in movers])
             distance = np.hypot(where[:, 0] - self.position[0], where[:, 1] - self.position[1])
             los = [self.los(device) for device in movers]
-            gains = power * path_gains(spec.pathloss, distance, None if los[0] is None else np.array(los))
-            out[moving] = gains
-            for device, signal in zip(movers, gains):
-                if device.next_move_after(now) == math.inf:     # it stays where it is from now on
-                    cache[device.index] = float(signal)
+            gains = pl.dbm_to_w(spec.tx_power_dbm) * path_gains(
+                spec.pathloss, distance, None if los[0] is None else np.array(los))
+            out[stale] = gains
+            step = self.spec.update_s
+            for device, signal in zip(movers, gains.tolist()):
+                static = device.next_move_after(now) == math.inf     # it stays where it is from now on
+                cache[device.index] = (signal, math.inf if static else next_tick(now, step))
         return out
 
     def rate_bps(self, device: Radio, now: float, share: float = 1.0, fading_gain: float = 1.0) -> float:
