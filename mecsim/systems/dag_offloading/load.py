@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Sequence, cast
 
 from mecsim.compute.spec import CPU_DISCIPLINES, CloudSpec, CpuSpec, ServerSpec
+from mecsim.mobility import read_trace
+from mecsim.net.handover import HandoverSpec
 from mecsim.net.pathloss import Condition
 from mecsim.net.spec import CHANNEL_SHARING, ChannelSpec, FadingSpec, PathLossSpec, RateSpec
 from mecsim.scenario.checks import Node, must, suggest
@@ -32,7 +34,7 @@ def load(doc: Document, base: Path) -> DagScenario:
     access_points = tuple(_access_point(n) for n in root.items("access_points", min_len=1))
     ap_names = [ap.name for ap in access_points]
     must(len(set(ap_names)) == len(ap_names), root, "access_points", f"names must be unique, got {ap_names}")
-    devices = _devices(root.mapping("devices"), ap_names)
+    devices = _devices(root.mapping("devices"), ap_names, base)
     servers = tuple(_server(n, ap_names) for n in root.items("servers", default=[]))
     names = [s.name for s in servers]
     must(len(set(names)) == len(names), root, "servers", f"names must be unique, got {names}")
@@ -42,6 +44,13 @@ def load(doc: Document, base: Path) -> DagScenario:
     controller_params = root.mapping("controller_params", default={})
     workload = _workload(root.mapping("workload"), base)
     horizon = root.float("horizon_s", None, min=0, min_open=True, allow_none=True)
+    if devices.mobility.handover.rule != "none":
+        mob = root.mapping("devices").mapping("mobility")
+        must(horizon is not None, mob, "handover", "needs horizon_s (its checks never end), got null")
+        ordered = [ap.name for ap in access_points
+                   if "schedule_order" in (ap.uplink.sharing, ap.downlink.sharing)]
+        must(not ordered, mob, "handover", "cannot move devices between schedule_order channels (their "
+             f"order is reserved per channel at decision time), got access points {ordered}")
     must(workload.arrival.process != "poisson" or horizon is not None or workload.apps_per_device is not None,
          root, "horizon_s", "is required with Poisson arrivals unless workload.apps_per_device is set, got null")
     return DagScenario(
@@ -68,11 +77,11 @@ def _cpu(node: Node, disciplines: Sequence[str] = CPU_DISCIPLINES) -> CpuSpec:
                    node.str("discipline", "fifo", choices=disciplines))
 
 
-def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
+def _devices(node: Node, ap_names: list[str], base: Path) -> DeviceSpec:
     node.allow("count", "cpu", "position", "mobility", "access_point")
     pos = node.mapping("position", default={}).allow("x", "y")
-    mob = node.mapping("mobility", default={}).allow("model", "area", "speed_mps", "pause_s")
-    model = mob.str("model", "static", choices=("static", "random_waypoint"))
+    mob = node.mapping("mobility", default={}).allow("model", "area", "speed_mps", "pause_s", "file", "handover")
+    model = mob.str("model", "static", choices=("static", "random_waypoint", "trace"))
     area = ((0.0, 0.0), (1000.0, 1000.0))
     speed = (1.0, 2.0)
     if model == "random_waypoint":
@@ -84,12 +93,26 @@ def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
         speed = mob.float_list("speed_mps", [1.0, 2.0], length=2, min=0)
         must(0 < speed[0] <= speed[1], mob, "speed_mps", f"must be [vmin, vmax] with 0 < vmin <= vmax, got {list(speed)}")
     access_point = node.str("access_point", "nearest", choices=("nearest", *ap_names))
+    count = node.int("count", 1, min=1)
+    trace = {}
+    if model == "trace":
+        path = (base / mob.str("file")).resolve()
+        must(path.is_file(), mob, "file", f"must be an existing CSV file time_s,device,x,y, got "
+             f"{mob.str('file')!r} (resolved to {path}). Hint: relative paths start at the scenario file's folder")
+        try:
+            trace = {d: tuple(samples) for d, samples in read_trace(path, count).items()}
+        except ValueError as exc:
+            raise mob.error(str(exc), "file") from None
+    ho = mob.mapping("handover", default={}).allow("rule", "hysteresis_db", "interval_s")
+    handover = HandoverSpec(ho.str("rule", "none", choices=("none", "strongest")),
+                            ho.float("hysteresis_db", 3.0, min=0),
+                            ho.float("interval_s", 1.0, min=0, min_open=True))
     return DeviceSpec(
-        count=node.int("count", 1, min=1),
+        count=count,
         cpu=_cpu(node.mapping("cpu")),
         x=read_distribution(pos, "x", Constant(0.0)),
         y=read_distribution(pos, "y", Constant(0.0)),
-        mobility=MobilitySpec(model, area, speed, mob.float("pause_s", 0.0, min=0)),
+        mobility=MobilitySpec(model, area, speed, mob.float("pause_s", 0.0, min=0), trace, handover),
         access_point=access_point,
     )
 

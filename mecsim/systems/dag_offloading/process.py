@@ -6,6 +6,8 @@ runs as its own process:
 
     local:    wait for parents → local CPU
     offload:  wait for parents → uplink → (backhaul / cloud link) → server → (back) → downlink
+              (with handover: a transfer ends on the channel it began on; a result returns to the
+              access point the device is attached to when the result leaves the server)
 
 Dependencies follow the authors' semantics (see :mod:`mecsim.systems.dag_offloading.analytic`): a local task waits for its
 local parents and for the downloads of its offloaded parents; an upload waits for local parents and
@@ -290,6 +292,9 @@ class DagOffloading:
             yield pool.put(memory)
         if signal:
             _done(app.exec_done[i])
+        if dev.ap is not ap:    # handed over meanwhile: the result goes to the access point it is at now
+            ap = dev.ap
+            back = self._legs(ap, action)[2]
         for link in back:
             sub, start, end = yield from link.send(down * 8.0, dev)
             record(a, i, d, "forward", link.name, start, end, down, 0.0)

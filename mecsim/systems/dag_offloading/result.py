@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from mecsim.net.handover import HandoverRecord
 from mecsim.stats import latency_line, latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
@@ -49,6 +50,7 @@ class DagResult:
     wall_s: float
     events: int
     decisions: int
+    handovers: list[HandoverRecord] | None = None     # None: the scenario has no handover rule
 
     def summary(self) -> dict[str, Any]:
         """The summary.json content: counts, latency statistics (ms), utilisation, speed."""
@@ -70,6 +72,7 @@ class DagResult:
             },
             "latency_ms": stats,
             "utilisation": {"device_cpu_mean": float(np.mean(devices)) if devices else None, **others},
+            **({} if self.handovers is None else {"handovers": len(self.handovers)}),
             "sim_time_s": self.sim_time_s,
             "decisions": self.decisions,
             "events": self.events,
@@ -78,7 +81,8 @@ class DagResult:
         }
 
     def tables(self) -> dict[str, str]:
-        """apps.csv: one row per application (times in s, latency in ms, plan = action per task id)."""
+        """apps.csv: one row per application (times in s, latency in ms, plan = action per task id);
+        handovers.csv where the scenario has a handover rule."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(APPS_COLUMNS)
@@ -88,7 +92,15 @@ class DagResult:
                              "" if a.finish_s is None else repr(a.finish_s),
                              "" if lat is None else repr(lat * 1e3), a.status, a.reason,
                              " ".join(map(str, a.plan))])
-        return {"apps.csv": out.getvalue()}
+        tables = {"apps.csv": out.getvalue()}
+        if self.handovers is not None:      # handovers.csv: every re-attachment, in time order
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["time_s", "device", "from", "to"])
+            for h in self.handovers:
+                writer.writerow([repr(h.time_s), h.device, h.source, h.target])
+            tables["handovers.csv"] = out.getvalue()
+        return tables
 
     def headline(self) -> list[tuple[str, str]]:
         """The lines ``mecsim run`` prints."""

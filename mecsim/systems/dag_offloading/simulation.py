@@ -114,6 +114,8 @@ class DagSimulation:
                 self.env.process(self._arrivals(device))
         else:
             self._start_poisson(scenario)
+        if self.infra.handover is not None:
+            self.env.process(self.infra.handover.process())
         self.events = 0
 
     # -- workload -----------------------------------------------------------------------------------
@@ -254,5 +256,7 @@ class DagSimulation:
     def result(self, wall_s: float) -> DagResult:
         end = self.env.now if self.scenario.horizon_s is None else min(self.env.now, self.scenario.horizon_s)
         util = {s.name: s.utilisation(end) for s in self.infra.stations()}
+        handover = self.infra.handover
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
-                         util, end, wall_s, self.events, self.bridge.decisions)
+                         util, end, wall_s, self.events, self.bridge.decisions,
+                         None if handover is None else handover.records)
