@@ -238,16 +238,9 @@ class FactoredShare:
         if held < len(active):      # jobs that do not hold the station are served at the full rate
             full = self.model.rates([job.coef for job in active], 1.0)
             rates = [r if job.hold else f for job, r, f in zip(active, rates, full)]
-        wake = INF
         for job, rate in zip(active, rates):
             job.rate = rate
-            if rate > 0:
-                end = now + job.left / rate
-                if end < wake:
-                    wake = end
-            if job.until < wake:
-                wake = job.until
-        self._timer = arm(self.station.env, now, wake, self._wake)
+        self._timer = arm(self.station.env, now, next_wake(active, now), self._wake)
 
     def _on_timer(self, timer: simpy.Event) -> None:
         if timer is self._timer:
