@@ -90,9 +90,9 @@ def test_csv_header_rows_and_number_formats(tmp_path):
     lines = raw.decode("utf-8").split("\n")[:-1]
     assert lines[0] == ",".join(TRACE_COLUMNS)
     assert len(lines) == 1 + 8
-    assert lines[1] == "0,0,0,local,device0/cpu,0.0,0.125,0.0,150000000.0"
-    assert "3,7,2,forward,ap0-ap1/link,0.7,0.7,1e-05,0.0" in lines
-    assert "3,7,2,exec,mec0/vm10,0.1,0.7,0.0,0.3333333333333333" in lines
+    assert lines[1] == "0,0,0,local,device0/cpu,0.0,0.125,0.0,150000000.0,0"
+    assert "3,7,2,forward,ap0-ap1/link,0.7,0.7,1e-05,0.0,0" in lines
+    assert "3,7,2,exec,mec0/vm10,0.1,0.7,0.0,0.3333333333333333,0" in lines
 
 
 def test_csv_rows_are_in_canonical_order(tmp_path):
@@ -188,12 +188,13 @@ def test_chrome_trace_structure_and_names(tmp_path):
     threads = {e["args"]["name"]: (e["pid"], e["tid"])
                for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
     resources = {a.resource for a in rec}
-    assert set(threads) == resources
+    # one lane per resource here (nothing overlaps on one), queues on their own
+    assert set(threads) == {f"{r} queue #1" if r == "mec0/queue" else f"{r} #1" for r in resources}
     assert len(threads) == len([e for e in events if e.get("name") == "thread_name"])
     for res, (pid, _) in threads.items():
         assert pid == procs[res.split("/", 1)[0]]
     # Within mec0: natural order puts vm3 before vm10; tids unique per process.
-    assert threads["mec0/queue"][1] < threads["mec0/vm3"][1] < threads["mec0/vm10"][1]
+    assert threads["mec0/queue queue #1"][1] < threads["mec0/vm3 #1"][1] < threads["mec0/vm10 #1"][1]
     assert len(set(threads.values())) == len(threads)
 
     xs = [e for e in events if e["ph"] == "X"]
@@ -202,7 +203,7 @@ def test_chrome_trace_structure_and_names(tmp_path):
     assert "app3/t7 exec" in names and "app0/t1 uplink" in names
     for e in xs:
         assert e["cat"] in KINDS
-        assert set(e["args"]) == {"app", "task", "device", "bytes", "cycles"}
+        assert set(e["args"]) == {"app", "task", "device", "resource", "bytes", "cycles", "cut"}
         assert (e["pid"], e["tid"]) in threads.values()
 
 

@@ -36,7 +36,7 @@ from mecsim.systems.edge_tuning.model import (downlink_rate_bps, kept_layers, pa
 from mecsim.systems.edge_tuning.observation import Scales
 from mecsim.systems.edge_tuning.result import StepRecord, TaskRecord, TuningResult
 from mecsim.systems.edge_tuning.spec import EdgeTuningSpec
-from mecsim.trace import TraceRecorder
+from mecsim.trace import TraceRecorder, TraceStream
 
 __all__ = ["TuneAction", "TuneContext", "TuneController", "TuningSimulation"]
 
@@ -81,12 +81,12 @@ class TuningSimulation:
     """One episode (T steps) of a scenario. Without a controller, decisions wait for bridge answers."""
 
     def __init__(self, spec: EdgeTuningSpec, controller: TuneController | None = None, *, seed: int | None = None,
-                 trace: bool = True, controller_name: str = "") -> None:
+                 trace: bool | TraceStream = True, controller_name: str = "") -> None:
         self.scenario = spec
         self.seed = spec.seed if seed is None else seed
         self.streams = RandomStreams(self.seed)
         self.env = simpy.Environment(initial_time=0.0)
-        self.trace = TraceRecorder(trace)
+        self.trace = trace if isinstance(trace, TraceStream) else TraceRecorder(trace)
         self.bridge = DecisionBridge(self.env, controller)
         self.controller_name = controller_name or type(controller).__name__
         n, t, radio = spec.ues, spec.tasks, spec.radio
