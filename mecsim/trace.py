@@ -16,8 +16,9 @@ from __future__ import annotations
 import csv
 import heapq
 import json
+import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
@@ -35,6 +36,7 @@ __all__ = [
     "TraceStream",
     "STREAM_FORMATS",
     "write_trace_csv",
+    "busy_seconds",
     "canonical",
     "read_trace_csv",
     "write_chrome_trace",
@@ -255,6 +257,26 @@ def _format_row(act: _Row) -> list[str]:
         repr(float(act[5])), repr(float(act[6])), repr(float(act[7])), repr(float(act[8])),
         str(int(act[9])),
     ]
+
+
+def busy_seconds(activities: Iterable[Activity], limits: Mapping[str, float | None]) -> dict[str, float]:
+    """Per resource of `limits`, ∫ min(service activities at t, limit) dt (None: no limit): the busy
+    unit-seconds a station counts (summary.json's ``resources``: utilisation = busy / (units × time))."""
+    edges: dict[str, list[tuple[float, int]]] = {res: [] for res in limits}
+    for act in activities:
+        points = edges.get(str(act[4]))
+        if points is not None and act[3] in SERVICE_KINDS:
+            points += ((float(act[5]), 1), (float(act[6]), -1))
+    busy: dict[str, float] = {}
+    for res, points in edges.items():
+        limit = limits[res]
+        cap = math.inf if limit is None else limit
+        total, level, last = 0.0, 0, 0.0
+        for t, step in sorted(points):
+            total += min(level, cap) * (t - last)
+            level, last = level + step, t
+        busy[res] = total
+    return busy
 
 
 # ---------------------------------------------------------------------------------------------

@@ -250,24 +250,24 @@ class DagSimulation:
             self.events = events
             if bar is not None:
                 bar.close()
-        if self.scenario.horizon_s is not None:
-            self.system.cut(self.scenario.horizon_s)
+        if horizon < sys.float_info.max and (not queue or queue[0][0] > horizon):
+            # the run reached its horizon: the clock stands there, as SimPy's run(until=...) leaves it,
+            # so every station counts its busy time up to it, and what is still going is cut there
+            env._now = horizon
+            self.system.cut(horizon)
         return self.result(time.perf_counter() - wall)
 
-    def end_s(self) -> float:
-        """The simulated time reached: the horizon once the run is over (nothing is left before it),
-        else now; without a horizon, the last event's time."""
-        horizon, env = self.scenario.horizon_s, self.env
-        if horizon is None:
-            return env.now
-        return horizon if env.peek() > horizon else min(env.now, horizon)
-
     def result(self, wall_s: float) -> DagResult:
-        end = self.end_s()
+        # the horizon once run() reached it (the clock stands there), else the last event's time
+        end = self.env.now
         stations = list(self.infra.stations())
         util = {s.name: _utilisation(s, end) for s in stations}
         # every device's CPU is built from one spec: one entry, "device_cpu", speaks for them all
-        resources = {("device_cpu" if s.name.startswith("device") else s.name): _resource(s) for s in stations}
+        # (utilisation's device_cpu_mean is over all `count` of them)
+        resources = {s.name: _resource(s) for s in stations if not s.name.startswith("device")}
+        devices = self.infra.devices
+        if devices:
+            resources["device_cpu"] = {**_resource(devices[0].cpu), "count": len(devices)}
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
                          util, end, wall_s, self.events, self.bridge.decisions, resources)
 
