@@ -29,7 +29,7 @@ SHIPPED = {
     "scale/devices_10000": ["--set", "horizon_s=1"],
     "pearl_dt/small": [],
     "pearl_dt/paper": [],
-    "hmppo/edge_tuning": [],
+    "hmppo/edge_tuning": ["--set", "horizon_s=100000"],
 }
 DAG = [name for name in SHIPPED if not name.startswith(("pearl_dt", "hmppo"))]
 _runs: dict[str, Path] = {}
@@ -85,6 +85,17 @@ def test_utilisation_from_the_trace_equals_the_summary(name, tmp_path_factory):
     assert all(a.end_s == horizon for a in cut) and all(a.end_s <= horizon for a in acts)
     if summary["counts"]["in_flight"]:
         assert cut and any(a.kind in SERVICE_KINDS for a in cut)
+
+
+def test_edge_tuning_cuts_at_the_horizon(tmp_path_factory):
+    out = _run("hmppo/edge_tuning", tmp_path_factory)
+    summary = json.loads((out / "summary.json").read_text())
+    acts = read_trace_csv(out / "trace.csv")
+    assert summary["sim_time_s"] == 100000.0
+    cut = [a for a in acts if a.cut]
+    assert cut and all(a.end_s == 100000.0 for a in cut) and max(a.end_s for a in acts) == 100000.0
+    # one activity cut per UE still at work in the step the horizon interrupted
+    assert len({a.device for a in cut}) == len(cut)
 
 
 def test_sim_time_is_the_horizon(tmp_path_factory):

@@ -23,6 +23,7 @@ import simpy
 from simpy.events import ProcessGenerator
 
 from mecsim.compute import Cloud, EdgeServer
+from mecsim.cut import Doing, record_cut
 from mecsim.decision import DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.net.channel import WiredLink
@@ -44,25 +45,6 @@ def _done(event: simpy.Event) -> None:
         event.succeed()
 
 
-# (kind, resource, since, bytes, cycles, station or None): an activity begun and not yet recorded
-_Doing = tuple[str, str, float, float, float, "Station | None"]
-
-
-def _started(station: Station, owner: Device, group: int, ticket: int, since: float,
-             horizon: float) -> float | None:
-    """When the job of `owner` (task `ticket` of app `group`; wired links know neither) submitted at
-    `since` started service at `station`, None if it still waits.
-
-    Reads the station's jobs in service (Station keeps them private; a public view of them belongs
-    in mecsim/station.py).
-    """
-    for job in (*station._timers.values(), *station._active):
-        if (job.owner is owner and job.submitted == since and job.group in (group, None)
-                and job.ticket in (ticket, None) and 0.0 <= job.started <= horizon):
-            return job.started
-    return None
-
-
 class _App:
     """Run-time state of one application: per-task completion events."""
 
@@ -82,7 +64,7 @@ class _App:
         self.dropped = False
         self.stations: set[Station] = set()
         # per task, what it is waiting on now (None: nothing), for the activities a horizon cuts (cut)
-        self.doing: list[_Doing | None] = [None] * n
+        self.doing: list[Doing | None] = [None] * n
 
 
 class DagOffloading:
@@ -365,24 +347,12 @@ class DagOffloading:
                 record(a, i, d, "propagate", link.name, end, env.now, nbytes, 0.0)
 
     def cut(self, horizon: float) -> None:
-        """Record what the horizon interrupts: every activity begun and not ended, ending at `horizon`
-        with ``cut`` 1 (a job still queued at a station is a cut queue; one in service, its queue
-        then its cut service), so the trace accounts for every busy second up to the horizon."""
+        """Record what the horizon interrupts (:mod:`mecsim.cut`)."""
         record = self.trace.record
         for a, app in self.live.items():
-            d = app.device.index
             for i, doing in enumerate(app.doing):
-                if doing is None:
-                    continue
-                kind, resource, since, nbytes, cycles, station = doing
-                started = None if station is None else _started(station, app.device, a, i, since, horizon)
-                if station is None or started is None:
-                    kind, nbytes, cycles = ("queue", 0.0, 0.0) if station is not None else (kind, nbytes, cycles)
-                    record(a, i, d, kind, resource, since, horizon, nbytes, cycles, 1)
-                    continue
-                if started > since:
-                    record(a, i, d, "queue", resource, since, started, 0.0, 0.0)
-                record(a, i, d, kind, resource, started, horizon, nbytes, cycles, 1)
+                if doing is not None:
+                    record_cut(record, a, i, app.device.index, app.device, doing, horizon)
 
     def _queue(self, a: int, i: int, d: int, resource: str, since: float, until: float) -> None:
         if until > since:

@@ -250,7 +250,7 @@ class DagSimulation:
             self.events = events
             if bar is not None:
                 bar.close()
-        if horizon < sys.float_info.max and (not queue or queue[0][0] > horizon):
+        if queue and queue[0][0] > horizon:     # events were left for after the horizon
             # the run reached its horizon: the clock stands there, as SimPy's run(until=...) leaves it,
             # so every station counts its busy time up to it, and what is still going is cut there
             env._now = horizon
@@ -258,7 +258,7 @@ class DagSimulation:
         return self.result(time.perf_counter() - wall)
 
     def result(self, wall_s: float) -> DagResult:
-        # the horizon once run() reached it (the clock stands there), else the last event's time
+        # the horizon once run() reached it with work left (the clock stands there), else the last event's time
         end = self.env.now
         stations = list(self.infra.stations())
         util = {s.name: _utilisation(s, end) for s in stations}
