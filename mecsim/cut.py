@@ -6,6 +6,9 @@ the horizon with ``cut`` 1. A job still queued at a station becomes a cut ``queu
 its queue (if it waited) and then its cut service; a note without a station (a dependency wait, a
 propagation delay, a timed run) is cut as it is. So the trace accounts for every busy second up to
 the horizon, as the stations' utilisation does.
+
+Not covered: a transfer sent in packets (``packet_bytes``) whose first packet is through is found by
+its first packet only, so it is recorded as a cut queue (no shipped scenario uses packets).
 """
 from __future__ import annotations
 
