@@ -14,7 +14,9 @@ its process waits on), so such a station costs one event per job. Disciplines:
   among groups, the earliest submitted ready head goes first;
 * ``parallel``: no queueing, every job served at full rate;
 * ``fdma`` / ``processor_sharing``: every job in service at once; with n jobs each gets a share
-  1/n (fdma: of the bandwidth) or min(1, capacity/n) (processor sharing: of one core).
+  1/n (fdma: of the bandwidth) or min(1, capacity/n) (processor sharing: of one core). With a
+  constant rate or a :class:`mecsim.sharing.FactoredRate` these serve through :mod:`mecsim.sharing`
+  (a virtual clock; one batched re-rating), any other rate function through the integrating path.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from collections import deque
 from typing import Any, Callable, Hashable
 
 import simpy
+
+from mecsim.sharing import FactoredRate, FactoredShare, VirtualShare, arm, next_wake
 
 __all__ = ["Station", "Job", "DISCIPLINES", "RateFn", "constant_rate"]
 
@@ -50,7 +54,7 @@ class Job:
     """One piece of work at a station; ``done`` succeeds with (submitted, started, finished)."""
 
     __slots__ = ("work", "left", "eps", "owner", "group", "ticket", "hold", "done", "submitted", "started",
-                 "rate", "until", "seq")
+                 "rate", "until", "seq", "coef")
     # None only while a fixed-rate job is being submitted: serve or _start sets it before anyone waits
     done: simpy.Event | None
 
@@ -62,6 +66,7 @@ class Job:
         self.done, self.submitted, self.seq = done, submitted, seq
         self.started = -1.0
         self.rate, self.until = 0.0, INF
+        self.coef = 0.0                 # a FactoredRate's coefficient (mecsim.sharing)
 
 
 class Station:
@@ -70,7 +75,7 @@ class Station:
     __slots__ = ("env", "name", "discipline", "capacity", "rate_fn", "_active", "_waiting",
                  "_order", "_pending", "_last", "_timer", "_wake", "_seq", "busy_integral", "served",
                  "_in_service", "_shared", "_unbounded", "_by_ticket", "_constant", "_jobs", "_fixed",
-                 "_ended", "_timers", "_units", "_rate")
+                 "_ended", "_timers", "_units", "_rate", "_pool")
 
     def __init__(self, env: simpy.Environment, name: str, discipline: str, capacity: int | None,
                  rate_fn: RateFn) -> None:
@@ -102,6 +107,12 @@ class Station:
         self._rate: float = self._constant or 0.0   # the constant where _fixed is True (then never None)
         self.busy_integral = 0.0              # ∫ (units busy) dt, for utilisation
         self.served = 0
+        # shared stations whose rates have a known structure serve through mecsim.sharing instead of _update
+        self._pool: VirtualShare | FactoredShare | None = None
+        if self._shared and self._constant is not None:
+            self._pool = VirtualShare(self, self._constant)
+        elif self._shared and isinstance(rate_fn, FactoredRate):
+            self._pool = FactoredShare(self, rate_fn)
 
     # -- the public verbs -------------------------------------------------------------------------
     def reserve(self, group: Hashable, ticket: Hashable) -> None:
@@ -119,6 +130,10 @@ class Station:
         now = env.now
         self._seq += 1
         self._jobs += 1
+        if self._pool is not None:
+            done = simpy.Event(env)
+            self._pool.add(Job(float(work), owner, group, ticket, hold, done, now, self._seq), now)
+            return done
         fixed = self._fixed     # the end is known at the start: see _start
         job = Job(float(work), owner, group, ticket, hold, None if fixed else simpy.Event(env), now, self._seq)
         if self._by_ticket:
@@ -137,6 +152,8 @@ class Station:
 
     def forget(self, group: Hashable) -> None:
         """Drop a group's reservations and waiting jobs (its application was dropped)."""
+        if self._pool is not None:      # every job of a shared station is in service: nothing waits
+            return
         self._order.pop(group, None)
         self._jobs -= len(self._pending.pop(group, ()))
         if group is not None:
@@ -157,7 +174,9 @@ class Station:
         """Busy unit-seconds up to `horizon` (at most now) over the units' time."""
         units = self.capacity or 1
         busy = self.busy_integral
-        if self._fixed:     # fixed jobs add their busy time when they end: count those in service too
+        if self._pool is not None:
+            busy = self._pool.busy(min(horizon, self.env.now))
+        elif self._fixed:     # fixed jobs add their busy time when they end: count those in service too
             until = min(horizon, self.env.now)
             jobs = [*self._timers.values(), *self._active]
             busy += sum(until - job.started for job in jobs if job.hold and until > job.started)
@@ -281,18 +300,7 @@ class Station:
         else:
             for job in active:
                 job.rate = constant * (share if job.hold else 1.0)
-        wake = INF
-        for job in active:
-            rate = job.rate
-            if rate > 0:
-                end = now + job.left / rate
-                if end < wake:
-                    wake = end
-            if job.until < wake:
-                wake = job.until
-        if wake < INF:
-            self._timer = timer = env.timeout(wake - now if wake > now else 0.0)
-            timer.callbacks.append(self._wake)
+        self._timer = arm(env, now, next_wake(active, now), self._wake)
 
     def _on_timer(self, timer: simpy.Event) -> None:
         if timer is self._timer:

@@ -13,7 +13,7 @@ its share of the channel, the bit rate now and until when it holds:
 from __future__ import annotations
 
 import math
-from typing import Any, Generator, Hashable, Protocol
+from typing import Any, Generator, Hashable, Protocol, Sequence
 
 import numpy as np
 import simpy
@@ -23,7 +23,7 @@ from mecsim.net.fading import Fading, NoFading, RayleighBlockFading
 from mecsim.net.spec import ChannelSpec, PathLossSpec, RateSpec
 from mecsim.station import RateFn, Station, constant_rate
 
-__all__ = ["Radio", "Channel", "RadioChannel", "WiredLink", "path_gain", "nominal_rate_bps"]
+__all__ = ["Radio", "Channel", "RadioChannel", "ShannonRate", "WiredLink", "path_gain", "path_gains", "nominal_rate_bps"]
 
 Stamps = tuple[float, float, float]     # (submitted, started, finished) of a message
 
@@ -73,6 +73,74 @@ def nominal_rate_bps(spec: RateSpec, distance_m: float, share: float = 1.0, los:
     return band * math.log2(1.0 + signal / _noise_w(spec, band))
 
 
+def next_tick(now: float, step: float) -> float:
+    """The first multiple of `step` strictly after `now` (division may round across a multiple)."""
+    k = math.floor(now / step) + 1
+    while k * step <= now:
+        k += 1
+    return k * step
+
+
+def path_gains(spec: PathLossSpec, distance_m: np.ndarray, los: np.ndarray | None = None) -> np.ndarray:
+    """:func:`path_gain` over an array of distances (and per-element LOS states where given)."""
+    d = np.maximum(distance_m, 1.0)
+    if spec.model == "free_space":
+        loss = pl.free_space_db(d, spec.frequency_hz)
+    elif spec.model == "log_distance":
+        loss = pl.log_distance_db(d, spec.frequency_hz, spec.exponent, spec.reference_m)
+    else:
+        def rma(condition: pl.Condition) -> np.ndarray:
+            return np.asarray(pl.rma_db(d, spec.frequency_hz, spec.h_bs, spec.h_ut, spec.street_width,
+                                        spec.building_height, condition=condition))
+        loss = rma(spec.condition) if los is None else np.where(los, rma("los"), rma("nlos"))
+    return 10.0 ** (-np.asarray(loss, dtype=float) / 10.0)
+
+
+class ShannonRate:
+    """A Shannon channel's rate, factored for shared stations (:class:`mecsim.sharing.FactoredRate`):
+    rate = B·s · log2(1 + c / N(B·s)) with c = P·g(d)·h per device, the same formula for everyone.
+
+    A device's coefficient holds until its fading block ends or, for a moving device, until the next
+    multiple of ``update_s`` (positions are sampled on that grid, the same instants for every device,
+    whatever else happens on the channel). Called as a :data:`RateFn`, it rates one job.
+    """
+
+    __slots__ = ("channel", "_band_noise")
+
+    def __init__(self, channel: RadioChannel) -> None:
+        self.channel = channel
+        self._band_noise: dict[float, tuple[float, float]] = {}   # share -> its band (Hz), noise over it (W)
+
+    def coefficients(self, owners: Sequence[Radio], now: float) -> tuple[np.ndarray, np.ndarray]:
+        channel = self.channel
+        name, update = channel.name, channel.spec.update_s
+        coef = channel.signal_w(owners, now)
+        until = np.empty(len(owners))
+        for k, owner in enumerate(owners):
+            fading = owner.fading_for(name)
+            coef[k] *= fading.gain_at(now)
+            end = fading.next_change_after(now)
+            if owner.next_move_after(now) < math.inf:
+                end = min(end, next_tick(now, update))
+            until[k] = end
+        return coef, until
+
+    def rates(self, coefficients: list[float], share: float) -> list[float]:
+        band_noise = self._band_noise.get(share)
+        if band_noise is None:
+            spec = self.channel.spec.rate
+            assert spec.bandwidth_hz is not None
+            band = spec.bandwidth_hz * share
+            band_noise = self._band_noise[share] = (band, _noise_w(spec, band))
+        band, noise = band_noise
+        log2 = math.log2
+        return [band * log2(1.0 + c / noise) for c in coefficients]
+
+    def __call__(self, owner: Radio, share: float, now: float) -> tuple[float, float]:
+        coef, until = self.coefficients([owner], now)
+        return self.rates([float(coef[0])], share)[0], float(until[0])
+
+
 class Channel:
     """One direction of a radio: a station whose jobs are messages (bits), shared by `sharing`.
 
@@ -110,7 +178,7 @@ class Channel:
 class RadioChannel(Channel):
     """A channel whose rate follows a :class:`ChannelSpec`: fixed, or Shannon over path loss and fading."""
 
-    __slots__ = ("spec", "position", "_los", "_draw", "_signal", "_band_noise")
+    __slots__ = ("spec", "position", "_los", "_draw", "_signal", "_rate")
 
     def __init__(self, env: simpy.Environment, name: str, spec: ChannelSpec,
                  position: tuple[float, float], rng: np.random.Generator) -> None:
@@ -119,8 +187,8 @@ class RadioChannel(Channel):
         self._draw = rng
         # Path loss is most of a rate's cost and cannot change for a device that stays where it is, nor
         # the band and noise of a given share of the channel: both are computed once.
-        self._signal: dict[int, float] = {}     # device index -> transmit power (W) × path gain
-        self._band_noise: dict[float, tuple[float, float]] = {}   # share -> its band (Hz), noise over it (W)
+        self._signal: dict[int, tuple[float, float]] = {}   # device index -> (power × path gain, until)
+        self._rate = ShannonRate(self)
         super().__init__(env, name, spec.sharing, self._rate_fn(), spec.packet_bytes)
 
     def distance(self, device: Radio, t: float) -> float:
@@ -137,42 +205,50 @@ class RadioChannel(Channel):
             self._los[device.index] = bool(self._draw.random() < p)
         return self._los[device.index]
 
+    def signal_w(self, devices: Sequence[Radio], now: float) -> np.ndarray:
+        """Transmit power (W) × path gain of each device at `now`, in one vectorised path-loss call for
+        those not cached: a device that no longer moves keeps its value, a moving one keeps it until the
+        next multiple of ``update_s`` (its position is sampled on that grid)."""
+        spec = self.spec.rate
+        assert spec.pathloss is not None and spec.tx_power_dbm is not None
+        out = np.empty(len(devices))
+        stale: list[int] = []
+        cache = self._signal
+        for k, device in enumerate(devices):
+            signal, until = cache.get(device.index, (0.0, -math.inf))
+            if until > now:
+                out[k] = signal
+            else:
+                stale.append(k)
+        if stale:
+            movers = [devices[k] for k in stale]
+            where = np.array([device.position_at(now) for device in movers])
+            distance = np.hypot(where[:, 0] - self.position[0], where[:, 1] - self.position[1])
+            los = [self.los(device) for device in movers]
+            gains = pl.dbm_to_w(spec.tx_power_dbm) * path_gains(
+                spec.pathloss, distance, None if los[0] is None else np.array(los))
+            out[stale] = gains
+            step = self.spec.update_s
+            for device, signal in zip(movers, gains.tolist()):
+                static = device.next_move_after(now) == math.inf     # it stays where it is from now on
+                cache[device.index] = (signal, math.inf if static else next_tick(now, step))
+        return out
+
     def rate_bps(self, device: Radio, now: float, share: float = 1.0, fading_gain: float = 1.0) -> float:
         """:func:`nominal_rate_bps` for `device` at `now`, with `share` of the band and a fading gain."""
         spec = self.spec.rate
         if spec.model == "fixed":
             assert spec.bps is not None
             return spec.bps * share
-        signal = self._signal.get(device.index)
-        if signal is None:     # once per static device; a moving one pays a path loss per call anyway
-            assert spec.pathloss is not None and spec.tx_power_dbm is not None
-            gain = path_gain(spec.pathloss, self.distance(device, now), self.los(device))
-            signal = pl.dbm_to_w(spec.tx_power_dbm) * gain
-            if device.next_move_after(now) == math.inf:     # it stays where it is from now on
-                self._signal[device.index] = signal
-        band_noise = self._band_noise.get(share)
-        if band_noise is None:
-            assert spec.bandwidth_hz is not None
-            band = spec.bandwidth_hz * share
-            band_noise = self._band_noise[share] = (band, _noise_w(spec, band))
-        band, noise = band_noise
-        return band * math.log2(1.0 + signal * fading_gain / noise)
+        signal = float(self.signal_w([device], now)[0]) * fading_gain
+        return self._rate.rates([signal], share)[0]
 
     def _rate_fn(self) -> RateFn:
         spec = self.spec.rate
         if spec.model == "fixed":
             assert spec.bps is not None     # fixed specs carry a rate (the loader checks)
             return constant_rate(spec.bps)
-        update = self.spec.update_s
-
-        def shannon(owner: Radio, share: float, now: float) -> tuple[float, float]:
-            fading = owner.fading_for(self.name)
-            rate = self.rate_bps(owner, now, share, fading.gain_at(now))
-            until = fading.next_change_after(now)
-            if owner.next_move_after(now) < math.inf:
-                until = min(until, now + update)
-            return rate, until
-        return shannon
+        return self._rate
 
     def make_fading(self, rng: np.random.Generator) -> Fading:
         fading = self.spec.rate.fading
