@@ -1,8 +1,9 @@
 """The DAG offloading system (MRLCO §3, MRLATO §III-C) as SimPy processes.
 
-An application (a TaskGraph) arrives at a device. Its tasks are decided one by one in schedule order
-(action 0 = the device, k = edge server k, K+1 = the cloud when there is one); each decided task then
-runs as its own process:
+An application (a TaskGraph) arrives at a device. Its tasks are decided one by one (action 0 = the
+device, k = edge server k, K+1 = the cloud when there is one): all at the arrival in schedule order
+(``decisions: at_arrival``), or each once its parents have executed (``when_ready``: :class:`_Readiness`).
+Each decided task then runs as its own process:
 
     local:    wait for parents → local CPU
     offload:  wait for parents → uplink → (backhaul / cloud link) → server → (back) → downlink
