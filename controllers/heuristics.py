@@ -10,14 +10,14 @@ import dataclasses
 
 import numpy as np
 
-from mecsim.systems.dag_offloading.analytic import earliest_finish_plan
+from mecsim.systems.dag_offloading.analytic import earliest_finish_plan, task_times
 from mecsim.decision import DecisionPoint
 from mecsim.systems.dag_offloading.context import OffloadContext
 from mecsim.errors import ConfigError
 from mecsim.systems.dag_offloading.optimal import MAX_LOG2_PLANS, optimal_plan
 
-__all__ = ["PLANNERS", "Local", "Remote", "Random", "RoundRobin", "Greedy", "Heft", "Optimal", "RandomTuning",
-           "LocalKeepEmulator"]
+__all__ = ["PLANNERS", "Local", "Remote", "Random", "RoundRobin", "LeastLoaded", "Greedy", "Heft", "Optimal",
+           "RandomTuning", "LocalKeepEmulator"]
 
 
 class Local:
@@ -55,8 +55,34 @@ class RoundRobin:
         return (point.context.position + 1) % point.actions
 
 
+class LeastLoaded:
+    """Each task where it would finish first given the queues now (jobs ahead taken as long as it).
+
+    The estimate per target is its stages' service times (MRLCO eq. 4 with the cost model's rates)
+    each stretched by the jobs already waiting or in service there plus one: the device's CPU for
+    local, else uplink, server (or cloud) and downlink, plus any wired legs; a stage that never
+    queues (``parallel`` sharing) is not stretched. The device wins ties. Meant for
+    ``decisions: when_ready``, where the queues are those of the moment the task can start; at
+    arrival it sees the load before any of the application's tasks run.
+    """
+
+    def act(self, point: DecisionPoint) -> int:
+        ctx: OffloadContext = point.context
+        model, live, i = ctx.cost_model, ctx.live, ctx.task
+        t = task_times(ctx.graph, model)
+        up = 1 if model.uplink == "parallel" else live.uplink_queue + 1
+        down = 1 if model.downlink == "parallel" else live.downlink_queue + 1
+        finish = [(live.cpu_queue + 1) * float(t.local[i])]
+        for k, load in enumerate(ctx.server_load):
+            finish.append(up * float(t.up[k, i]) + float(t.wired_up[k, i]) + (load + 1) * float(t.mec[k, i])
+                          + float(t.wired_down[k, i]) + down * float(t.down[k, i]))
+        return min(range(len(finish)), key=lambda a: (finish[a], a))
+
+
 class _PlannedPerApplication:
     """Plans a whole application at its first decision (``plan``, action per task id), then replays it."""
+
+    decisions = ("at_arrival",)    # a plan made at arrival: the when_ready mode's live state would go unread
 
     def __init__(self) -> None:
         self._app: int | None = None

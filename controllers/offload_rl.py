@@ -210,6 +210,7 @@ class LearnedOffloader:
     """
 
     controller_name = ""
+    decisions = ("at_arrival",)    # decodes a whole plan from the application's embeddings at arrival
 
     def __init__(self, checkpoint: str, greedy: bool = True) -> None:
         payload = load_checkpoint(checkpoint, self.controller_name or None)

@@ -49,6 +49,7 @@ REGISTRY: dict[str, Registered] = {
     "remote": Registered("mecsim.controllers.heuristics:Remote", ("dag_offloading",)),
     "random": Registered("mecsim.controllers.heuristics:Random", ("dag_offloading", "service_management")),
     "round_robin": Registered("mecsim.controllers.heuristics:RoundRobin", ("dag_offloading",)),
+    "least_loaded": Registered("mecsim.controllers.heuristics:LeastLoaded", ("dag_offloading",)),
     "greedy": Registered("mecsim.controllers.heuristics:Greedy", ("dag_offloading",)),
     "heft": Registered("mecsim.controllers.heuristics:Heft", ("dag_offloading",)),
     "optimal": Registered("mecsim.controllers.heuristics:Optimal", ("dag_offloading",)),

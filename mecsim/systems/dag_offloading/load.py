@@ -18,8 +18,8 @@ from mecsim.net.spec import CHANNEL_SHARING, ChannelSpec, FadingSpec, PathLossSp
 from mecsim.scenario.checks import Node, must, suggest
 from mecsim.scenario.distributions import Constant, read_distribution
 from mecsim.scenario.source import Document
-from mecsim.systems.dag_offloading.spec import (AccessPointSpec, ArrivalSpec, CompatSpec, DagScenario, DagSource,
-                                                DagWorkloadSpec, DeviceSpec, LinkSpec, MobilitySpec)
+from mecsim.systems.dag_offloading.spec import (DECISIONS, AccessPointSpec, ArrivalSpec, CompatSpec, DagScenario,
+                                                DagSource, DagWorkloadSpec, DeviceSpec, LinkSpec, MobilitySpec)
 from mecsim.workload import datasets
 from mecsim.workload.daggen import DaggenParams
 from mecsim.workload.gv import AttributeMap
@@ -28,7 +28,7 @@ __all__ = ["load"]
 
 
 def load(doc: Document, base: Path) -> DagScenario:
-    root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params",
+    root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params", "decisions",
                            "devices", "access_points", "servers", "cloud", "links", "workload", "compat",
                            "training")
     access_points = tuple(_access_point(n) for n in root.items("access_points", min_len=1))
@@ -64,6 +64,7 @@ def load(doc: Document, base: Path) -> DagScenario:
         workload=workload,
         controller=root.str("controller", "local"),
         controller_params=dict(controller_params.value or {}),
+        decisions=root.str("decisions", "at_arrival", choices=DECISIONS),
         cloud=cloud,
         links=links,
         compat=CompatSpec(compat.bool("entry_upload_bypass", False)),

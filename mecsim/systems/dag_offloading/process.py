@@ -1,8 +1,9 @@
 """The DAG offloading system (MRLCO §3, MRLATO §III-C) as SimPy processes.
 
-An application (a TaskGraph) arrives at a device. Its tasks are decided one by one in schedule order
-(action 0 = the device, k = edge server k, K+1 = the cloud when there is one); each decided task then
-runs as its own process:
+An application (a TaskGraph) arrives at a device. Its tasks are decided one by one (action 0 = the
+device, k = edge server k, K+1 = the cloud when there is one): all at the arrival in schedule order
+(``decisions: at_arrival``), or each once its parents have executed (``when_ready``: :class:`_Readiness`).
+Each decided task then runs as its own process:
 
     local:    wait for parents → local CPU
     offload:  wait for parents → uplink → (backhaul / cloud link) → server → (back) → downlink
@@ -18,7 +19,9 @@ overtakes one scheduled before it.
 """
 from __future__ import annotations
 
+import heapq
 import math
+from typing import Any, Callable, Generator
 
 import numpy as np
 import simpy
@@ -31,7 +34,7 @@ from mecsim.errors import MecsimError
 from mecsim.net.channel import WiredLink
 from mecsim.station import Station
 from mecsim.systems.dag_offloading.analytic import CostModel, schedule_order, task_times
-from mecsim.systems.dag_offloading.context import OffloadContext, Outcome
+from mecsim.systems.dag_offloading.context import KINDS, LiveState, OffloadContext, Outcome
 from mecsim.systems.dag_offloading.infrastructure import AccessPoint, Device, Infrastructure
 from mecsim.systems.dag_offloading.observation import embed
 from mecsim.systems.dag_offloading.result import AppRecord
@@ -69,6 +72,48 @@ class _App:
         self.doing: list[Doing | None] = [None] * n
 
 
+class _Plan:
+    """An application's decisions so far: its schedule order, embeddings, the actions by position."""
+
+    __slots__ = ("order", "tasks", "memory", "partial", "mask")
+
+    def __init__(self, order: tuple[int, ...], tasks: np.ndarray, memory: np.ndarray | None) -> None:
+        n = len(order)
+        self.order, self.tasks, self.memory = order, tasks, memory
+        self.partial = np.full(n, -1, dtype=np.int64)    # action per position, -1: not decided yet
+        self.mask = np.ones(n, dtype=np.int8)
+
+
+class _Readiness:
+    """``decisions: when_ready``: the tasks of one application whose parents have all executed.
+
+    ``heap`` holds the schedule positions of the ready, undecided tasks; ``wake`` is the event the
+    application waits on while none is ready.
+    """
+
+    __slots__ = ("children", "position", "missing", "heap", "wake")
+
+    def __init__(self, graph: TaskGraph, order: tuple[int, ...]) -> None:
+        self.children = graph.children
+        self.position = [0] * graph.n
+        for k, task in enumerate(order):
+            self.position[task] = k
+        self.missing = [len(parents) for parents in graph.parents]
+        self.heap = [k for k, task in enumerate(order) if not graph.parents[task]]   # sorted: a heap
+        self.wake: simpy.Event | None = None
+
+    def executed(self, task: int) -> Callable[[simpy.Event], None]:
+        """The callback for `task`'s execution milestone: its children with no parent left become ready."""
+        def done(_: simpy.Event) -> None:
+            for child in self.children[task]:
+                self.missing[child] -= 1
+                if self.missing[child] == 0:
+                    heapq.heappush(self.heap, self.position[child])
+                    if self.wake is not None and not self.wake.triggered:
+                        self.wake.succeed()
+        return done
+
+
 class DagOffloading:
     """Offloading decisions and execution of DAG applications over an Infrastructure."""
 
@@ -76,6 +121,8 @@ class DagOffloading:
                  bridge: DecisionBridge, trace: TraceRecorder | TraceStream, order: str) -> None:
         self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
         self.order = order                     # rank | recursive_rank | id
+        self.when_ready = scenario.decisions == "when_ready"
+        self.kind = KINDS[scenario.decisions]
         self.records: list[AppRecord] = []
         self.live: dict[int, _App] = {}        # applications not yet ended, by app id (for cut)
         self.ended = 0                         # applications completed or dropped
@@ -94,7 +141,7 @@ class DagOffloading:
     # -- applications ------------------------------------------------------------------------------
     def application(self, graph: TaskGraph, device: Device, source: str,
                     memory: np.ndarray | None = None) -> ProcessGenerator:
-        """Decide every task in schedule order, start them, wait for the last result."""
+        """Decide the tasks (all at arrival, or each when it is ready), start them, wait for the last result."""
         env = self.env
         record = AppRecord(len(self.records), device.index, source, env.now, graph=graph)
         self.records.append(record)
@@ -102,30 +149,12 @@ class DagOffloading:
         self.live[record.app] = app
         model = self.cost_model(device)
         order, tasks = self._schedule(graph, model)
-        actions = 1 + len(self.targets)
-        plan_so_far: list[int] = []
-        partial = np.full(graph.n, -1, dtype=np.int64)      # plan_so_far, padded with -1
-        mask = np.ones(graph.n, dtype=np.int8)
-        for position, task in enumerate(order):
-            context = OffloadContext(record.app, task, graph, order, position, tuple(plan_so_far), device.index,
-                                     self.targets, model, self.loads(device))
-            observation = {"tasks": tasks, "plan": partial.copy(), "step": position, "mask": mask}
-            point = DecisionPoint("offload", env.now, (record.app, task), f"app {record.app} task {task}",
-                                  actions, context, observation)
-            action = yield self.bridge.decide(point)
-            if isinstance(action, (np.integer,)):
-                action = int(action)
-            if not isinstance(action, int) or isinstance(action, bool) or not 0 <= action < actions:
-                raise MecsimError(f"controller answered {action!r} for {point.label}: "
-                                  f"must be an integer in 0..{actions - 1}")
-            plan_so_far.append(action)
-            partial[position] = action
-            app.plan[task] = action
-            if self._ordered:
-                self._reserve(app, task, action)
-            # whole bytes: float sums in the memory pool would drift and block a later release
-            need = int(math.ceil(memory[task])) if memory is not None else 0
-            env.process(self._task(app, task, action, need))
+        plan = _Plan(order, tasks, memory)
+        if self.when_ready:
+            yield from self._when_ready(app, plan)
+        else:
+            for position in range(graph.n):
+                yield from self._decide(app, plan, position, model)
         yield app.finished
         del self.live[record.app]
         record.plan = app.plan
@@ -134,6 +163,55 @@ class DagOffloading:
             record.status, record.finish_s = "completed", env.now
         self.bridge.observe(Outcome(record.app, device.index, record.status, record.latency_s,
                                     tuple(app.plan), record.reason), f"app {record.app}")
+
+    def _when_ready(self, app: _App, plan: _Plan) -> ProcessGenerator:
+        """``decisions: when_ready``: decide each task once all its parents have executed (wherever they
+        ran; a result still being downloaded is waited for by the task's process), the ready ones in
+        schedule order, each with the live state and cost model of its decision time."""
+        ready = _Readiness(app.graph, plan.order)
+        for _ in range(app.graph.n):
+            while not ready.heap and not app.dropped:
+                ready.wake = self.env.event()
+                yield ready.wake
+            if app.dropped:     # its undecided tasks never start (plan -1 in apps.csv)
+                return
+            position = heapq.heappop(ready.heap)
+            action = yield from self._decide(app, plan, position, self.cost_model(app.device))
+            task = plan.order[position]
+            if app.graph.children[task] and not app.dropped:
+                # the milestone a task's children wait for (_task succeeds it when there are any)
+                executed = app.local_done[task] if action == 0 else app.exec_done[task]
+                executed.callbacks.append(ready.executed(task))
+
+    def _decide(self, app: _App, plan: _Plan, position: int, model: CostModel) -> Generator[simpy.Event, Any, int]:
+        """Ask for the action of task ``plan.order[position]``, then start the task; returns the action."""
+        env, record, device = self.env, app.record, app.device
+        task = plan.order[position]
+        actions = 1 + len(self.targets)
+        partial = plan.partial
+        up, down = model.uplink_bps[0], model.downlink_bps[0]
+        live = LiveState(device.cpu.queue_length, device.ap.uplink.station.queue_length,
+                         device.ap.downlink.station.queue_length, up, down)
+        context = OffloadContext(record.app, task, app.graph, plan.order, position,
+                                 tuple(partial[:position].tolist()), device.index, self.targets, model,
+                                 self.loads(device), live)
+        observation = {"tasks": plan.tasks, "plan": partial.copy(), "step": position, "mask": plan.mask}
+        point = DecisionPoint(self.kind, env.now, (record.app, task), f"app {record.app} task {task}",
+                              actions, context, observation)
+        action = yield self.bridge.decide(point)
+        if isinstance(action, (np.integer,)):
+            action = int(action)
+        if not isinstance(action, int) or isinstance(action, bool) or not 0 <= action < actions:
+            raise MecsimError(f"controller answered {action!r} for {point.label}: "
+                              f"must be an integer in 0..{actions - 1}")
+        partial[position] = action
+        app.plan[task] = action
+        if self._ordered:
+            self._reserve(app, task, action)
+        # whole bytes: float sums in the memory pool would drift and block a later release
+        need = int(math.ceil(plan.memory[task])) if plan.memory is not None else 0
+        env.process(self._task(app, task, action, need))
+        return action
 
     def _schedule(self, graph: TaskGraph, model: CostModel) -> tuple[tuple[int, ...], np.ndarray]:
         """The schedule order and the (read-only) MRLCO §4.2 embeddings of `graph` under `model`."""

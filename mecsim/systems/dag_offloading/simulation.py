@@ -19,7 +19,7 @@ from mecsim.systems.dag_offloading.context import OffloadController
 from mecsim.systems.dag_offloading.infrastructure import Device, Infrastructure
 from mecsim.systems.dag_offloading.process import DagOffloading
 from mecsim.systems.dag_offloading.result import DagResult
-from mecsim.systems.dag_offloading.spec import DagScenario
+from mecsim.systems.dag_offloading.spec import DECISIONS, DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload import datasets
 from mecsim.workload.daggen import generate_dag
@@ -28,7 +28,7 @@ from mecsim.station import Station
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
-__all__ = ["DagSimulation", "check_controller", "check_run", "load_graphs"]
+__all__ = ["DagSimulation", "check_controller", "check_decisions", "check_run", "load_graphs"]
 
 
 def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str, TaskGraph]]:
@@ -63,9 +63,32 @@ def check_controller(controller: object, graphs: Sequence[tuple[str, TaskGraph]]
             raise ValueError(f"{exc} (in {source})") from None
 
 
+def check_decisions(scenario: DagScenario, controller: object | None) -> None:
+    """Refuse a controller that cannot answer in the scenario's ``decisions`` mode: one whose class
+    declares ``decisions`` without it (planners of whole applications: at_arrival only), or, under
+    when_ready, an external driver (None: it answers one pending decision at a time)."""
+    mode = scenario.decisions
+    if controller is None:
+        if mode != "at_arrival":
+            raise ConfigError(f"must be at_arrival when an external driver answers (the Gymnasium environments "
+                              f"ask at arrival only), got {mode}", file=scenario.file, path="decisions")
+        return
+    name = type(controller).__name__
+    modes = getattr(controller, "decisions", DECISIONS)
+    if isinstance(modes, str) or not isinstance(modes, (tuple, list)) or not set(modes) <= set(DECISIONS):
+        raise ConfigError(f"controller {name}: its class attribute decisions must be a tuple of "
+                          f"{' and '.join(DECISIONS)}, got {modes!r}", file=scenario.file, path="decisions")
+    if mode not in modes:
+        raise ConfigError(f"{name} decides {' and '.join(modes)} only (it plans whole applications), got {mode}. "
+                          f"Hint: a per-task controller (local, remote, random, round_robin, least_loaded) "
+                          f"serves {mode}", file=scenario.file, path="decisions")
+
+
 def check_run(scenario: DagScenario, controller: object, seed: int) -> None:
-    """Read every graph of the workload (a bad .gv file fails here, before any simulation) and let the
-    controller vet each one (:func:`check_controller`)."""
+    """Check the controller serves the ``decisions`` mode (:func:`check_decisions`), read every graph of
+    the workload (a bad .gv file fails here, before any simulation) and let the controller vet each one
+    (:func:`check_controller`)."""
+    check_decisions(scenario, controller)
     graphs = load_graphs(scenario, RandomStreams(seed))
     actions = 1 + len(scenario.servers) + (1 if scenario.cloud else 0)
     try:
@@ -95,6 +118,7 @@ class DagSimulation:
                  graphs: Sequence[tuple[str, TaskGraph]] | None = None) -> None:
         """`trace`: record in memory (True), not at all (False) or into a TraceStream (long runs).
         `graphs` replaces the workload's DAG source (tests, environments, tools)."""
+        check_decisions(scenario, controller)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.streams = RandomStreams(self.seed)

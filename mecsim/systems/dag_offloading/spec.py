@@ -18,7 +18,11 @@ from mecsim.workload.daggen import DaggenParams
 from mecsim.workload.gv import AttributeMap
 
 __all__ = ["MobilitySpec", "DeviceSpec", "AccessPointSpec", "LinkSpec", "DagSource", "ArrivalSpec",
-           "DagWorkloadSpec", "CompatSpec", "DagScenario"]
+           "DagWorkloadSpec", "CompatSpec", "DagScenario", "DECISIONS"]
+
+DECISIONS = ("at_arrival", "when_ready")
+"""When the controller is asked (``decisions``): every task of an application at its arrival, in schedule
+order (the papers' setting), or each task when every one of its parents has finished executing."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class DagScenario:
     workload: DagWorkloadSpec
     controller: str = "local"
     controller_params: Mapping[str, Any] = field(default_factory=dict)
+    decisions: str = "at_arrival"   # at_arrival | when_ready (DECISIONS)
     cloud: CloudSpec | None = None
     links: tuple[LinkSpec, ...] = ()
     compat: CompatSpec = CompatSpec()
