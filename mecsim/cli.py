@@ -50,9 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="replace an earlier run's --out folder as a whole (only once this run has finished)")
     run.add_argument("--gantt", action="store_true", help="also draw gantt.png")
     run.add_argument("--no-trace", action="store_true", help="record no trace, write no trace.csv/trace.json (faster)")
-    run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default=None,
-                     help="write trace.csv (or trace.parquet) in batches while running: flat memory for long "
-                          "horizons; rows in recording order, not sorted; no trace.json")
+    run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default="csv",
+                     help="the file the trace streams into while running, in batches (memory stays flat): "
+                          "trace.csv (the default) or trace.parquet (no trace.json then)")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
     val = sub.add_parser("validate", parents=[common], help="check a scenario file (and its DAG files) and its controller")
     val.add_argument("scenario")
@@ -110,11 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     from mecsim.runner import prepare
 
     run = prepare(args.scenario, args.overrides, args.controller, args.seed)
-    stream = args.trace_stream
-    if stream and (args.no_trace or args.gantt):
-        raise ConfigError(f"--trace-stream {stream}: cannot be combined with --no-trace or --gantt")
-    if stream and not run.system.streams_trace:
-        raise ConfigError(f"--trace-stream: the {run.system.name} system does not stream its trace")
+    # the trace streams to disk unless it is off (--gantt alone keeps it in memory) or the system cannot
+    stream = None if args.no_trace or not run.system.streams_trace else args.trace_stream
     out = Path(args.out or Path("out") / run.spec.name)
     origin = provenance(args.scenario, args.overrides, run.name, run.spec.controller_params, run.seed)
     with run_folder(out, force=args.force) as stage:     # checks --out now, before simulating

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import sys
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from mecsim.errors import ConfigError
-from mecsim.fileio import atomic_write_text
+from mecsim.fileio import atomic_write, atomic_write_text
 from mecsim.systems import Result
-from mecsim.trace import Activity, TraceStream, plot_gantt, write_chrome_trace, write_trace_csv
+from mecsim.trace import (Activity, TraceStream, canonical, plot_gantt, read_trace_csv, write_chrome_trace,
+                          write_trace_csv)
 
-__all__ = ["write_outputs", "format_summary", "provenance", "versions", "check_out", "run_folder"]
+__all__ = ["write_outputs", "format_summary", "provenance", "versions", "check_out", "run_folder", "peak_rss_mib",
+           "CHROME_LIMIT"]
 
 # module -> distribution: always recorded; the optional ones only when the run imported them
 _DEPENDENCIES = {"simpy": "simpy", "numpy": "numpy", "scipy": "scipy", "yaml": "PyYAML"}
@@ -109,40 +112,68 @@ def _swap(stage: Path, out: Path, force: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# A Chrome trace (and a Gantt chart) holds every activity in memory at once: past this many, trace.json
+# and gantt.png are left out and trace.csv keeps the order activities were recorded in.
+CHROME_LIMIT = 1_000_000
+
+
 def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True,
                   provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write every output into `out` (trace.csv/trace.json only with `traces`; `provenance` and the
     :func:`versions` under the key ``provenance`` of summary.json); returns the summary.
 
-    A streamed trace (:class:`mecsim.trace.TraceStream`) is closed into its own file instead, and
-    there is no trace.json: the Chrome trace needs every activity at once.
+    A streamed trace (:class:`mecsim.trace.TraceStream`, what ``mecsim run`` records into) is closed
+    into its own file; a CSV one of at most :data:`CHROME_LIMIT` activities is then read back and
+    written again in canonical order with trace.json (and gantt.png), so a short run's files do not
+    depend on how it was traced. summary.json's ``trace`` says what was written; ``peak_rss_mib`` is
+    the process's peak resident memory when the outputs were done.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
     if provenance is not None:
         summary["provenance"] = {**provenance, "versions": versions()}
-    tables = result.tables()
     trace = result.trace
-    activities: list[Activity] = []
+    activities: list[Activity] | None = None
+    info: dict[str, Any] = {"activities": len(trace) if traces or gantt else 0}
     if isinstance(trace, TraceStream):
-        if gantt:
-            raise ValueError("gantt: needs the whole trace in memory, not a TraceStream")
         trace.close()            # the stream's own file (under `out`, where its caller put it) is the trace
-    else:
-        if traces or gantt:
-            activities = trace.sorted()
+        info.update(file=Path(trace.path).name, order="recorded")
+        if trace.format == "csv" and len(trace) <= CHROME_LIMIT:
+            activities = canonical(read_trace_csv(trace.path))
+            write_trace_csv(activities, trace.path)
+            info["order"] = "canonical"
+    elif traces or gantt:
+        activities = trace.sorted()
         if traces:
             write_trace_csv(activities, out / "trace.csv")
-            write_chrome_trace(activities, out / "trace.json",
-                               metadata={"scenario": result.scenario.name, "seed": result.seed,
-                                         "controller": result.controller})
-    for name, text in tables.items():
-        atomic_write_text(out / name, text)
-    if gantt:
+            info.update(file="trace.csv", order="canonical")
+    if activities is None and (traces or gantt):
+        why = f"more than {CHROME_LIMIT} activities" if len(trace) > CHROME_LIMIT else "a parquet trace"
+        info["left_out"] = f"trace.json{' and gantt.png' if gantt else ''}: {why}"
+    if activities is not None and traces:
+        write_chrome_trace(activities, out / "trace.json",
+                           metadata={"scenario": result.scenario.name, "seed": result.seed,
+                                     "controller": result.controller})
+    for name, text in result.tables().items():
+        if isinstance(text, str):
+            atomic_write_text(out / name, text)
+        else:
+            with atomic_write(out / name, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(text)
+    if gantt and activities is not None:
         plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}")
+    if traces or gantt:
+        summary["trace"] = info
+    summary["peak_rss_mib"] = peak_rss_mib()
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (getrusage: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def format_summary(result: Result) -> str:

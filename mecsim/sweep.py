@@ -14,7 +14,7 @@ Runs go to a process pool (``local``, spawned processes) or to Ray tasks (``ray`
   every run whose summary exists (DAG folders the scenario points to are not hashed: delete OUT/runs
   after changing them);
 * ``OUT/runs.csv``: one row per run in grid order: the grid keys, ``seed``, ``status`` (ok | failed),
-  ``error`` (the failure's one line), then the flattened summary (``latency_ms.mean``, ...);
+  ``error`` (the failure's one line), then the flattened summary (``latency_s.mean``, ...);
 * ``OUT/table.md``: per combination, mean ± sample standard deviation (n - 1) over its successful seeds.
 
 A failed run (any exception in its simulation) is a row with status ``failed``; the others go on.
@@ -45,7 +45,7 @@ __all__ = ["RunSpec", "SweepResult", "parse_grid", "plan_runs", "run_one", "swee
            "DEFAULT_METRICS"]
 
 # The table's default columns (those present in the runs' summaries), else the first numeric ones.
-DEFAULT_METRICS = ("latency_ms.mean", "latency_ms.p95", "counts.completed", "counts.dropped")
+DEFAULT_METRICS = ("latency_s.mean", "latency_s.p95", "counts.completed", "counts.dropped")
 _TIMING = ("wall_s", "events_per_s")     # differ from run to run: never a default table column
 _FIXED = ("seed", "status", "error")
 

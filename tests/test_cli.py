@@ -50,14 +50,14 @@ def test_run_writes_every_output(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(tiny), "--out", str(out), "--gantt", "--quiet"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["apps.csv", "gantt.png", "summary.json", "trace.csv", "trace.json"]
+    assert names == ["apps.csv", "gantt.png", "graphs.jsonl", "summary.json", "trace.csv", "trace.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["completed"] == summary["counts"]["arrived"] == 4
-    assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"] <= summary["latency_ms"]["max"]
+    assert summary["latency_s"]["p50"] <= summary["latency_s"]["p95"] <= summary["latency_s"]["max"]
     trace = json.loads((out / "trace.json").read_text())
     assert any(e.get("ph") == "X" for e in trace["traceEvents"])
     assert (out / "apps.csv").read_text().splitlines()[0] == \
-        "app,device,source,arrival_s,finish_s,latency_ms,status,reason,plan"
+        "app,device,source,arrival_s,finish_s,latency_s,status,reason,plan"
 
 
 def _untrained(name: str) -> bool:
@@ -168,7 +168,7 @@ def test_shipped_scenarios_validate(path, capsys):
 def test_no_trace_writes_no_trace_files(tiny, tmp_path):
     out = tmp_path / "o"
     assert main(["run", str(tiny), "--out", str(out), "--no-trace", "--quiet"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["apps.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["apps.csv", "graphs.jsonl", "summary.json"]
 
 
 def test_positive_int_takes_counts_and_names_bad_ones():

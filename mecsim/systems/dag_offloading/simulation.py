@@ -24,6 +24,7 @@ from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload import datasets
 from mecsim.workload.daggen import generate_dag
 from mecsim.naming import natural_key
+from mecsim.station import Station
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
@@ -249,10 +250,43 @@ class DagSimulation:
             self.events = events
             if bar is not None:
                 bar.close()
+        if queue and queue[0][0] > horizon:     # events were left for after the horizon
+            # the run reached its horizon: the clock stands there, as SimPy's run(until=...) leaves it,
+            # so every station counts its busy time up to it, and what is still going is cut there
+            env._now = horizon
+            self.system.cut(horizon)
         return self.result(time.perf_counter() - wall)
 
     def result(self, wall_s: float) -> DagResult:
-        end = self.env.now if self.scenario.horizon_s is None else min(self.env.now, self.scenario.horizon_s)
-        util = {s.name: s.utilisation(end) for s in self.infra.stations()}
+        # the horizon once run() reached it with work left (the clock stands there), else the last event's time
+        end = self.env.now
+        stations = list(self.infra.stations())
+        util = {s.name: _utilisation(s, end) for s in stations}
+        # every device's CPU is built from one spec: one entry, "device_cpu", speaks for them all
+        # (utilisation's device_cpu_mean is over all `count` of them)
+        resources = {s.name: _resource(s) for s in stations if not s.name.startswith("device")}
+        devices = self.infra.devices
+        if devices:
+            resources["device_cpu"] = {**_resource(devices[0].cpu), "count": len(devices)}
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
-                         util, end, wall_s, self.events, self.bridge.decisions)
+                         util, end, wall_s, self.events, self.bridge.decisions, resources)
+
+
+def _resource(station: Station) -> dict[str, object]:
+    """How utilisation counts `station`: ∫ min(jobs in service, limit) dt / (units × time); limit None
+    (parallel): every job counts."""
+    units = station.capacity or 1
+    return {"discipline": station.discipline, "units": units,
+            "limit": None if station.discipline == "parallel" else units}
+
+
+def _utilisation(station: Station, end: float) -> float:
+    """Station.utilisation up to `end`, with the busy time since a shared or time-varying station's
+    last update added (it accounts busy time at its updates only; fixed stations count to `end`)."""
+    value = station.utilisation(end)
+    last = station._last
+    if station._fixed or end <= last or end <= 0:
+        return value
+    units = station.capacity or 1
+    busy = min(len(station._active), units) if station._shared else station._in_service
+    return value + busy * (end - last) / (units * end)
