@@ -118,9 +118,11 @@ CHROME_LIMIT = 1_000_000
 
 
 def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True,
-                  provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  provenance: Mapping[str, Any] | None = None,
+                  gantt_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write every output into `out` (trace.csv/trace.json only with `traces`; `provenance` and the
-    :func:`versions` under the key ``provenance`` of summary.json); returns the summary.
+    :func:`versions` under the key ``provenance`` of summary.json; `gantt_options`: plot_gantt's
+    ``resources`` and ``window``); returns the summary.
 
     A streamed trace (:class:`mecsim.trace.TraceStream`, what ``mecsim run`` records into) is closed
     into its own file; a CSV one of at most :data:`CHROME_LIMIT` activities is then read back and
@@ -162,7 +164,8 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
             with atomic_write(out / name, "w", encoding="utf-8", newline="") as handle:
                 handle.writelines(text)
     if gantt and activities is not None:
-        plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}")
+        plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}",
+                   **(gantt_options or {}))
     if traces or gantt:
         summary["trace"] = info
     summary["peak_rss_mib"] = peak_rss_mib()
