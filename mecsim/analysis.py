@@ -301,8 +301,10 @@ def _metrics(run: Run, parts: Sequence[Breakdown]) -> dict[str, float]:
                     "latency_p95_s": float(np.percentile(lat, 95)), "latency_max_s": float(lat.max())})
         for stage in STAGES:
             row[f"{stage}_mean_s"] = math.fsum(p.stages[stage] for p in parts) / len(parts)
-    for res, util in over_time(run, 1)[1].items():
-        row[f"utilisation {res}"] = float(util[0])
+    util = over_time(run, 1)[1]
+    names = set(util) | set(run.summary.get("resources") or {}) - {"device_cpu"}
+    for res in sorted(names, key=natural_key):     # a resource nothing used is idle, not unknown
+        row[f"utilisation {res}"] = float(util[res][0]) if res in util else 0.0
     return row
 
 

@@ -491,15 +491,15 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
     n_resources = len({str(act[4]) for act in rows})
     shown = _gantt_resources(rows, resources, max_resources)
     left_out = n_resources - len(shown) if not resources else 0
-    waits = {str(act[4]) for act in rows if act[3] not in SERVICE_KINDS}
+    present = {(str(act[4]), act[3] not in SERVICE_KINDS) for act in rows}
     labels: list[str] = []
     row_of: dict[tuple[str, bool], int] = {}
     for res in shown:
-        row_of[(res, False)] = len(labels)
-        labels.append(res)
-        if res in waits:
-            row_of[(res, True)] = len(labels)
-            labels.append(f"{res} (waiting)")
+        # a service row unless the resource only waits (a device's dependency waits), a waiting row if any
+        for waiting, needed in ((False, (res, True) not in present), (True, False)):
+            if needed or (res, waiting) in present:
+                row_of[(res, waiting)] = len(labels)
+                labels.append(f"{res} (waiting)" if waiting else res)
 
     # Group bars by (row, kind): one broken_barh call per group instead of one patch call per bar.
     groups: dict[tuple[int, str], list[tuple[float, float]]] = {}
@@ -526,8 +526,8 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
     ax.set_xlabel("time (s)")
     ax.grid(axis="x", linewidth=0.5, alpha=0.5)
 
-    present = {kind for _, kind in groups}
-    order = [k for k in KINDS if k in present] + sorted(present.difference(KINDS))
+    kinds = {kind for _, kind in groups}
+    order = [k for k in KINDS if k in kinds] + sorted(kinds.difference(KINDS))
     if order:
         handles = [Patch(facecolor=_KIND_COLORS.get(k, _OTHER_COLOR), label=k) for k in order]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
