@@ -281,11 +281,12 @@ def _resource(station: Station) -> dict[str, object]:
 
 
 def _utilisation(station: Station, end: float) -> float:
-    """Station.utilisation up to `end`, with the busy time since a shared or time-varying station's
-    last update added (it accounts busy time at its updates only; fixed stations count to `end`)."""
+    """Station.utilisation up to `end`, with the busy time since the last update of a station on the
+    general (integrating) path added: it accounts busy time at its updates only, while fixed stations
+    and sharing pools count up to `end`. (This belongs in Station.utilisation.)"""
     value = station.utilisation(end)
     last = station._last
-    if station._fixed or end <= last or end <= 0:
+    if station._fixed or station._pool is not None or end <= last or end <= 0:
         return value
     units = station.capacity or 1
     busy = min(len(station._active), units) if station._shared else station._in_service
