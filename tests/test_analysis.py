@@ -38,15 +38,7 @@ def test_stages_sum_to_each_latency(name, tmp_path_factory):
             assert all(a in preds[b] for a, b in zip(part.path, part.path[1:])), part.path
 
 
-# main's virtual clock for fdma stations (6b4e0ea) merged with issue16a's trace: summary.json's fdma uplink
-# utilisation no longer equals the trace's (tests/test_run_outputs.py fails the same way); strict, so the
-# fix shows here
-_FDMA_MISMATCH = pytest.mark.xfail(reason="fdma busy time of summary.json != trace after merging main", strict=True)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_FDMA_MISMATCH)
-                                  if n in ("quickstart", "scale/devices_1000", "scale/devices_10000") else n
-                                  for n in DAG])
+@pytest.mark.parametrize("name", DAG)
 def test_utilisation_from_the_report_equals_the_summary(name, tmp_path_factory):
     run = load_run(_run(name, tmp_path_factory))
     util = run.summary["utilisation"]
@@ -54,7 +46,7 @@ def test_utilisation_from_the_report_equals_the_summary(name, tmp_path_factory):
     for res in run.summary["resources"]:
         if res != "device_cpu":
             assert whole.get(res, np.zeros(1))[0] == pytest.approx(util[res], abs=1e-6), res
-    cpus = [v[0] for r, v in whole.items() if r.endswith("/cpu")]
+    cpus = [v[0] for r, v in whole.items() if r.startswith("device") and r.endswith("/cpu")]
     count = run.summary["resources"]["device_cpu"]["count"]
     assert sum(cpus) / count == pytest.approx(util["device_cpu_mean"], rel=1e-9, abs=1e-12)
     # bins split the same busy time: their mean is the whole run's utilisation
