@@ -414,16 +414,24 @@ def _plot_stages(runs: Sequence[tuple[str, Sequence[Breakdown]]], path: Path) ->
     save_png(fig, path)
 
 
-def write_report(folders: Sequence[str | Path], out: str | Path, *, bins: int = 60,
+def write_report(folders: Sequence[str | Path], out: str | Path, *, bins: int = 60, force: bool = False,
                  gantt_resources: Sequence[str] | None = None,
                  gantt_window: tuple[float, float] | None = None) -> Path:
     """Tables (CSV, and report.md) and figures (PNG) of one run or, given several, of each run in a
-    subfolder named by its label plus compare.csv/compare.md and one CDF and stage figure for all."""
+    subfolder named by its label plus compare.csv/compare.md and one CDF and stage figure for all.
+
+    `out` must be new or empty (`force`: replace an earlier report); everything is written into a
+    staging folder that becomes `out` only when complete, as a run's outputs are."""
+    from mecsim.outputs import check_out, run_folder
+    check_out(Path(out), force, "report.md")
     runs = load_runs(folders)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"report: --out must be a folder, got the file {out}")
-    out.mkdir(parents=True, exist_ok=True)
+    with run_folder(out, force, "report.md") as stage:
+        _write_report(runs, stage, bins, gantt_resources, gantt_window)
+    return Path(out)
+
+
+def _write_report(runs: Sequence[Run], out: Path, bins: int, gantt_resources: Sequence[str] | None,
+                  gantt_window: tuple[float, float] | None) -> None:
     parts = [(run.label, breakdowns(run)) for run in runs]
     md = [f"# mecsim report\n\nruns: {', '.join(str(run.folder) for run in runs)}\n"]
     for run, (label, these) in zip(runs, parts):
@@ -462,5 +470,4 @@ def write_report(folders: Sequence[str | Path], out: str | Path, *, bins: int = 
     _plot_cdf(parts, out / "latency_cdf.png")
     _plot_stages(parts, out / "stages.png")
     atomic_write_text(out / "report.md", "\n".join(md))
-    return out
 

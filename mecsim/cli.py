@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="tables and figures of one run, or of several side by side (A/B)")
     rep.add_argument("runs", nargs="+", metavar="OUT", help="run folders (what mecsim run --out wrote)")
     rep.add_argument("--out", default=None, help="report folder (default: FIRST_OUT/report)")
+    rep.add_argument("--force", action="store_true", help="replace an earlier report's --out folder as a whole")
     rep.add_argument("--bins", type=positive_int, default=60, help="time bins of the over-time tables (default 60)")
     _gantt_arguments(rep)
     rep.add_argument("--quiet", action="store_true")
@@ -143,7 +144,7 @@ def _gantt_options(args: argparse.Namespace) -> dict:
 def _report(args: argparse.Namespace) -> int:
     from mecsim.analysis import write_report
     options = _gantt_options(args)
-    out = write_report(args.runs, args.out or Path(args.runs[0]) / "report", bins=args.bins,
+    out = write_report(args.runs, args.out or Path(args.runs[0]) / "report", bins=args.bins, force=args.force,
                        gantt_resources=options.get("resources"), gantt_window=options.get("window"))
     if not args.quiet:
         print(f"report.md, tables (CSV) and figures (PNG) in {out}/")

@@ -59,30 +59,32 @@ def provenance(scenario: str | Path, overrides: Sequence[str], controller: str, 
             "seed": seed}
 
 
-def check_out(out: Path, force: bool) -> None:
+def check_out(out: Path, force: bool, marker: str = "summary.json") -> None:
     """Refuse an ``--out`` a run must not write into, before it simulates: a file, or (without `force`)
-    a folder that holds anything; `force` replaces only a run's folder (one with summary.json)."""
+    a folder that holds anything; `force` replaces only a run's folder (one with `marker`: summary.json,
+    report.md for ``mecsim report``)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: must be a folder, got a file: {out}")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ConfigError(f"--out: must be a new or empty folder, got {out}, which holds an earlier run. "
                               "Hint: --force replaces it as a whole, or choose another --out")
-        if not (out / "summary.json").is_file():
-            raise ConfigError(f"--out: --force replaces only a run's folder (one with summary.json), got {out}")
+        if not (out / marker).is_file():
+            owner = "report's" if marker == "report.md" else "run's"
+            raise ConfigError(f"--out: --force replaces only a {owner} folder (one with {marker}), got {out}")
     parent = next(p for p in out.absolute().parents if p.exists())
     if not parent.is_dir():
         raise ConfigError(f"--out: its parent must be a folder, got a file: {parent}")
 
 
 @contextlib.contextmanager
-def run_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
+def run_folder(out: str | Path, force: bool = False, marker: str = "summary.json") -> Iterator[Path]:
     """Check `out` (:func:`check_out`), then yield a staging folder beside it; when the block succeeds
     the staging folder is renamed to `out`, with `force` after moving an earlier run's folder aside
     (two renames: a reader sees the old run, no folder, or the new run, never a mix). If the block
     fails nothing changes."""
     out = Path(out)
-    check_out(out, force)
+    check_out(out, force, marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = out.parent / f".{out.name}.{secrets.token_hex(6)}.stage"
     stage.mkdir()

@@ -134,6 +134,16 @@ def test_report_errors_are_one_line(ab, tmp_path, capsys):
     assert main(["report", str(ab / "heft"), "--gantt-window", "5:1"]) == 2
     assert main(["report", str(ab / "heft"), "--out", str(tmp_path / "g"), "--gantt-resources", "nope*"]) == 2
     assert "must match a resource" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()     # a report that fails writes nothing
+
+
+def test_a_report_replaces_an_earlier_one_only_with_force(ab, tmp_path, capsys):
+    out = str(tmp_path / "r")
+    assert main(["report", str(ab / "heft"), str(ab / "local"), "--out", out, "--quiet"]) == 0
+    assert main(["report", str(ab / "heft"), "--out", out, "--quiet"]) == 2
+    assert "new or empty folder" in capsys.readouterr().err
+    assert main(["report", str(ab / "heft"), "--out", out, "--quiet", "--force"]) == 0
+    assert not (tmp_path / "r" / "compare.csv").exists() and not (tmp_path / "r" / "local").exists()
 
 
 def test_gantt_picks_the_busiest_and_selects_by_pattern_and_window(tmp_path, monkeypatch):
