@@ -1,4 +1,4 @@
-"""The ``mecsim`` command: run | validate | controllers | train | eval | sweep.
+"""The ``mecsim`` command: run | validate | controllers | train | eval | sweep | report.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2, an
 exception in a controller's own code included (``--debug`` prints its traceback instead); a run's
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="replace an earlier run's --out folder as a whole (only once this run has finished)")
     run.add_argument("--gantt", action="store_true", help="also draw gantt.png")
+    _gantt_arguments(run)
     run.add_argument("--no-trace", action="store_true", help="record no trace, write no trace.csv/trace.json (faster)")
     run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default="csv",
                      help="the file the trace streams into while running, in batches (memory stays flat): "
@@ -102,13 +103,59 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--metrics", default=None, help="comma-separated summary columns for table.md")
     sw.add_argument("--out", required=True, help="folder for runs.csv, table.md and runs/ (the cache)")
     sw.add_argument("--quiet", action="store_true")
+    rep = sub.add_parser("report", parents=[common],
+                         help="tables and figures of one run, or of several side by side (A/B)")
+    rep.add_argument("runs", nargs="+", metavar="OUT", help="run folders (what mecsim run --out wrote)")
+    rep.add_argument("--out", default=None, help="report folder (default: FIRST_OUT/report)")
+    rep.add_argument("--force", action="store_true", help="replace an earlier report's --out folder as a whole")
+    rep.add_argument("--bins", type=positive_int, default=60, help="time bins of the over-time tables (default 60)")
+    _gantt_arguments(rep)
+    rep.add_argument("--quiet", action="store_true")
     return parser
+
+
+def _gantt_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gantt-resources", default=None, metavar="PATTERNS",
+                        help="comma-separated resource names or globs for the Gantt chart, e.g. 'mec*,ap0/*' "
+                             "(default: the 40 busiest)")
+    parser.add_argument("--gantt-window", default=None, metavar="START:END",
+                        help="the Gantt chart's time window in seconds, e.g. 10:20 (default: the whole run)")
+
+
+def _gantt_options(args: argparse.Namespace) -> dict:
+    """plot_gantt's resources and window from --gantt-resources/--gantt-window (checked before running)."""
+    options: dict = {}
+    if args.gantt_resources is not None:
+        patterns = [p for p in args.gantt_resources.split(",") if p]
+        if not patterns:
+            raise ConfigError(f"--gantt-resources: must name at least one resource or glob, got {args.gantt_resources!r}")
+        options["resources"] = patterns
+    if args.gantt_window is not None:
+        try:
+            start, end = (float(v) for v in args.gantt_window.split(":"))
+        except ValueError:
+            raise ConfigError(f"--gantt-window: must be START:END in seconds, got {args.gantt_window!r}") from None
+        if not end > start >= 0:
+            raise ConfigError(f"--gantt-window: must have 0 <= START < END, got {args.gantt_window!r}")
+        options["window"] = (start, end)
+    return options
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mecsim.analysis import write_report
+    options = _gantt_options(args)
+    out = write_report(args.runs, args.out or Path(args.runs[0]) / "report", bins=args.bins, force=args.force,
+                       gantt_resources=options.get("resources"), gantt_window=options.get("window"))
+    if not args.quiet:
+        print(f"report.md, tables (CSV) and figures (PNG) in {out}/")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from mecsim.outputs import format_summary, provenance, run_folder, write_outputs
     from mecsim.runner import prepare
 
+    gantt_options = _gantt_options(args)
     run = prepare(args.scenario, args.overrides, args.controller, args.seed)
     # the trace streams to disk unless it is off (--gantt alone keeps it in memory) or the system cannot
     stream = None if args.no_trace or not run.system.streams_trace else args.trace_stream
@@ -123,7 +170,8 @@ def _run(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError(f"--trace-stream {exc}") from None
         result = run.simulation(trace).run(progress=not args.quiet)
-        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace, provenance=origin)
+        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace, provenance=origin,
+                      gantt_options=gantt_options)
     if not args.quiet:
         print(format_summary(result))
         print(f"outputs in {out}/")
@@ -239,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "validate": _validate, "controllers": _controllers,
-                "train": _train, "eval": _eval, "sweep": _sweep}[args.command](args)
+                "train": _train, "eval": _eval, "sweep": _sweep, "report": _report}[args.command](args)
     except MecsimError as exc:
         if args.debug:
             traceback.print_exception(exc)

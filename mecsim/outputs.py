@@ -59,30 +59,32 @@ def provenance(scenario: str | Path, overrides: Sequence[str], controller: str, 
             "seed": seed}
 
 
-def check_out(out: Path, force: bool) -> None:
+def check_out(out: Path, force: bool, marker: str = "summary.json") -> None:
     """Refuse an ``--out`` a run must not write into, before it simulates: a file, or (without `force`)
-    a folder that holds anything; `force` replaces only a run's folder (one with summary.json)."""
+    a folder that holds anything; `force` replaces only a run's folder (one with `marker`: summary.json,
+    report.md for ``mecsim report``)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: must be a folder, got a file: {out}")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ConfigError(f"--out: must be a new or empty folder, got {out}, which holds an earlier run. "
                               "Hint: --force replaces it as a whole, or choose another --out")
-        if not (out / "summary.json").is_file():
-            raise ConfigError(f"--out: --force replaces only a run's folder (one with summary.json), got {out}")
+        if not (out / marker).is_file():
+            owner = "report's" if marker == "report.md" else "run's"
+            raise ConfigError(f"--out: --force replaces only a {owner} folder (one with {marker}), got {out}")
     parent = next(p for p in out.absolute().parents if p.exists())
     if not parent.is_dir():
         raise ConfigError(f"--out: its parent must be a folder, got a file: {parent}")
 
 
 @contextlib.contextmanager
-def run_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
+def run_folder(out: str | Path, force: bool = False, marker: str = "summary.json") -> Iterator[Path]:
     """Check `out` (:func:`check_out`), then yield a staging folder beside it; when the block succeeds
     the staging folder is renamed to `out`, with `force` after moving an earlier run's folder aside
     (two renames: a reader sees the old run, no folder, or the new run, never a mix). If the block
     fails nothing changes."""
     out = Path(out)
-    check_out(out, force)
+    check_out(out, force, marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = out.parent / f".{out.name}.{secrets.token_hex(6)}.stage"
     stage.mkdir()
@@ -118,9 +120,11 @@ CHROME_LIMIT = 1_000_000
 
 
 def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True,
-                  provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  provenance: Mapping[str, Any] | None = None,
+                  gantt_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write every output into `out` (trace.csv/trace.json only with `traces`; `provenance` and the
-    :func:`versions` under the key ``provenance`` of summary.json); returns the summary.
+    :func:`versions` under the key ``provenance`` of summary.json; `gantt_options`: plot_gantt's
+    ``resources`` and ``window``); returns the summary.
 
     A streamed trace (:class:`mecsim.trace.TraceStream`, what ``mecsim run`` records into) is closed
     into its own file; a CSV one of at most :data:`CHROME_LIMIT` activities is then read back and
@@ -162,7 +166,8 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
             with atomic_write(out / name, "w", encoding="utf-8", newline="") as handle:
                 handle.writelines(text)
     if gantt and activities is not None:
-        plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}")
+        plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}",
+                   **(gantt_options or {}))
     if traces or gantt:
         summary["trace"] = info
     summary["peak_rss_mib"] = peak_rss_mib()

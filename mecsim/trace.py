@@ -14,6 +14,7 @@ ended), not the canonical order: sorting a file too big for memory is left to th
 from __future__ import annotations
 
 import csv
+import fnmatch
 import heapq
 import json
 import math
@@ -23,6 +24,7 @@ from functools import partial
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
+from mecsim.errors import ConfigError
 from mecsim.fileio import atomic_write, publish, temp_beside
 from mecsim.naming import natural_key
 from mecsim.plotting import figure, save_png
@@ -447,34 +449,67 @@ def _gantt_title(title: str, n_activities: int, n_resources: int, left_out: int)
     return heading
 
 
-def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title: str = "",
-               max_resources: int = 40) -> None:
-    """PNG Gantt chart: a row per resource (first ``max_resources`` in natural order), bars by kind.
+def _gantt_resources(rows: Sequence[Activity], patterns: Sequence[str] | None, max_resources: int) -> list[str]:
+    """The resources to draw: those matching `patterns` (names or globs), else the busiest by service
+    seconds, so the servers of a run with 1,000 devices are not left out; capped at `max_resources`."""
+    names = {str(act[4]) for act in rows}
+    if patterns:
+        names = {r for r in names if any(fnmatch.fnmatchcase(r, p) for p in patterns)}
+        if not names:
+            raise ConfigError(f"gantt resources: must match a resource of the trace, got {','.join(patterns)}")
+    busy = dict.fromkeys(names, 0.0)
+    for act in rows:
+        if act[3] in SERVICE_KINDS and str(act[4]) in busy:
+            busy[str(act[4])] += float(act[6]) - float(act[5])
+    chosen = sorted(busy, key=lambda r: (-busy[r], natural_key(r)))[:max_resources]
+    return sorted(chosen, key=natural_key)
 
-    Uses the Agg canvas directly, never pyplot, so it needs no display and touches no global
-    matplotlib state that other code may rely on.
+
+def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title: str = "",
+               max_resources: int = 40, resources: Sequence[str] | None = None,
+               window: tuple[float, float] | None = None) -> None:
+    """PNG Gantt chart: per resource a row of service bars and, under it when there are any, a row of
+    its waiting (queue, dependency wait, propagation), so waiting never hides service; bars by kind.
+
+    `resources`: names or glob patterns (default: the ``max_resources`` busiest); `window`: (start_s,
+    end_s), only activities overlapping it, clipped to it. Uses the Agg canvas directly, never
+    pyplot, so it needs no display and touches no global matplotlib state that other code may rely on.
     """
     if max_resources < 1:
         raise ValueError(f"max_resources: must be >= 1, got {max_resources!r}")
+    if window is not None and not window[1] > window[0]:
+        raise ConfigError(f"gantt window: end must be > start, got {window[0]!r}:{window[1]!r}")
     from matplotlib.patches import Patch
 
     rows = canonical(activities)
     for act in rows:
         _check_duration(act)
-    resources = sorted({str(act[4]) for act in rows}, key=natural_key)
-    shown = resources[:max_resources]
-    left_out = len(resources) - len(shown)
-    row_of = {res: i for i, res in enumerate(shown)}
+    if window is not None:
+        lo, hi = window
+        rows = [act._replace(start_s=max(act[5], lo), end_s=min(act[6], hi)) for act in rows
+                if act[6] >= lo and act[5] <= hi]
+    n_resources = len({str(act[4]) for act in rows})
+    shown = _gantt_resources(rows, resources, max_resources)
+    left_out = n_resources - len(shown) if not resources else 0
+    present = {(str(act[4]), act[3] not in SERVICE_KINDS) for act in rows}
+    labels: list[str] = []
+    row_of: dict[tuple[str, bool], int] = {}
+    for res in shown:
+        # a service row unless the resource only waits (a device's dependency waits), a waiting row if any
+        for waiting, needed in ((False, (res, True) not in present), (True, False)):
+            if needed or (res, waiting) in present:
+                row_of[(res, waiting)] = len(labels)
+                labels.append(f"{res} (waiting)" if waiting else res)
 
     # Group bars by (row, kind): one broken_barh call per group instead of one patch call per bar.
     groups: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for act in rows:
-        row = row_of.get(str(act[4]))
+        row = row_of.get((str(act[4]), act[3] not in SERVICE_KINDS))
         if row is not None:
             start = float(act[5])
             groups.setdefault((row, str(act[3])), []).append((start, float(act[6]) - start))
 
-    fig = figure(12.0, max(2.5, 0.3 * len(shown) + 1.5), dpi=100)
+    fig = figure(12.0, max(2.5, 0.3 * len(labels) + 1.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     for (row, kind), spans in sorted(groups.items()):
         color = _KIND_COLORS.get(kind, _OTHER_COLOR)
@@ -483,19 +518,21 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
         instants = [start for start, width in spans if width == 0.0]
         if instants:
             ax.vlines(instants, row - 0.4, row + 0.4, colors=color, linewidth=1.0)
-    ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels(shown, fontsize=7)
-    ax.set_ylim(len(shown) - 0.5 if shown else 0.5, -0.5)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_ylim(len(labels) - 0.5 if labels else 0.5, -0.5)
+    if window is not None:
+        ax.set_xlim(*window)
     ax.set_xlabel("time (s)")
     ax.grid(axis="x", linewidth=0.5, alpha=0.5)
 
-    present = {kind for _, kind in groups}
-    order = [k for k in KINDS if k in present] + sorted(present.difference(KINDS))
+    kinds = {kind for _, kind in groups}
+    order = [k for k in KINDS if k in kinds] + sorted(kinds.difference(KINDS))
     if order:
         handles = [Patch(facecolor=_KIND_COLORS.get(k, _OTHER_COLOR), label=k) for k in order]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
                   frameon=False)
-    ax.set_title(_gantt_title(title, len(rows), len(resources), left_out))
+    ax.set_title(_gantt_title(title, len(rows), n_resources, left_out))
     fig.tight_layout()
 
     save_png(fig, path)
