@@ -10,9 +10,11 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
-from typing import Any, Final, Iterable, Literal, Sequence, TypeVar, overload
+import warnings
+from typing import Any, Final, Iterable, Literal, Mapping, Sequence, TypeVar, overload
 
-from mecsim.errors import ConfigError
+from mecsim.errors import ConfigError, PlausibilityWarning
+from mecsim.scenario import plausibility
 from mecsim.scenario.source import Document, show
 
 __all__ = ["MISSING", "REQUIRED", "Node", "bounds_text", "must", "number_text", "suggest"]
@@ -164,6 +166,7 @@ class Node:
             return self
         if not isinstance(value, dict):
             raise self.error(f"must be a mapping, got {show(value)}")
+        self._doc.allowed[self._path] = keys
         allowed = ", ".join(sorted(keys)) or "none"
         for key in value:
             if key in keys:
@@ -174,6 +177,25 @@ class Node:
             hint = f", did you mean {close!r}?" if close else ""
             raise self.error(f"unknown key{hint} (allowed: {allowed})", key)
         return self
+
+    def variant(self, key: builtins.str, variants: Mapping[builtins.str, Sequence[builtins.str]],
+                default: Any = REQUIRED, *, common: Sequence[builtins.str] = ()) -> builtins.str:
+        """Read the model named at `key` and allow only its keys (plus `key` and `common`).
+
+        The one rule for every mapping whose keys depend on a model: a key that only another model
+        uses is an error naming the chosen model, never silently ignored.
+        """
+        chosen = self.str(key, default, choices=tuple(variants))
+        own = (key, *common, *variants[chosen])
+        if isinstance(self._value, dict):
+            for name in self._value:
+                users = [model for model, keys in variants.items() if name in keys and name not in own]
+                if users:
+                    listed = ", ".join(sorted(own))
+                    raise self.error(f"is not used by {key} {chosen!r}, only by "
+                                     f"{', '.join(map(repr, users))} (allowed: {listed})", name)
+        self.allow(*own)
+        return chosen
 
     def has(self, key: builtins.str) -> builtins.bool:
         return isinstance(self._value, dict) and key in self._value
@@ -195,9 +217,16 @@ class Node:
     def _at(self, key: Key) -> "Node":
         return self if key is None else self.child(key)
 
+    def _plausible(self, value: Number) -> None:
+        """Warn when a legal value is far outside its unit's physical range (mecsim.scenario.plausibility)."""
+        text = plausibility.message(self._path, value)
+        if text is not None:
+            warnings.warn(PlausibilityWarning(builtins.str(self.error(text))), stacklevel=4)
+
     def _default(self, default: Any) -> Any:
         if default is REQUIRED:
             raise self.error("is required")
+        self._doc.defaults.setdefault(self._path, default)
         return default
 
     @overload
@@ -218,6 +247,7 @@ class Node:
             if isinstance(value, builtins.float) and value.is_integer() and abs(value) < 1e18:
                 hint = f". Hint: write {builtins.int(value)}, without a decimal point or exponent"
             raise node.error(f"must be an integer{bounds_text(min, max)}, got {show(value)}{hint}")
+        node._plausible(value)
         return value
 
     @overload
@@ -248,6 +278,7 @@ class Node:
             what = "a number" + bounds_text(min, max, min_open=min_open, max_open=max_open)
             what += " or null" if allow_none else ""
             raise node.error(f"must be {what}, got {show(value)}{_quoted_number_hint(value)}")
+        node._plausible(x)
         return x
 
     @overload

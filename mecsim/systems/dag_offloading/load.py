@@ -24,6 +24,17 @@ from mecsim.workload.gv import AttributeMap
 
 __all__ = ["load"]
 
+# The keys each model variant reads (besides the key naming the model): Node.variant rejects the rest.
+_MOBILITY = {"static": (), "random_waypoint": ("area", "speed_mps", "pause_s")}
+_RATE = {"fixed": ("bps",),
+         "shannon": ("bandwidth_hz", "tx_power_dbm", "noise_dbm", "noise_density_dbm_hz", "noise_figure_db",
+                     "pathloss", "fading")}
+_PATHLOSS = {"free_space": (), "log_distance": ("exponent", "reference_m"),
+             "3gpp_rma": ("condition", "h_bs", "h_ut", "street_width", "building_height")}
+_FADING = {"none": (), "rayleigh": ("coherence_s",)}
+_VMS = {"dedicated": ("vm_speed_hz",), "shared": ()}
+_ARRIVAL = {"back_to_back": (), "poisson": ("rate_hz",), "list": ("times_s",)}
+
 
 def load(doc: Document, base: Path) -> DagScenario:
     root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params",
@@ -71,8 +82,8 @@ def _cpu(node: Node, disciplines: Sequence[str] = CPU_DISCIPLINES) -> CpuSpec:
 def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
     node.allow("count", "cpu", "position", "mobility", "access_point")
     pos = node.mapping("position", default={}).allow("x", "y")
-    mob = node.mapping("mobility", default={}).allow("model", "area", "speed_mps", "pause_s")
-    model = mob.str("model", "static", choices=("static", "random_waypoint"))
+    mob = node.mapping("mobility", default={})
+    model = mob.variant("model", _MOBILITY, "static")
     area = ((0.0, 0.0), (1000.0, 1000.0))
     speed = (1.0, 2.0)
     if model == "random_waypoint":
@@ -95,20 +106,16 @@ def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
 
 
 def _rate(node: Node) -> RateSpec:
-    model = node.str("model", choices=("fixed", "shannon"))
-    if model == "fixed":
-        node.allow("model", "bps")
+    if node.variant("model", _RATE) == "fixed":
         return RateSpec("fixed", bps=node.float("bps", min=0, min_open=True))
-    node.allow("model", "bandwidth_hz", "tx_power_dbm", "noise_dbm", "noise_density_dbm_hz",
-               "noise_figure_db", "pathloss", "fading")
-    pl = node.mapping("pathloss").allow("model", "frequency_hz", "exponent", "reference_m", "condition",
-                                         "h_bs", "h_ut", "street_width", "building_height")
-    pl_model = pl.str("model", choices=("free_space", "log_distance", "3gpp_rma"))
+    pl = node.mapping("pathloss")
+    pl_model = pl.variant("model", _PATHLOSS, common=("frequency_hz",))
     freq = pl.float("frequency_hz", min=0, min_open=True)
     if pl_model == "3gpp_rma":
         must(0.5e9 <= freq <= 30e9, pl, "frequency_hz",
              f"must be in [5e8, 3e10] Hz for 3gpp_rma (TR 38.901), got {freq:g}. Hint: the unit is Hz, not GHz")
-    fad = node.mapping("fading", default={}).allow("model", "coherence_s")
+    fad = node.mapping("fading", default={})
+    fad_model = fad.variant("model", _FADING, "none")
     return RateSpec(
         "shannon",
         bandwidth_hz=node.float("bandwidth_hz", min=0, min_open=True),
@@ -125,7 +132,7 @@ def _rate(node: Node) -> RateSpec:
             h_ut=pl.float("h_ut", 1.5, min=0, min_open=True),
             street_width=pl.float("street_width", 20.0, min=0, min_open=True),
             building_height=pl.float("building_height", 5.0, min=0, min_open=True)),
-        fading=FadingSpec(fad.str("model", "none", choices=("none", "rayleigh")),
+        fading=FadingSpec(fad_model,
                           fad.float("coherence_s", 0.01, min=0, min_open=True)),
     )
 
@@ -144,15 +151,15 @@ def _access_point(node: Node) -> AccessPointSpec:
 
 
 def _server(node: Node, ap_names: list[str]) -> ServerSpec:
-    node.allow("name", "access_point", "cores", "speed_hz", "discipline", "vms", "vm_speed_hz",
-               "memory_bytes", "memory_policy")
+    vms = node.variant("vms", _VMS, "dedicated", common=("name", "access_point", "cores", "speed_hz",
+                                                         "discipline", "memory_bytes", "memory_policy"))
     return ServerSpec(
         name=node.str("name"),
         access_point=node.str("access_point", ap_names[0], choices=ap_names),
         cores=node.int("cores", 1, min=1),
         speed_hz=node.float("speed_hz", min=0, min_open=True),
         discipline=node.str("discipline", "fifo", choices=CPU_DISCIPLINES),
-        vms=node.str("vms", "dedicated", choices=("dedicated", "shared")),
+        vms=vms,
         vm_speed_hz=node.float("vm_speed_hz", None, min=0, min_open=True, allow_none=True),
         memory_bytes=node.float("memory_bytes", None, min=0, min_open=True, allow_none=True),
         memory_policy=node.str("memory_policy", "wait", choices=("wait", "drop")),
@@ -233,8 +240,8 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
             raise gen.error(message, key if gen.has(key) else None) from None
         source = DagSource("generate", generator=params, count=gen.int("count", 100, min=1),
                            attributes=attributes)
-    arr = node.mapping("arrival", default={}).allow("process", "rate_hz", "times_s")
-    process = arr.str("process", "back_to_back", choices=("back_to_back", "poisson", "list"))
+    arr = node.mapping("arrival", default={})
+    process = arr.variant("process", _ARRIVAL, "back_to_back")
     arrival = ArrivalSpec(
         process,
         rate_hz=arr.float("rate_hz", min=0, min_open=True) if process == "poisson" else None,
