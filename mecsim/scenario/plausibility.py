@@ -25,13 +25,14 @@ class Range:
 _BANDWIDTH = Range(1e3, None, "the unit is Hz, e.g. 10 MHz is 1e7")
 _CPU = Range(1e6, None, "the unit is cycles/s (Hz), e.g. 2 GHz is 2e9")
 _CARRIER = Range(1e6, None, "the unit is Hz, e.g. 2.4 GHz is 2.4e9")
+_FLOPS = Range(1e6, None, "the unit is FLOP/s, e.g. 10 GFLOPS is 1e10")
 _RATE = Range(1e3, None, "the unit is bit/s, e.g. 10 Mbit/s is 1e7")
 _DISTANCE = Range(None, 1e6, "the unit is m, e.g. 2 km is 2000")
 _COUNT = Range(None, 1e7, "a run this large is unlikely to finish; check the exponent")
 
 RANGES: Mapping[str, Range] = {
     "bandwidth_hz": _BANDWIDTH,
-    "speed_hz": _CPU, "vm_speed_hz": _CPU,
+    "speed_hz": _CPU, "vm_speed_hz": _CPU, "flops": _FLOPS,
     "frequency_hz": _CARRIER,
     "bps": _RATE, "rate_bps": _RATE,
     "distance_m": _DISTANCE, "reference_m": _DISTANCE, "position": _DISTANCE, "area": _DISTANCE,
