@@ -134,3 +134,12 @@ def test_validate_show_prints_overrides_and_defaults_but_no_unused_model_keys(tm
     assert shown["servers"][0]["cores"] == 3
     assert shown["servers"][0]["vms"] == "dedicated" and shown["workload"]["arrival"]["process"] == "back_to_back"
     assert "rate_hz" not in shown["workload"]["arrival"] and "pause_s" not in shown["devices"].get("mobility", {})
+
+
+def test_sweep_strict_refuses_an_implausible_grid_value_before_running(tmp_path: Path, capsys) -> None:
+    path = _file(tmp_path, {})
+    out = tmp_path / "sweep"
+    assert main(["sweep", path, "--grid", "devices.cpu.speed_hz=4", "--strict", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--grid devices.cpu.speed_hz=4" in err[0] and "implausibly small" in err[0], err
+    assert not (out / "runs.csv").exists()
