@@ -1,4 +1,4 @@
-"""The ``mecsim`` command: run | validate | controllers | train | eval | sweep.
+"""The ``mecsim`` command: run | validate | schema | controllers | train | eval | sweep.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2, an
 exception in a controller's own code included (``--debug`` prints its traceback instead); a run's
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     val.add_argument("--show", action="store_true",
                      help="print the resolved scenario (after --set and defaults) as YAML")
+    sch = sub.add_parser("schema", parents=[common],
+                         help="print the JSON Schema (draft 2020-12) of a system's scenario files, for editors")
+    sch.add_argument("--system", default="dag_offloading", help="a system's name (default: dag_offloading)")
     sub.add_parser("controllers", parents=[common], help="list the registered controllers: systems, trainable, description")
     tr = sub.add_parser("train", parents=[common], help="train a learned controller on a scenario's training tasks")
     tr.add_argument("scenario")
@@ -152,6 +155,20 @@ def _validate(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
         return 0
     print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name})")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from mecsim.scenario.checks import suggest
+    from mecsim.scenario.reference import schema, systems
+    names = systems()
+    if args.system not in names:
+        close = suggest(args.system, names)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise ConfigError(f"--system: must be one of {', '.join(names)}, got {args.system!r}{hint}")
+    print(json.dumps(schema(args.system), indent=2))
     return 0
 
 
@@ -261,7 +278,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"run": _run, "validate": _validate, "controllers": _controllers,
+    command = {"run": _run, "validate": _validate, "schema": _schema, "controllers": _controllers,
                "train": _train, "eval": _eval, "sweep": _sweep}[args.command]
     try:
         with warnings.catch_warnings():

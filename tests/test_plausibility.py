@@ -23,7 +23,7 @@ def _with_uplink(rate: dict) -> dict:
     return {"access_points": [ap]}
 
 
-@pytest.mark.parametrize("extra, key, model", [
+UNUSED_MODEL_KEYS = [   # (extra of BASE, path, chosen model); tests/test_scenario_reference.py reuses them
     (_with_uplink(deep_merge(SHANNON, {"pathloss": {"model": "3gpp_rma", "exponent": 3.0}})),
      "access_points[0].uplink.rate.pathloss.exponent", "'3gpp_rma'"),
     (_with_uplink(deep_merge(SHANNON, {"pathloss": {"h_bs": 30.0}})),
@@ -38,7 +38,10 @@ def _with_uplink(rate: dict) -> dict:
     ({"servers": [deep_merge(BASE["servers"][0], {"vms": "shared", "vm_speed_hz": 1e9})]},
      "servers[0].vm_speed_hz", "'shared'"),
     ({"devices": {"mobility": {"speed_mps": [1, 2]}}}, "devices.mobility.speed_mps", "'static'"),
-])
+]
+
+
+@pytest.mark.parametrize("extra, key, model", UNUSED_MODEL_KEYS)
 def test_a_key_of_another_model_is_rejected_naming_the_chosen_model(extra: dict, key: str, model: str) -> None:
     with pytest.raises(ConfigError) as excinfo:
         scenario(extra)

@@ -185,6 +185,7 @@ class Node:
         The one rule for every mapping whose keys depend on a model: a key that only another model
         uses is an error naming the chosen model, never silently ignored.
         """
+        self._doc.variants[self._path] = (key, variants, tuple(common), default)
         chosen = self.str(key, default, choices=tuple(variants))
         own = (key, *common, *variants[chosen])
         if isinstance(self._value, dict):
@@ -223,6 +224,10 @@ class Node:
         if text is not None:
             warnings.warn(PlausibilityWarning(builtins.str(self.error(text))), stacklevel=4)
 
+    def note(self, kind: builtins.str, default: Any, **checks: Any) -> None:
+        """Record that this path is read as `kind` with these checks (for mecsim.scenario.reference)."""
+        self._doc.reads.setdefault(self._path, {})[kind] = {"default": default, **checks}
+
     def _default(self, default: Any) -> Any:
         if default is REQUIRED:
             raise self.error("is required")
@@ -239,6 +244,7 @@ class Node:
             max: Number | None = None) -> Any:
         """An integer (true/false and 4.0 are not integers) within [min, max]."""
         node = self._at(key)
+        node.note("int", default, min=min, max=max)
         if not node.exists():
             return node._default(default)
         value = node.value
@@ -268,6 +274,8 @@ class Node:
               max_open: builtins.bool = False, allow_none: builtins.bool = False) -> Any:
         """A finite number (ints accepted) within the bounds; null too when `allow_none`."""
         node = self._at(key)
+        node.note("float", default, min=min, max=max, min_open=min_open, max_open=max_open,
+                  allow_none=allow_none)
         if not node.exists():
             return node._default(default)
         value = node.value
@@ -282,15 +290,21 @@ class Node:
         return x
 
     @overload
-    def str(self, key: Key, *, choices: Sequence[builtins.str] | None = ...) -> builtins.str: ...
+    def str(self, key: Key, *, choices: Sequence[builtins.str] | None = ...,
+            refers: builtins.str | None = ...) -> builtins.str: ...
     @overload
-    def str(self, key: Key, default: _D, *,
-            choices: Sequence[builtins.str] | None = ...) -> builtins.str | _D: ...
+    def str(self, key: Key, default: _D, *, choices: Sequence[builtins.str] | None = ...,
+            refers: builtins.str | None = ...) -> builtins.str | _D: ...
 
-    def str(self, key: Key, default: Any = REQUIRED, *,
-            choices: Sequence[builtins.str] | None = None) -> Any:
-        """A string, one of `choices` when given (a near miss gets a did-you-mean)."""
+    def str(self, key: Key, default: Any = REQUIRED, *, choices: Sequence[builtins.str] | None = None,
+            refers: builtins.str | None = None) -> Any:
+        """A string, one of `choices` when given (a near miss gets a did-you-mean).
+
+        `refers` says what the choices are when the file itself defines them (``access_points[].name``),
+        so the generated reference describes them rather than listing one file's names.
+        """
         node = self._at(key)
+        node.note("str", default, choices=None if choices is None or refers else tuple(choices), refers=refers)
         if not node.exists():
             return node._default(default)
         value = node.value
@@ -312,6 +326,7 @@ class Node:
 
     def bool(self, key: Key, default: Any = REQUIRED) -> Any:
         node = self._at(key)
+        node.note("bool", default)
         if not node.exists():
             return node._default(default)
         if not isinstance(node.value, builtins.bool):
@@ -322,6 +337,7 @@ class Node:
               min_len: builtins.int = 0) -> list["Node"]:
         """A list, as one child Node per item (each with its own path and line)."""
         node = self._at(key)
+        node.note("list", default, min_len=min_len)
         value = node.value
         if not node.exists():
             value = node._default(default)
@@ -333,6 +349,7 @@ class Node:
     def mapping(self, key: Key, default: Any = REQUIRED) -> "Node":
         """A mapping, as a Node; when absent, a Node over `default` (e.g. ``{}``)."""
         node = self._at(key)
+        node.note("mapping", default)
         if not node.exists():
             return Node(self._doc, node.path, node._default(default))
         if not isinstance(node.value, dict):
@@ -350,6 +367,7 @@ class Node:
                    min: Number | None = None) -> tuple[builtins.float, ...]:
         """A list of finite numbers (each >= min), of exactly `length` items when given."""
         node = self._at(key)
+        node.note("float_list", default, length=length, min=min)
         if not node.exists():
             return tuple(builtins.float(x) for x in node._default(default))
         value = node.value

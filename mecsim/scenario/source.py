@@ -54,6 +54,11 @@ class Document:
     # absent key took, and the keys each mapping allows (so a default of an unused model is left out).
     defaults: dict[tuple, Any] = field(default_factory=dict, compare=False, repr=False)
     allowed: dict[tuple, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # How each path was read (kind -> its checks: default, choices, bounds) and each model-choosing
+    # key's variant table, for the schema and reference generated from the loader (mecsim.scenario.reference).
+    reads: dict[tuple, dict[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+    variants: dict[tuple, tuple[str, Mapping[str, Sequence[str]], tuple[str, ...], Any]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def line(self, path: tuple) -> int | None:
         """The line of `path`, else of its nearest ancestor that has one (new keys from overrides)."""

@@ -33,6 +33,8 @@ _PATHLOSS = {"free_space": (), "log_distance": ("exponent", "reference_m"),
              "3gpp_rma": ("condition", "h_bs", "h_ut", "street_width", "building_height")}
 _FADING = {"none": (), "rayleigh": ("coherence_s",)}
 _VMS = {"dedicated": ("vm_speed_hz",), "shared": ()}
+_AP = "an access_points[].name"
+_ATTR = "a node attribute of the DAG files (generated DAGs: size, expect_size, alpha)"
 _ARRIVAL = {"back_to_back": (), "poisson": ("rate_hz",), "list": ("times_s",)}
 
 
@@ -94,7 +96,7 @@ def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
              f"must have x0 <= x1 and y0 <= y1, got {mob.child('area').value}")
         speed = mob.float_list("speed_mps", [1.0, 2.0], length=2, min=0)
         must(0 < speed[0] <= speed[1], mob, "speed_mps", f"must be [vmin, vmax] with 0 < vmin <= vmax, got {list(speed)}")
-    access_point = node.str("access_point", "nearest", choices=("nearest", *ap_names))
+    access_point = node.str("access_point", "nearest", choices=("nearest", *ap_names), refers=f"nearest or {_AP}")
     return DeviceSpec(
         count=node.int("count", 1, min=1),
         cpu=_cpu(node.mapping("cpu")),
@@ -155,7 +157,7 @@ def _server(node: Node, ap_names: list[str]) -> ServerSpec:
                                                          "discipline", "memory_bytes", "memory_policy"))
     return ServerSpec(
         name=node.str("name"),
-        access_point=node.str("access_point", ap_names[0], choices=ap_names),
+        access_point=node.str("access_point", ap_names[0], choices=ap_names, refers=_AP),
         cores=node.int("cores", 1, min=1),
         speed_hz=node.float("speed_hz", min=0, min_open=True),
         discipline=node.str("discipline", "fifo", choices=CPU_DISCIPLINES),
@@ -175,7 +177,7 @@ def _cloud(node: Node) -> CloudSpec:
 
 def _link(node: Node, ap_names: list[str]) -> LinkSpec:
     node.allow("a", "b", "rate_bps", "delay_s")
-    link = LinkSpec(node.str("a", choices=ap_names), node.str("b", choices=ap_names),
+    link = LinkSpec(node.str("a", choices=ap_names, refers=_AP), node.str("b", choices=ap_names, refers=_AP),
                     node.float("rate_bps", min=0, min_open=True), node.float("delay_s", 0.0, min=0))
     must(link.a != link.b, node, "b", f"must differ from a, got {link.b!r}")
     return link
@@ -213,10 +215,10 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
     at = dags.mapping("attributes", default={}).allow(
         "cycles", "cycles_factor", "up_bytes", "up_factor", "down_bytes", "down_factor")
     names = None if dags.has("folder") else ("size", "expect_size", "alpha")   # what the generator writes
-    attributes = AttributeMap(at.str("cycles", "size", choices=names),
+    attributes = AttributeMap(at.str("cycles", "size", choices=names, refers=_ATTR),
                               at.float("cycles_factor", 1.0, min=0, min_open=True),
-                              at.str("up_bytes", "size", choices=names), at.float("up_factor", 1.0, min=0),
-                              at.str("down_bytes", "expect_size", choices=names),
+                              at.str("up_bytes", "size", choices=names, refers=_ATTR), at.float("up_factor", 1.0, min=0),
+                              at.str("down_bytes", "expect_size", choices=names, refers=_ATTR),
                               at.float("down_factor", 1.0, min=0))
     if dags.has("folder") and datasets.parse_ref(dags.str("folder")):
         source = _dataset(dags, attributes)
