@@ -1,4 +1,4 @@
-"""The ``mecsim`` command: run | validate | controllers | train | eval | sweep | report.
+"""The ``mecsim`` command: run | validate | schema | controllers | train | eval | sweep | report.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2, an
 exception in a controller's own code included (``--debug`` prints its traceback instead); a run's
@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Sequence
 
-from mecsim.errors import ConfigError, MecsimError
+from mecsim.errors import ConfigError, MecsimError, PlausibilityWarning
 
 __all__ = ["main", "positive_int"]
 
@@ -38,8 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     # accepted after the command too (`mecsim run x.yaml --debug`); SUPPRESS keeps the global one's value
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
+    strict = argparse.ArgumentParser(add_help=False)
+    strict.add_argument("--strict", action="store_true",
+                        help="treat plausibility warnings (values far outside their unit's range) as errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[common], help="run a scenario and write its outputs")
+    run = sub.add_parser("run", parents=[common, strict], help="run a scenario and write its outputs")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--controller", help="registered name or module:Class (overrides the file)")
     run.add_argument("--seed", type=int, help="random seed (overrides the file)")
@@ -55,10 +59,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="the file the trace streams into while running, in batches (memory stays flat): "
                           "trace.csv (the default) or trace.parquet (no trace.json then)")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
-    val = sub.add_parser("validate", parents=[common], help="check a scenario file (and its DAG files) and its controller")
+    val = sub.add_parser("validate", parents=[common, strict], help="check a scenario file (and its DAG files) and its controller")
     val.add_argument("scenario")
     val.add_argument("--controller", help="registered name or module:Class (overrides the file)")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    val.add_argument("--show", action="store_true",
+                     help="print the resolved scenario (after --set and defaults) as YAML")
+    sch = sub.add_parser("schema", parents=[common],
+                         help="print the JSON Schema (draft 2020-12) of a system's scenario files, for editors")
+    sch.add_argument("--system", default="dag_offloading", help="a system's name (default: dag_offloading)")
     sub.add_parser("controllers", parents=[common], help="list the registered controllers: systems, trainable, description")
     tr = sub.add_parser("train", parents=[common], help="train a learned controller on a scenario's training tasks")
     tr.add_argument("scenario")
@@ -90,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="comma-separated baselines on the same inputs (default: the controller's own list)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--quiet", action="store_true")
-    sw = sub.add_parser("sweep", parents=[common], help="run every grid combination x seed in parallel; runs.csv and table.md")
+    sw = sub.add_parser("sweep", parents=[common, strict], help="run every grid combination x seed in parallel; runs.csv and table.md")
     sw.add_argument("scenario")
     sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                     help="a scenario key and its values, e.g. servers.0.cores=2,4 (repeatable: the product)")
@@ -181,7 +190,30 @@ def _run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from mecsim.runner import prepare
     run = prepare(args.scenario, args.overrides, args.controller)
+    if args.show:
+        import yaml
+
+        from mecsim.scenario.load import resolve_scenario
+        with warnings.catch_warnings():     # prepare has reported them
+            warnings.simplefilter("ignore", PlausibilityWarning)
+            data = resolve_scenario(args.scenario, args.overrides)
+        print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+        return 0
     print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name})")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from mecsim.scenario.checks import suggest
+    from mecsim.scenario.reference import schema, systems
+    names = systems()
+    if args.system not in names:
+        close = suggest(args.system, names)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise ConfigError(f"--system: must be one of {', '.join(names)}, got {args.system!r}{hint}")
+    print(json.dumps(schema(args.system), indent=2))
     return 0
 
 
@@ -283,11 +315,22 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings as one line on stderr, like errors (Python's own format adds the source line)."""
+    print(f"mecsim: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    command = {"run": _run, "validate": _validate, "schema": _schema, "controllers": _controllers,
+               "train": _train, "eval": _eval, "sweep": _sweep, "report": _report}[args.command]
     try:
-        return {"run": _run, "validate": _validate, "controllers": _controllers,
-                "train": _train, "eval": _eval, "sweep": _sweep, "report": _report}[args.command](args)
+        with warnings.catch_warnings():
+            # PlausibilityWarning is a MecsimError: under --strict it is raised and printed below
+            warnings.simplefilter("error" if getattr(args, "strict", False) else "default", PlausibilityWarning)
+            warnings.showwarning = _show_warning
+            return command(args)
     except MecsimError as exc:
         if args.debug:
             traceback.print_exception(exc)

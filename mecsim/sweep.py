@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import sys
+import warnings
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from mecsim.errors import ConfigError, MecsimError
+from mecsim.errors import ConfigError, MecsimError, PlausibilityWarning
 from mecsim.fileio import atomic_write_text
 from mecsim.parallel import check_backend, cluster_cpus, spawn_pool
 from mecsim.raybackend import ray_session, require_ray
@@ -164,7 +165,9 @@ def run_one(spec: RunSpec) -> tuple[str, dict[str, Any] | None, str]:
     try:
         from mecsim.runner import prepare
 
-        run = prepare(spec.scenario, spec.overrides, spec.controller, spec.seed)
+        with warnings.catch_warnings():     # the parent reported them when it checked the grid
+            warnings.simplefilter("ignore", PlausibilityWarning)
+            run = prepare(spec.scenario, spec.overrides, spec.controller, spec.seed)
         return "ok", run.simulation(trace=False).run().summary(), ""
     except Exception as exc:  # noqa: BLE001 (reported as the run's error, by design)
         return "failed", None, _one_line(exc)

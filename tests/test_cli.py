@@ -88,7 +88,7 @@ def test_learned_controllers_are_trainable_or_need_a_checkpoint():
     assert learned and learned <= set(TRAINERS) | {"sac_aisf", "sac_dts", "sac_tm"}
 
 
-@pytest.mark.parametrize("edit, pattern", [
+BAD_EDITS = [   # (edit of TINY, the one line it must give); tests/test_scenario_reference.py reuses them
     (("  count: 2", "  count: 0"), r"tiny\.yaml:4: devices\.count: must be an integer >= 1, got 0$"),
     (("  cpu: {cores", "  cpuu: {cores"), r"tiny\.yaml:5: devices\.cpuu: unknown key, did you mean 'cpu'\?"),
     (("sharing: fifo}\n    downlink", "sharing: fifoo}\n    downlink"),
@@ -96,7 +96,10 @@ def test_learned_controllers_are_trainable_or_need_a_checkpoint():
     (("speed_hz: 1.0e9", "speed_hz: fast"), r"tiny\.yaml:11: servers\[0\]\.speed_hz: must be a number"),
     (("seed: 2", "seed: 2\nseed: 3"), r"tiny\.yaml:3: seed: keys must be unique"),
     (("name: tiny", "name: [tiny"), r"tiny\.yaml:\d+: "),
-])
+]
+
+
+@pytest.mark.parametrize("edit, pattern", BAD_EDITS)
 def test_bad_input_is_one_line(tiny, tmp_path, capsys, edit, pattern):
     tiny.write_text(TINY.replace(*edit))
     out = tmp_path / "never"
