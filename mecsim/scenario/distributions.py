@@ -23,7 +23,7 @@ import numpy as np
 from mecsim.scenario.checks import REQUIRED, Node, bounds_text, must, number_text, suggest
 from mecsim.scenario.source import show
 
-__all__ = ["DISTRIBUTIONS", "Choice", "Constant", "Distribution", "Exponential", "Normal",
+__all__ = ["DISTRIBUTIONS", "Choice", "as_yaml", "Constant", "Distribution", "Exponential", "Normal",
            "Poisson", "Uniform", "read_distribution"]
 
 _INF = math.inf
@@ -203,6 +203,22 @@ Distribution = Union[Constant, Uniform, Normal, Choice, Poisson, Exponential]
 DISTRIBUTIONS: tuple[str, ...] = ("choice", "exponential", "normal", "poisson", "uniform")
 _TYPES = (Constant, Uniform, Normal, Choice, Poisson, Exponential)
 _EXTRA_KEYS = {"choice": ("p",), "normal": ("clip",)}
+
+
+def as_yaml(dist: Distribution) -> Any:
+    """`dist` as a scenario file writes it (the inverse of read_distribution), e.g. for a reference."""
+    if isinstance(dist, Constant):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return {"uniform": [dist.low, dist.high]}
+    if isinstance(dist, Normal):
+        bounds = [None if math.isinf(b) else b for b in (dist.low, dist.high)]
+        return {"normal": [dist.mu, dist.sigma], **({"clip": bounds} if bounds != [None, None] else {})}
+    if isinstance(dist, Choice):
+        return {"choice": list(dist.values), **({"p": list(dist.p)} if dist.p is not None else {})}
+    if isinstance(dist, Poisson):
+        return {"poisson": dist.rate}
+    return {"exponential": dist.mean}
 
 
 @overload

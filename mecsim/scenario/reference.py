@@ -15,11 +15,11 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, get_args
 
 from mecsim.errors import ConfigError, MecsimError
 from mecsim.scenario.checks import REQUIRED, bounds_text, number_text
-from mecsim.scenario.distributions import DISTRIBUTIONS, Constant
+from mecsim.scenario.distributions import DISTRIBUTIONS, Distribution, as_yaml
 from mecsim.scenario.source import Document, format_path, load_yaml, show
 
 __all__ = ["Record", "SCENARIOS", "UNITS", "explore", "markdown", "schema", "systems"]
@@ -217,9 +217,9 @@ def _find(data: Any, path: tuple) -> dict | None:
 # --- JSON Schema ---------------------------------------------------------------------------------
 
 def _json_default(value: Any) -> Any:
-    """A default as JSON, or None when it is not a plain value (e.g. a non-constant distribution)."""
-    if isinstance(value, Constant):
-        return value.value
+    """A default as JSON (a distribution as its file is written), or None when it has no such form."""
+    if isinstance(value, get_args(Distribution)):
+        return as_yaml(value)
     if isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
@@ -393,7 +393,7 @@ def _default_text(kinds: Mapping[str, Mapping[str, Any]], required: bool) -> str
     plain = _json_default(value)
     if plain is None and value is not None:
         return f"`{value!r}`"
-    return number_text(plain) if isinstance(plain, float) else show(plain)
+    return number_text(plain) if isinstance(plain, float) else show(plain, limit=200)
 
 
 def _paths(record: Record) -> list[tuple]:
