@@ -9,10 +9,12 @@ from mecsim.systems.dag_offloading import (CostModel, DagResult, DagScenario, Da
 from mecsim.workload.gv import AttributeMap, read_gv, write_gv
 from mecsim.workload.taskgraph import TaskGraph
 
+from mecsim import analysis  # noqa: E402  (study a run folder: `mecsim report`)
+
 __all__ = [
     "AttributeMap", "ConfigError", "Controller", "CostModel", "DagResult", "DagScenario", "DagSimulation",
     "DecisionPoint", "MecsimError", "OffloadContext", "Outcome", "PlanState", "System", "TaskGraph",
-    "UnknownControllerError", "evaluate_plan", "get_system", "id_order", "load_scenario", "make_controller",
+    "UnknownControllerError", "analysis", "evaluate_plan", "get_system", "id_order", "load_scenario", "make_controller",
     "rank_order", "read_gv", "register_system", "resolve", "task_times", "write_gv",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The ``mecsim`` command: run | validate | controllers | train | eval | sweep.
+"""The ``mecsim`` command: run | validate | schema | controllers | train | eval | sweep | report.
 
 Every error a user can cause prints one line (``FILE:LINE: key.path: ...``) and exits with 2, an
 exception in a controller's own code included (``--debug`` prints its traceback instead); a run's
@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Sequence
 
-from mecsim.errors import ConfigError, MecsimError
+from mecsim.errors import ConfigError, MecsimError, PlausibilityWarning
 
 __all__ = ["main", "positive_int"]
 
@@ -38,8 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     # accepted after the command too (`mecsim run x.yaml --debug`); SUPPRESS keeps the global one's value
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
+    strict = argparse.ArgumentParser(add_help=False)
+    strict.add_argument("--strict", action="store_true",
+                        help="treat plausibility warnings (values far outside their unit's range) as errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[common], help="run a scenario and write its outputs")
+    run = sub.add_parser("run", parents=[common, strict], help="run a scenario and write its outputs")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--controller", help="registered name or module:Class (overrides the file)")
     run.add_argument("--seed", type=int, help="random seed (overrides the file)")
@@ -49,15 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="replace an earlier run's --out folder as a whole (only once this run has finished)")
     run.add_argument("--gantt", action="store_true", help="also draw gantt.png")
+    _gantt_arguments(run)
     run.add_argument("--no-trace", action="store_true", help="record no trace, write no trace.csv/trace.json (faster)")
-    run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default=None,
-                     help="write trace.csv (or trace.parquet) in batches while running: flat memory for long "
-                          "horizons; rows in recording order, not sorted; no trace.json")
+    run.add_argument("--trace-stream", nargs="?", const="csv", choices=("csv", "parquet"), default="csv",
+                     help="the file the trace streams into while running, in batches (memory stays flat): "
+                          "trace.csv (the default) or trace.parquet (no trace.json then)")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
-    val = sub.add_parser("validate", parents=[common], help="check a scenario file (and its DAG files) and its controller")
+    val = sub.add_parser("validate", parents=[common, strict], help="check a scenario file (and its DAG files) and its controller")
     val.add_argument("scenario")
     val.add_argument("--controller", help="registered name or module:Class (overrides the file)")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    val.add_argument("--show", action="store_true",
+                     help="print the resolved scenario (after --set and defaults) as YAML")
+    sch = sub.add_parser("schema", parents=[common],
+                         help="print the JSON Schema (draft 2020-12) of a system's scenario files, for editors")
+    sch.add_argument("--system", default="dag_offloading", help="a system's name (default: dag_offloading)")
     sub.add_parser("controllers", parents=[common], help="list the registered controllers: systems, trainable, description")
     tr = sub.add_parser("train", parents=[common], help="train a learned controller on a scenario's training tasks")
     tr.add_argument("scenario")
@@ -89,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="comma-separated baselines on the same inputs (default: the controller's own list)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--quiet", action="store_true")
-    sw = sub.add_parser("sweep", parents=[common], help="run every grid combination x seed in parallel; runs.csv and table.md")
+    sw = sub.add_parser("sweep", parents=[common, strict], help="run every grid combination x seed in parallel; runs.csv and table.md")
     sw.add_argument("scenario")
     sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                     help="a scenario key and its values, e.g. servers.0.cores=2,4 (repeatable: the product)")
@@ -102,19 +112,62 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--metrics", default=None, help="comma-separated summary columns for table.md")
     sw.add_argument("--out", required=True, help="folder for runs.csv, table.md and runs/ (the cache)")
     sw.add_argument("--quiet", action="store_true")
+    rep = sub.add_parser("report", parents=[common],
+                         help="tables and figures of one run, or of several side by side (A/B)")
+    rep.add_argument("runs", nargs="+", metavar="OUT", help="run folders (what mecsim run --out wrote)")
+    rep.add_argument("--out", default=None, help="report folder (default: FIRST_OUT/report)")
+    rep.add_argument("--force", action="store_true", help="replace an earlier report's --out folder as a whole")
+    rep.add_argument("--bins", type=positive_int, default=60, help="time bins of the over-time tables (default 60)")
+    _gantt_arguments(rep)
+    rep.add_argument("--quiet", action="store_true")
     return parser
+
+
+def _gantt_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gantt-resources", default=None, metavar="PATTERNS",
+                        help="comma-separated resource names or globs for the Gantt chart, e.g. 'mec*,ap0/*' "
+                             "(default: the 40 busiest)")
+    parser.add_argument("--gantt-window", default=None, metavar="START:END",
+                        help="the Gantt chart's time window in seconds, e.g. 10:20 (default: the whole run)")
+
+
+def _gantt_options(args: argparse.Namespace) -> dict:
+    """plot_gantt's resources and window from --gantt-resources/--gantt-window (checked before running)."""
+    options: dict = {}
+    if args.gantt_resources is not None:
+        patterns = [p for p in args.gantt_resources.split(",") if p]
+        if not patterns:
+            raise ConfigError(f"--gantt-resources: must name at least one resource or glob, got {args.gantt_resources!r}")
+        options["resources"] = patterns
+    if args.gantt_window is not None:
+        try:
+            start, end = (float(v) for v in args.gantt_window.split(":"))
+        except ValueError:
+            raise ConfigError(f"--gantt-window: must be START:END in seconds, got {args.gantt_window!r}") from None
+        if not end > start >= 0:
+            raise ConfigError(f"--gantt-window: must have 0 <= START < END, got {args.gantt_window!r}")
+        options["window"] = (start, end)
+    return options
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mecsim.analysis import write_report
+    options = _gantt_options(args)
+    out = write_report(args.runs, args.out or Path(args.runs[0]) / "report", bins=args.bins, force=args.force,
+                       gantt_resources=options.get("resources"), gantt_window=options.get("window"))
+    if not args.quiet:
+        print(f"report.md, tables (CSV) and figures (PNG) in {out}/")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from mecsim.outputs import format_summary, provenance, run_folder, write_outputs
     from mecsim.runner import prepare
 
+    gantt_options = _gantt_options(args)
     run = prepare(args.scenario, args.overrides, args.controller, args.seed)
-    stream = args.trace_stream
-    if stream and (args.no_trace or args.gantt):
-        raise ConfigError(f"--trace-stream {stream}: cannot be combined with --no-trace or --gantt")
-    if stream and not run.system.streams_trace:
-        raise ConfigError(f"--trace-stream: the {run.system.name} system does not stream its trace")
+    # the trace streams to disk unless it is off (--gantt alone keeps it in memory) or the system cannot
+    stream = None if args.no_trace or not run.system.streams_trace else args.trace_stream
     out = Path(args.out or Path("out") / run.spec.name)
     origin = provenance(args.scenario, args.overrides, run.name, run.spec.controller_params, run.seed)
     with run_folder(out, force=args.force) as stage:     # checks --out now, before simulating
@@ -126,7 +179,8 @@ def _run(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError(f"--trace-stream {exc}") from None
         result = run.simulation(trace).run(progress=not args.quiet)
-        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace, provenance=origin)
+        write_outputs(result, stage, gantt=args.gantt, traces=not args.no_trace, provenance=origin,
+                      gantt_options=gantt_options)
     if not args.quiet:
         print(format_summary(result))
         print(f"outputs in {out}/")
@@ -136,7 +190,30 @@ def _run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from mecsim.runner import prepare
     run = prepare(args.scenario, args.overrides, args.controller)
+    if args.show:
+        import yaml
+
+        from mecsim.scenario.load import resolve_scenario
+        with warnings.catch_warnings():     # prepare has reported them
+            warnings.simplefilter("ignore", PlausibilityWarning)
+            data = resolve_scenario(args.scenario, args.overrides)
+        print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+        return 0
     print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name})")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from mecsim.scenario.checks import suggest
+    from mecsim.scenario.reference import schema, systems
+    names = systems()
+    if args.system not in names:
+        close = suggest(args.system, names)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise ConfigError(f"--system: must be one of {', '.join(names)}, got {args.system!r}{hint}")
+    print(json.dumps(schema(args.system), indent=2))
     return 0
 
 
@@ -238,11 +315,22 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings as one line on stderr, like errors (Python's own format adds the source line)."""
+    print(f"mecsim: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    command = {"run": _run, "validate": _validate, "schema": _schema, "controllers": _controllers,
+               "train": _train, "eval": _eval, "sweep": _sweep, "report": _report}[args.command]
     try:
-        return {"run": _run, "validate": _validate, "controllers": _controllers,
-                "train": _train, "eval": _eval, "sweep": _sweep}[args.command](args)
+        with warnings.catch_warnings():
+            # PlausibilityWarning is a MecsimError: under --strict it is raised and printed below
+            warnings.simplefilter("error" if getattr(args, "strict", False) else "default", PlausibilityWarning)
+            warnings.showwarning = _show_warning
+            return command(args)
     except MecsimError as exc:
         if args.debug:
             traceback.print_exception(exc)

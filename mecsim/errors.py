@@ -1,7 +1,8 @@
 """Error types: everything a user can cause is a MecsimError and prints as one line."""
 from __future__ import annotations
 
-__all__ = ["MecsimError", "ConfigError", "UnknownControllerError", "ControllerError", "raised"]
+__all__ = ["MecsimError", "ConfigError", "PlausibilityWarning", "UnknownControllerError", "ControllerError",
+           "raised"]
 
 
 class MecsimError(Exception):
@@ -20,6 +21,12 @@ class ConfigError(MecsimError, ValueError):
             where += f"{path}: "
         super().__init__(where + message)
         self.file, self.line, self.path = file, line, path
+
+
+class PlausibilityWarning(MecsimError, UserWarning):
+    """A legal value far outside the physical range of its unit (likely a unit slip): a warning, so a
+    run goes on; ``--strict`` (or ``warnings.simplefilter("error", PlausibilityWarning)``) makes it
+    an error that prints as one line like any MecsimError."""
 
 
 class UnknownControllerError(MecsimError, LookupError):

@@ -5,12 +5,14 @@ simulator can recompute distances (and path loss) only when needed.
 """
 from __future__ import annotations
 
+import csv
 import math
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Static", "RandomWaypoint"]
+__all__ = ["Static", "RandomWaypoint", "TracePath", "read_trace"]
 
 Point = tuple[float, float]
 
@@ -138,3 +140,73 @@ class RandomWaypoint:
         """Next time > t the velocity changes: arrival at the waypoint, or the end of the pause."""
         t = self._advance(t)
         return self._t_arrive if t < self._t_arrive else self._t_leave
+
+
+Sample = tuple[float, float, float]     # (time s, x m, y m)
+
+
+class TracePath:
+    """A recorded trajectory: straight lines between timed samples, still before the first and after
+    the last. Queries must not go back in time (a cursor walks the samples)."""
+
+    __slots__ = ("samples", "_k")
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        if not samples:
+            raise ValueError("samples: need at least one (time, x, y), got none")
+        times = [t for t, _, _ in samples]
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ValueError("samples: times must increase strictly")
+        self.samples = tuple((float(t), float(x), float(y)) for t, x, y in samples)
+        self._k = 0     # samples[_k] is the last one at or before the latest query (or the first)
+
+    def _seek(self, t: float) -> int:
+        t = _time(t)
+        samples, k = self.samples, self._k
+        while k + 1 < len(samples) and samples[k + 1][0] <= t:
+            k += 1
+        self._k = k
+        return k
+
+    def position_at(self, t: float) -> Point:
+        k = self._seek(t)
+        t0, x0, y0 = self.samples[k]
+        if t <= t0 or k + 1 == len(self.samples):
+            return x0, y0
+        t1, x1, y1 = self.samples[k + 1]
+        frac = (t - t0) / (t1 - t0)
+        return x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
+
+    def next_leg_end(self, t: float) -> float:
+        """The next sample time after ``t`` (the velocity changes there); inf after the last."""
+        k = self._seek(t)
+        samples = self.samples
+        if t < samples[k][0]:
+            return samples[k][0]
+        return samples[k + 1][0] if k + 1 < len(samples) else math.inf
+
+
+def read_trace(path: str | Path, devices: int) -> dict[int, list[Sample]]:
+    """A mobility trace CSV with a header ``time_s,device,x,y`` (device ids 0..devices-1, metres):
+    each device's samples in time order. Errors name the file and line: ``FILE:LINE: what, got value``."""
+    out: dict[int, list[Sample]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != ["time_s", "device", "x", "y"]:
+            raise ValueError(f"{path}:1: header must be time_s,device,x,y, got {header!r}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                t, d, x, y = float(row[0]), int(row[1]), float(row[2]), float(row[3])
+            except (ValueError, IndexError):
+                raise ValueError(f"{path}:{line}: must be time_s,device,x,y numbers, got {row!r}") from None
+            if not (0 <= d < devices):
+                raise ValueError(f"{path}:{line}: device must be in 0..{devices - 1}, got {d}")
+            if not all(map(math.isfinite, (t, x, y))) or t < 0:
+                raise ValueError(f"{path}:{line}: time must be finite and >= 0, positions finite, got {row!r}")
+            track = out.setdefault(d, [])
+            if track and t <= track[-1][0]:
+                raise ValueError(f"{path}:{line}: device {d}'s times must increase, got {t:g} after "
+                                 f"{track[-1][0]:g}")
+            track.append((t, x, y))
+    return out

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import sys
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from mecsim.errors import ConfigError
-from mecsim.fileio import atomic_write_text
+from mecsim.fileio import atomic_write, atomic_write_text
 from mecsim.systems import Result
-from mecsim.trace import Activity, TraceStream, plot_gantt, write_chrome_trace, write_trace_csv
+from mecsim.trace import (Activity, TraceStream, canonical, plot_gantt, read_trace_csv, write_chrome_trace,
+                          write_trace_csv)
 
-__all__ = ["write_outputs", "format_summary", "provenance", "versions", "check_out", "run_folder"]
+__all__ = ["write_outputs", "format_summary", "provenance", "versions", "check_out", "run_folder", "peak_rss_mib",
+           "CHROME_LIMIT"]
 
 # module -> distribution: always recorded; the optional ones only when the run imported them
 _DEPENDENCIES = {"simpy": "simpy", "numpy": "numpy", "scipy": "scipy", "yaml": "PyYAML"}
@@ -56,30 +59,32 @@ def provenance(scenario: str | Path, overrides: Sequence[str], controller: str, 
             "seed": seed}
 
 
-def check_out(out: Path, force: bool) -> None:
+def check_out(out: Path, force: bool, marker: str = "summary.json") -> None:
     """Refuse an ``--out`` a run must not write into, before it simulates: a file, or (without `force`)
-    a folder that holds anything; `force` replaces only a run's folder (one with summary.json)."""
+    a folder that holds anything; `force` replaces only a run's folder (one with `marker`: summary.json,
+    report.md for ``mecsim report``)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: must be a folder, got a file: {out}")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ConfigError(f"--out: must be a new or empty folder, got {out}, which holds an earlier run. "
                               "Hint: --force replaces it as a whole, or choose another --out")
-        if not (out / "summary.json").is_file():
-            raise ConfigError(f"--out: --force replaces only a run's folder (one with summary.json), got {out}")
+        if not (out / marker).is_file():
+            owner = "report's" if marker == "report.md" else "run's"
+            raise ConfigError(f"--out: --force replaces only a {owner} folder (one with {marker}), got {out}")
     parent = next(p for p in out.absolute().parents if p.exists())
     if not parent.is_dir():
         raise ConfigError(f"--out: its parent must be a folder, got a file: {parent}")
 
 
 @contextlib.contextmanager
-def run_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
+def run_folder(out: str | Path, force: bool = False, marker: str = "summary.json") -> Iterator[Path]:
     """Check `out` (:func:`check_out`), then yield a staging folder beside it; when the block succeeds
     the staging folder is renamed to `out`, with `force` after moving an earlier run's folder aside
     (two renames: a reader sees the old run, no folder, or the new run, never a mix). If the block
     fails nothing changes."""
     out = Path(out)
-    check_out(out, force)
+    check_out(out, force, marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = out.parent / f".{out.name}.{secrets.token_hex(6)}.stage"
     stage.mkdir()
@@ -109,40 +114,71 @@ def _swap(stage: Path, out: Path, force: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True,
-                  provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Write every output into `out` (trace.csv/trace.json only with `traces`; `provenance` and the
-    :func:`versions` under the key ``provenance`` of summary.json); returns the summary.
+# A Chrome trace (and a Gantt chart) holds every activity in memory at once: past this many, trace.json
+# and gantt.png are left out and trace.csv keeps the order activities were recorded in.
+CHROME_LIMIT = 1_000_000
 
-    A streamed trace (:class:`mecsim.trace.TraceStream`) is closed into its own file instead, and
-    there is no trace.json: the Chrome trace needs every activity at once.
+
+def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, traces: bool = True,
+                  provenance: Mapping[str, Any] | None = None,
+                  gantt_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write every output into `out` (trace.csv/trace.json only with `traces`; `provenance` and the
+    :func:`versions` under the key ``provenance`` of summary.json; `gantt_options`: plot_gantt's
+    ``resources`` and ``window``); returns the summary.
+
+    A streamed trace (:class:`mecsim.trace.TraceStream`, what ``mecsim run`` records into) is closed
+    into its own file; a CSV one of at most :data:`CHROME_LIMIT` activities is then read back and
+    written again in canonical order with trace.json (and gantt.png), so a short run's files do not
+    depend on how it was traced. summary.json's ``trace`` says what was written; ``peak_rss_mib`` is
+    the process's peak resident memory when the outputs were done.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
     if provenance is not None:
         summary["provenance"] = {**provenance, "versions": versions()}
-    tables = result.tables()
     trace = result.trace
-    activities: list[Activity] = []
+    activities: list[Activity] | None = None
+    info: dict[str, Any] = {"activities": len(trace) if traces or gantt else 0}
     if isinstance(trace, TraceStream):
-        if gantt:
-            raise ValueError("gantt: needs the whole trace in memory, not a TraceStream")
         trace.close()            # the stream's own file (under `out`, where its caller put it) is the trace
-    else:
-        if traces or gantt:
-            activities = trace.sorted()
+        info.update(file=Path(trace.path).name, order="recorded")
+        if trace.format == "csv" and len(trace) <= CHROME_LIMIT:
+            activities = canonical(read_trace_csv(trace.path))
+            write_trace_csv(activities, trace.path)
+            info["order"] = "canonical"
+    elif traces or gantt:
+        activities = trace.sorted()
         if traces:
             write_trace_csv(activities, out / "trace.csv")
-            write_chrome_trace(activities, out / "trace.json",
-                               metadata={"scenario": result.scenario.name, "seed": result.seed,
-                                         "controller": result.controller})
-    for name, text in tables.items():
-        atomic_write_text(out / name, text)
-    if gantt:
-        plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}")
+            info.update(file="trace.csv", order="canonical")
+    if activities is None and (traces or gantt):
+        why = f"more than {CHROME_LIMIT} activities" if len(trace) > CHROME_LIMIT else "a parquet trace"
+        info["left_out"] = f"trace.json{' and gantt.png' if gantt else ''}: {why}"
+    if activities is not None and traces:
+        write_chrome_trace(activities, out / "trace.json",
+                           metadata={"scenario": result.scenario.name, "seed": result.seed,
+                                     "controller": result.controller})
+    for name, text in result.tables().items():
+        if isinstance(text, str):
+            atomic_write_text(out / name, text)
+        else:
+            with atomic_write(out / name, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(text)
+    if gantt and activities is not None:
+        plot_gantt(activities, out / "gantt.png", title=f"{result.scenario.name} · {result.controller}",
+                   **(gantt_options or {}))
+    if traces or gantt:
+        summary["trace"] = info
+    summary["peak_rss_mib"] = peak_rss_mib()
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (getrusage: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def format_summary(result: Result) -> str:

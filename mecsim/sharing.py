@@ -25,7 +25,6 @@ import heapq
 import math
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence, runtime_checkable
 
-import numpy as np
 import simpy
 
 if TYPE_CHECKING:
@@ -40,12 +39,12 @@ INF = math.inf
 class FactoredRate(Protocol):
     """A rate ``rates(c, share)`` shared by all owners, with a per-owner coefficient ``c``.
 
-    ``coefficients`` returns each owner's coefficient now and until when it holds (arrays: path loss
-    is computed for all owners at once); ``rates`` maps coefficients and a share to rates. A station whose rate function is one of these
+    ``coefficients`` returns each owner's coefficient now and until when it holds (for all owners at
+    once: path loss vectorises); ``rates`` maps coefficients and a share to rates. A station whose rate function is one of these
     re-rates its jobs in one call when the share changes.
     """
 
-    def coefficients(self, owners: Sequence[Any], now: float) -> tuple[np.ndarray, np.ndarray]: ...
+    def coefficients(self, owners: Sequence[Any], now: float) -> tuple[list[float], list[float]]: ...
 
     def rates(self, coefficients: list[float], share: float) -> list[float]: ...
 
@@ -182,11 +181,12 @@ class FactoredShare:
     rate-function call (path loss, fading look-up) per job.
     """
 
-    __slots__ = ("station", "model", "active", "last", "_timer", "_wake")
+    __slots__ = ("station", "model", "active", "held", "last", "_timer", "_wake")
 
     def __init__(self, station: Station, model: FactoredRate) -> None:
         self.station, self.model = station, model
         self.active: dict[Job, None] = {}     # in start order
+        self.held = 0                         # jobs in `active` that hold the station
         self.last = 0.0
         self._timer: simpy.Event | None = None
         self._wake = self._on_timer
@@ -196,6 +196,7 @@ class FactoredShare:
         job.started = now
         job.until = -INF                      # its coefficient is computed with the others due now
         self.active[job] = None
+        self.held += job.hold
         self._rerate(now)
 
     def busy(self, until: float) -> float:
@@ -218,6 +219,7 @@ class FactoredShare:
         if ended:
             for job in ended:
                 del active[job]
+                self.held -= job.hold
             _finish(self.station, ended, now)
 
     def _rerate(self, now: float) -> None:
@@ -229,18 +231,16 @@ class FactoredShare:
         due = [job for job in active if job.until <= now]
         if due:
             coefs, untils = self.model.coefficients([job.owner for job in due], now)
-            for job, coef, until in zip(due, coefs.tolist(), untils.tolist()):
+            for job, coef, until in zip(due, coefs, untils):
                 job.coef, job.until = coef, until
-        jobs = list(active)
-        held = [job for job in jobs if job.hold]
-        rates = self.model.rates([job.coef for job in held], _share(self.station, len(held), len(jobs)))
-        for job, rate in zip(held, rates):
+        held = self.held
+        rates = self.model.rates([job.coef for job in active], _share(self.station, held, len(active)))
+        if held < len(active):      # jobs that do not hold the station are served at the full rate
+            full = self.model.rates([job.coef for job in active], 1.0)
+            rates = [r if job.hold else f for job, r, f in zip(active, rates, full)]
+        for job, rate in zip(active, rates):
             job.rate = rate
-        if len(held) < len(jobs):
-            free = [job for job in jobs if not job.hold]
-            for job, rate in zip(free, self.model.rates([job.coef for job in free], 1.0)):
-                job.rate = rate
-        self._timer = arm(self.station.env, now, next_wake(jobs, now), self._wake)
+        self._timer = arm(self.station.env, now, next_wake(active, now), self._wake)
 
     def _on_timer(self, timer: simpy.Event) -> None:
         if timer is self._timer:

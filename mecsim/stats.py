@@ -15,7 +15,8 @@ def latency_stats(values: np.ndarray) -> dict[str, float | None]:
 
 
 def latency_line(stats: dict[str, float | None]) -> str:
-    """The statistics of :func:`latency_stats` on one line, as ``mecsim run`` prints them."""
+    """The statistics of :func:`latency_stats` over latencies in seconds on one line, in ms, as
+    ``mecsim run`` prints them (files hold seconds; people read ms)."""
     def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.2f}"
+        return "-" if v is None else f"{v * 1e3:.2f}"
     return f"mean {fmt(stats['mean'])}  p50 {fmt(stats['p50'])}  p95 {fmt(stats['p95'])}  max {fmt(stats['max'])}"

@@ -14,37 +14,54 @@ ended), not the canonical order: sorting a file too big for memory is left to th
 from __future__ import annotations
 
 import csv
+import fnmatch
+import heapq
 import json
+import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
+from mecsim.errors import ConfigError
 from mecsim.fileio import atomic_write, publish, temp_beside
 from mecsim.naming import natural_key
 from mecsim.plotting import figure, save_png
 
 __all__ = [
     "KINDS",
+    "SERVICE_KINDS",
     "TRACE_COLUMNS",
     "Activity",
     "TraceRecorder",
     "TraceStream",
     "STREAM_FORMATS",
     "write_trace_csv",
+    "busy_seconds",
+    "canonical",
+    "read_trace_csv",
     "write_chrome_trace",
+    "lanes",
     "plot_gantt",
 ]
 
-KINDS: tuple[str, ...] = ("local", "uplink", "queue", "exec", "downlink", "forward")
+# wait: a task blocked on its predecessors (resource: its device); queue: waiting for a resource;
+# forward: a wired link transmitting; propagate: its propagation delay after that (the link is free).
+KINDS: tuple[str, ...] = ("wait", "local", "uplink", "queue", "exec", "downlink", "forward", "propagate")
+# the kinds during which a resource is busy: what utilisation counts
+SERVICE_KINDS: frozenset[str] = frozenset(("local", "uplink", "exec", "downlink", "forward"))
 TRACE_COLUMNS: tuple[str, ...] = (
-    "app", "task", "device", "kind", "resource", "start_s", "end_s", "bytes", "cycles",
+    "app", "task", "device", "kind", "resource", "start_s", "end_s", "bytes", "cycles", "cut",
 )
 
 
 class Activity(NamedTuple):
-    """One task using one resource over ``[start_s, end_s]`` (simulated seconds)."""
+    """One task using one resource over ``[start_s, end_s]`` (simulated seconds).
+
+    ``cut`` is 1 when the horizon ended the run while the activity was still going: ``end_s`` is then
+    the horizon, not the activity's end.
+    """
 
     app: int
     task: int
@@ -55,13 +72,14 @@ class Activity(NamedTuple):
     end_s: float
     bytes: float
     cycles: float
+    cut: int = 0
 
 
 # An activity as recorded: Activity's fields in a plain tuple.
-_Row = tuple[int, int, int, str, str, float, float, float, float]
+_Row = tuple[int, int, int, str, str, float, float, float, float, int]
 # (start_s, end_s, resource, app, task, kind) as a C-level key: works on Activity and plain tuples.
 _SORT_KEY = itemgetter(5, 6, 4, 0, 1, 3)
-# Builds an Activity from a recorded 9-tuple without the Python-level NamedTuple constructor.
+# Builds an Activity from a recorded 10-tuple without the Python-level NamedTuple constructor.
 _as_activity = partial(tuple.__new__, Activity)
 
 
@@ -81,10 +99,10 @@ class TraceRecorder:
         return self._enabled
 
     def record(self, app: int, task: int, device: int, kind: str, resource: str,
-               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0) -> None:
+               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0, cut: int = 0) -> None:
         """Append one activity; no checks here (hot path), the writers check what they need."""
         if self._enabled:
-            self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles))
+            self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles, cut))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -148,9 +166,9 @@ class TraceStream:
         return len(self._rows)
 
     def record(self, app: int, task: int, device: int, kind: str, resource: str,
-               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0) -> None:
+               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0, cut: int = 0) -> None:
         """Append one activity; every `batch` activities go to the file."""
-        self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles))
+        self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles, cut))
         if len(self._rows) >= self.batch:
             self.flush()
 
@@ -211,7 +229,7 @@ class TraceStream:
 
 def _arrow_schema():
     import pyarrow as pa
-    types = (pa.int64(),) * 3 + (pa.string(),) * 2 + (pa.float64(),) * 4
+    types = (pa.int64(),) * 3 + (pa.string(),) * 2 + (pa.float64(),) * 4 + (pa.int64(),)
     return pa.schema(list(zip(TRACE_COLUMNS, types)))
 
 
@@ -219,7 +237,7 @@ def _arrow_schema():
 # helpers
 
 
-def _canonical(activities: Iterable[Activity]) -> list[Activity]:
+def canonical(activities: Iterable[Activity]) -> list[Activity]:
     """Canonical order, so a file does not depend on the order activities arrived in."""
     return sorted(activities, key=_SORT_KEY)
 
@@ -239,7 +257,28 @@ def _format_row(act: _Row) -> list[str]:
     return [
         str(int(act[0])), str(int(act[1])), str(int(act[2])), str(act[3]), str(act[4]),
         repr(float(act[5])), repr(float(act[6])), repr(float(act[7])), repr(float(act[8])),
+        str(int(act[9])),
     ]
+
+
+def busy_seconds(activities: Iterable[Activity], limits: Mapping[str, float | None]) -> dict[str, float]:
+    """Per resource of `limits`, ∫ min(service activities at t, limit) dt (None: no limit): the busy
+    unit-seconds a station counts (summary.json's ``resources``: utilisation = busy / (units × time))."""
+    edges: dict[str, list[tuple[float, int]]] = {res: [] for res in limits}
+    for act in activities:
+        points = edges.get(str(act[4]))
+        if points is not None and act[3] in SERVICE_KINDS:
+            points += ((float(act[5]), 1), (float(act[6]), -1))
+    busy: dict[str, float] = {}
+    for res, points in edges.items():
+        limit = limits[res]
+        cap = math.inf if limit is None else limit
+        total, level, last = 0.0, 0, 0.0
+        for t, step in sorted(points):
+            total += min(level, cap) * (t - last)
+            level, last = level + step, t
+        busy[res] = total
+    return busy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,12 +287,24 @@ def _format_row(act: _Row) -> list[str]:
 
 def write_trace_csv(activities: Iterable[Activity], path: str | os.PathLike) -> None:
     """One row per activity in canonical order, header ``TRACE_COLUMNS``, ``\\n`` line ends."""
-    rows = _canonical(activities)
+    rows = canonical(activities)
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(TRACE_COLUMNS)
         for act in rows:
             writer.writerow(_format_row(act))
+
+
+def read_trace_csv(path: str | os.PathLike) -> list[Activity]:
+    """The activities of a trace.csv, in file order (floats come back exactly: they were written
+    with ``repr``); ValueError naming the file when its header is not ``TRACE_COLUMNS``."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = tuple(next(reader, ()))
+        if header != TRACE_COLUMNS:
+            raise ValueError(f"{path}: header must be {','.join(TRACE_COLUMNS)}, got {','.join(header)}")
+        return [_as_activity((int(r[0]), int(r[1]), int(r[2]), r[3], r[4], float(r[5]), float(r[6]),
+                              float(r[7]), float(r[8]), int(r[9]))) for r in reader]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,14 +316,47 @@ def write_trace_csv(activities: Iterable[Activity], path: str | os.PathLike) -> 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
 
 
-def _ids(resources: Iterable[str]) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
-    """pid per node and (pid, tid) per resource, both 1-based and stable by natural sort."""
-    resources = set(resources)
-    nodes = sorted({_node(r) for r in resources}, key=natural_key)
+# Waiting is drawn apart from service: a resource's queue, a link's propagation and a device's
+# dependency waits get lanes of their own, so such a slice never lands among those it would overlap.
+
+
+def lanes(activities: Sequence[Activity]) -> list[str]:
+    """The lane (Chrome trace thread) of each activity, given in canonical order: ``"RESOURCE #k"``
+    for service, ``"RESOURCE KIND #k"`` for the other kinds (queue, wait, propagate).
+
+    Greedy interval partitioning per (resource, service or waiting): each activity takes the
+    lowest-numbered lane free at its start (in microseconds, the unit the file holds), so the slices
+    of one lane never overlap and as few lanes are used as the peak concurrency needs.
+    """
+    busy: dict[tuple[str, str], list[tuple[float, int]]] = {}    # (end_us, lane) of lanes in use
+    free: dict[tuple[str, str], list[int]] = {}                  # lanes freed, lowest first
+    made: dict[tuple[str, str], int] = {}
+    names: list[str] = []
+    for act in activities:
+        kind = str(act[3])
+        family = "" if kind in SERVICE_KINDS else kind
+        key = (str(act[4]), family)
+        ts, end_us = float(act[5]) * 1e6, float(act[6]) * 1e6
+        used, idle = busy.setdefault(key, []), free.setdefault(key, [])
+        while used and used[0][0] <= ts:
+            heapq.heappush(idle, heapq.heappop(used)[1])
+        if idle:
+            lane = heapq.heappop(idle)
+        else:
+            lane = made[key] = made.get(key, 0) + 1
+        heapq.heappush(used, (end_us, lane))
+        names.append(f"{key[0]} {family + ' ' if family else ''}#{lane}")
+    return names
+
+
+def _ids(threads: Iterable[tuple[str, str]]) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """pid per node and (pid, tid) per lane, from (resource, lane) pairs; 1-based, stable by natural sort."""
+    node_of = dict((lane, _node(res)) for res, lane in threads)
+    nodes = sorted(set(node_of.values()), key=natural_key)
     pids = {node: i for i, node in enumerate(nodes, start=1)}
     by_node: dict[str, list[str]] = {node: [] for node in nodes}
-    for res in resources:
-        by_node[_node(res)].append(res)
+    for lane, node in node_of.items():
+        by_node[node].append(lane)
     tids: dict[str, tuple[int, int]] = {}
     for node, members in by_node.items():
         for tid, res in enumerate(sorted(members, key=natural_key), start=1):
@@ -297,30 +381,34 @@ def _complete_event(act: Activity, pid: int, tid: int) -> dict:
     ts = float(act[5]) * 1e6
     # end*1e6 >= start*1e6 whenever end >= start (rounding is monotonic), so dur is never negative.
     dur = float(act[6]) * 1e6 - ts
+    cut = int(act[9])
     return {
-        "name": f"app{int(act[0])}/t{int(act[1])} {act[3]}",
+        "name": f"app{int(act[0])}/t{int(act[1])} {act[3]}" + (" (cut)" if cut else ""),
         "cat": str(act[3]),
         "ph": "X",
         "pid": pid,
         "tid": tid,
         "ts": ts,
         "dur": dur,
-        "args": {"app": int(act[0]), "task": int(act[1]), "device": int(act[2]),
-                 "bytes": float(act[7]), "cycles": float(act[8])},
+        "args": {"app": int(act[0]), "task": int(act[1]), "device": int(act[2]), "resource": str(act[4]),
+                 "bytes": float(act[7]), "cycles": float(act[8]), "cut": cut},
     }
 
 
 def write_chrome_trace(activities: Iterable[Activity], path: str | os.PathLike, *,
                        metadata: dict | None = None) -> None:
-    """Trace Event Format JSON (Perfetto, chrome://tracing): a process per node, a thread per resource.
+    """Trace Event Format JSON (Perfetto, chrome://tracing): a process per node, a thread per lane
+    (:func:`lanes`), so every thread's slices are disjoint, as the format requires of slices that
+    do not nest.
 
-    Times are in microseconds. One event per line keeps big traces diffable; keys are sorted so the
-    same activities and metadata give the same bytes.
+    Times are in microseconds (the format's unit). One event per line keeps big traces diffable;
+    keys are sorted so the same activities and metadata give the same bytes.
     """
-    rows = _canonical(activities)
+    rows = canonical(activities)
     for act in rows:
         _check_duration(act)
-    pids, tids = _ids(str(act[4]) for act in rows)
+    lane = lanes(rows)
+    pids, tids = _ids(zip((str(act[4]) for act in rows), lane))
     other = _dumps(metadata if metadata is not None else {})
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         handle.write('{"traceEvents":[\n')
@@ -328,8 +416,8 @@ def write_chrome_trace(activities: Iterable[Activity], path: str | os.PathLike, 
         for event in _metadata_events(pids, tids):
             handle.write(("" if first else ",\n") + _dumps(event))
             first = False
-        for act in rows:
-            pid, tid = tids[str(act[4])]
+        for act, name in zip(rows, lane):
+            pid, tid = tids[name]
             handle.write(("" if first else ",\n") + _dumps(_complete_event(act, pid, tid)))
             first = False
         handle.write(f'\n],\n"displayTimeUnit":"ms",\n"otherData":{other}}}\n')
@@ -339,12 +427,14 @@ def write_chrome_trace(activities: Iterable[Activity], path: str | os.PathLike, 
 # Gantt chart
 
 _KIND_COLORS: dict[str, str] = {
+    "wait": "#e5e5e5",
     "local": "#4c72b0",
     "uplink": "#dd8452",
     "queue": "#c7c7c7",
     "exec": "#55a868",
     "downlink": "#c44e52",
     "forward": "#8172b3",
+    "propagate": "#b3a6d9",
 }
 _OTHER_COLOR = "#937860"
 
@@ -359,34 +449,67 @@ def _gantt_title(title: str, n_activities: int, n_resources: int, left_out: int)
     return heading
 
 
-def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title: str = "",
-               max_resources: int = 40) -> None:
-    """PNG Gantt chart: a row per resource (first ``max_resources`` in natural order), bars by kind.
+def _gantt_resources(rows: Sequence[Activity], patterns: Sequence[str] | None, max_resources: int) -> list[str]:
+    """The resources to draw: those matching `patterns` (names or globs), else the busiest by service
+    seconds, so the servers of a run with 1,000 devices are not left out; capped at `max_resources`."""
+    names = {str(act[4]) for act in rows}
+    if patterns:
+        names = {r for r in names if any(fnmatch.fnmatchcase(r, p) for p in patterns)}
+        if not names:
+            raise ConfigError(f"gantt resources: must match a resource of the trace, got {','.join(patterns)}")
+    busy = dict.fromkeys(names, 0.0)
+    for act in rows:
+        if act[3] in SERVICE_KINDS and str(act[4]) in busy:
+            busy[str(act[4])] += float(act[6]) - float(act[5])
+    chosen = sorted(busy, key=lambda r: (-busy[r], natural_key(r)))[:max_resources]
+    return sorted(chosen, key=natural_key)
 
-    Uses the Agg canvas directly, never pyplot, so it needs no display and touches no global
-    matplotlib state that other code may rely on.
+
+def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title: str = "",
+               max_resources: int = 40, resources: Sequence[str] | None = None,
+               window: tuple[float, float] | None = None) -> None:
+    """PNG Gantt chart: per resource a row of service bars and, under it when there are any, a row of
+    its waiting (queue, dependency wait, propagation), so waiting never hides service; bars by kind.
+
+    `resources`: names or glob patterns (default: the ``max_resources`` busiest); `window`: (start_s,
+    end_s), only activities overlapping it, clipped to it. Uses the Agg canvas directly, never
+    pyplot, so it needs no display and touches no global matplotlib state that other code may rely on.
     """
     if max_resources < 1:
         raise ValueError(f"max_resources: must be >= 1, got {max_resources!r}")
+    if window is not None and not window[1] > window[0]:
+        raise ConfigError(f"gantt window: end must be > start, got {window[0]!r}:{window[1]!r}")
     from matplotlib.patches import Patch
 
-    rows = _canonical(activities)
+    rows = canonical(activities)
     for act in rows:
         _check_duration(act)
-    resources = sorted({str(act[4]) for act in rows}, key=natural_key)
-    shown = resources[:max_resources]
-    left_out = len(resources) - len(shown)
-    row_of = {res: i for i, res in enumerate(shown)}
+    if window is not None:
+        lo, hi = window
+        rows = [act._replace(start_s=max(act[5], lo), end_s=min(act[6], hi)) for act in rows
+                if act[6] >= lo and act[5] <= hi]
+    n_resources = len({str(act[4]) for act in rows})
+    shown = _gantt_resources(rows, resources, max_resources)
+    left_out = n_resources - len(shown) if not resources else 0
+    present = {(str(act[4]), act[3] not in SERVICE_KINDS) for act in rows}
+    labels: list[str] = []
+    row_of: dict[tuple[str, bool], int] = {}
+    for res in shown:
+        # a service row unless the resource only waits (a device's dependency waits), a waiting row if any
+        for waiting, needed in ((False, (res, True) not in present), (True, False)):
+            if needed or (res, waiting) in present:
+                row_of[(res, waiting)] = len(labels)
+                labels.append(f"{res} (waiting)" if waiting else res)
 
     # Group bars by (row, kind): one broken_barh call per group instead of one patch call per bar.
     groups: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for act in rows:
-        row = row_of.get(str(act[4]))
+        row = row_of.get((str(act[4]), act[3] not in SERVICE_KINDS))
         if row is not None:
             start = float(act[5])
             groups.setdefault((row, str(act[3])), []).append((start, float(act[6]) - start))
 
-    fig = figure(12.0, max(2.5, 0.3 * len(shown) + 1.5), dpi=100)
+    fig = figure(12.0, max(2.5, 0.3 * len(labels) + 1.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     for (row, kind), spans in sorted(groups.items()):
         color = _KIND_COLORS.get(kind, _OTHER_COLOR)
@@ -395,19 +518,21 @@ def plot_gantt(activities: Sequence[Activity], path: str | os.PathLike, *, title
         instants = [start for start, width in spans if width == 0.0]
         if instants:
             ax.vlines(instants, row - 0.4, row + 0.4, colors=color, linewidth=1.0)
-    ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels(shown, fontsize=7)
-    ax.set_ylim(len(shown) - 0.5 if shown else 0.5, -0.5)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_ylim(len(labels) - 0.5 if labels else 0.5, -0.5)
+    if window is not None:
+        ax.set_xlim(*window)
     ax.set_xlabel("time (s)")
     ax.grid(axis="x", linewidth=0.5, alpha=0.5)
 
-    present = {kind for _, kind in groups}
-    order = [k for k in KINDS if k in present] + sorted(present.difference(KINDS))
+    kinds = {kind for _, kind in groups}
+    order = [k for k in KINDS if k in kinds] + sorted(kinds.difference(KINDS))
     if order:
         handles = [Patch(facecolor=_KIND_COLORS.get(k, _OTHER_COLOR), label=k) for k in order]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
                   frameon=False)
-    ax.set_title(_gantt_title(title, len(rows), len(resources), left_out))
+    ax.set_title(_gantt_title(title, len(rows), n_resources, left_out))
     fig.tight_layout()
 
     save_png(fig, path)

@@ -55,3 +55,28 @@ class FixedPlan:
 
     def act(self, point: DecisionPoint) -> int:
         return self.plan[point.context.task]
+
+
+def nesting_violations(doc: dict) -> list[tuple[dict, dict]]:
+    """Pairs of complete ("X") slices of a Chrome trace on one thread that overlap without nesting.
+
+    The Trace Event Format requires the slices of a thread to nest (one inside the other) or be
+    disjoint; viewers drop or mis-draw the rest. Times are compared in integer nanoseconds, as
+    Perfetto's trace processor stores them.
+    """
+    threads: dict[tuple[int, int], list[tuple[int, int, dict]]] = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            start = round(e["ts"] * 1000)
+            threads.setdefault((e["pid"], e["tid"]), []).append((start, round((e["ts"] + e["dur"]) * 1000), e))
+    bad = []
+    for slices in threads.values():
+        slices.sort(key=lambda s: (s[0], -s[1]))
+        stack: list[tuple[int, int, dict]] = []
+        for start, end, event in slices:
+            while stack and stack[-1][1] <= start:
+                stack.pop()
+            if stack and end > stack[-1][1]:
+                bad.append((stack[-1][2], event))
+            stack.append((start, end, event))
+    return bad

@@ -50,14 +50,14 @@ def test_run_writes_every_output(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(tiny), "--out", str(out), "--gantt", "--quiet"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["apps.csv", "gantt.png", "summary.json", "trace.csv", "trace.json"]
+    assert names == ["apps.csv", "gantt.png", "graphs.jsonl", "summary.json", "trace.csv", "trace.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["completed"] == summary["counts"]["arrived"] == 4
-    assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"] <= summary["latency_ms"]["max"]
+    assert summary["latency_s"]["p50"] <= summary["latency_s"]["p95"] <= summary["latency_s"]["max"]
     trace = json.loads((out / "trace.json").read_text())
     assert any(e.get("ph") == "X" for e in trace["traceEvents"])
     assert (out / "apps.csv").read_text().splitlines()[0] == \
-        "app,device,source,arrival_s,finish_s,latency_ms,status,reason,plan"
+        "app,device,source,arrival_s,finish_s,latency_s,status,reason,plan"
 
 
 def _untrained(name: str) -> bool:
@@ -88,7 +88,7 @@ def test_learned_controllers_are_trainable_or_need_a_checkpoint():
     assert learned and learned <= set(TRAINERS) | {"sac_aisf", "sac_dts", "sac_tm"}
 
 
-@pytest.mark.parametrize("edit, pattern", [
+BAD_EDITS = [   # (edit of TINY, the one line it must give); tests/test_scenario_reference.py reuses them
     (("  count: 2", "  count: 0"), r"tiny\.yaml:4: devices\.count: must be an integer >= 1, got 0$"),
     (("  cpu: {cores", "  cpuu: {cores"), r"tiny\.yaml:5: devices\.cpuu: unknown key, did you mean 'cpu'\?"),
     (("sharing: fifo}\n    downlink", "sharing: fifoo}\n    downlink"),
@@ -96,7 +96,10 @@ def test_learned_controllers_are_trainable_or_need_a_checkpoint():
     (("speed_hz: 1.0e9", "speed_hz: fast"), r"tiny\.yaml:11: servers\[0\]\.speed_hz: must be a number"),
     (("seed: 2", "seed: 2\nseed: 3"), r"tiny\.yaml:3: seed: keys must be unique"),
     (("name: tiny", "name: [tiny"), r"tiny\.yaml:\d+: "),
-])
+]
+
+
+@pytest.mark.parametrize("edit, pattern", BAD_EDITS)
 def test_bad_input_is_one_line(tiny, tmp_path, capsys, edit, pattern):
     tiny.write_text(TINY.replace(*edit))
     out = tmp_path / "never"
@@ -168,7 +171,7 @@ def test_shipped_scenarios_validate(path, capsys):
 def test_no_trace_writes_no_trace_files(tiny, tmp_path):
     out = tmp_path / "o"
     assert main(["run", str(tiny), "--out", str(out), "--no-trace", "--quiet"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["apps.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["apps.csv", "graphs.jsonl", "summary.json"]
 
 
 def test_positive_int_takes_counts_and_names_bad_ones():

@@ -43,7 +43,7 @@ def _same_run(a: Path, b: Path) -> bool:
     fa, fb = _files(a), _files(b)
     sa, sb = (json.loads(f.pop("summary.json")) for f in (fa, fb))
     for s in (sa, sb):
-        del s["wall_s"], s["events_per_s"], s["provenance"]["versions"]
+        del s["wall_s"], s["events_per_s"], s["peak_rss_mib"], s["provenance"]["versions"]
     return fa == fb and sa == sb
 
 
@@ -82,7 +82,7 @@ def test_force_replaces_the_folder_as_a_whole(tiny, tmp_path):
     b = ["--quiet", "--no-trace", "--seed", "5"]
     assert main(["run", str(tiny), "--out", str(out), *b, "--force"]) == 0
     assert main(["run", str(tiny), "--out", str(alone), *b]) == 0
-    assert sorted(_files(out)) == ["apps.csv", "summary.json"] and _same_run(out, alone)
+    assert sorted(_files(out)) == ["apps.csv", "graphs.jsonl", "summary.json"] and _same_run(out, alone)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b_alone", "o", "tiny.yaml"]   # no stage left
 
 
@@ -114,7 +114,7 @@ def test_an_empty_folder_is_a_new_one(tiny, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     assert main(["run", str(tiny), "--out", str(out), "--quiet", "--no-trace"]) == 0
-    assert sorted(_files(out)) == ["apps.csv", "summary.json"]
+    assert sorted(_files(out)) == ["apps.csv", "graphs.jsonl", "summary.json"]
 
 
 def test_a_folder_filled_meanwhile_is_not_mixed_with(tmp_path):

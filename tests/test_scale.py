@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import csv
-import re
+import json
 from pathlib import Path
 
 import pytest
@@ -134,13 +134,16 @@ def test_cli_trace_stream(tmp_path, capsys):
     full, streamed = tmp_path / "full", tmp_path / "streamed"
     assert main(["run", str(path), "--quiet", "--out", str(full)]) == 0
     assert main(["run", str(path), "--quiet", "--trace-stream", "--out", str(streamed)]) == 0
-    assert sorted(p.name for p in streamed.iterdir()) == ["apps.csv", "summary.json", "trace.csv"]
-    assert (full / "apps.csv").read_bytes() == (streamed / "apps.csv").read_bytes()
-    assert sorted(_csv_rows(full / "trace.csv")) == sorted(_csv_rows(streamed / "trace.csv"))
-    code = main(["run", str(path), "--quiet", "--trace-stream", "--gantt", "--out", str(tmp_path / "x")])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and re.fullmatch(r"mecsim: error: --trace-stream csv: cannot be combined with .*", err)
-    assert not (tmp_path / "x").exists()
+    names = ["apps.csv", "graphs.jsonl", "summary.json", "trace.csv", "trace.json"]
+    assert sorted(p.name for p in streamed.iterdir()) == names == sorted(p.name for p in full.iterdir())
+    # streaming is the default: a short trace is read back and written in canonical order
+    for name in ("apps.csv", "graphs.jsonl", "trace.csv", "trace.json"):
+        assert (full / name).read_bytes() == (streamed / name).read_bytes()
+    assert json.loads((streamed / "summary.json").read_text())["trace"]["order"] == "canonical"
+    parquet = tmp_path / "parquet"
+    assert main(["run", str(path), "--quiet", "--trace-stream", "parquet", "--gantt", "--out", str(parquet)]) == 0
+    assert sorted(p.name for p in parquet.iterdir()) == ["apps.csv", "graphs.jsonl", "summary.json", "trace.parquet"]
+    assert json.loads((parquet / "summary.json").read_text())["trace"]["left_out"].startswith("trace.json and gantt")
 
 
 # --- the constant-rate fast path equals the general-rate path ------------------------------------

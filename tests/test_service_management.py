@@ -223,7 +223,7 @@ def test_cli_runs_a_heuristic(tmp_path, capsys):
         summary = json.loads((out / "summary.json").read_text())
         assert summary["controller"] == controller and summary["counts"]["requests"] == 12 * 12
     header = (out / "requests.csv").read_text().splitlines()[0]
-    assert header.startswith("slot,ed,condition,ap,ds,ta,ms,placement,latency_ms,accuracy")
+    assert header.startswith("slot,ed,condition,ap,ds,ta,ms,placement,latency_s,accuracy")
     assert (out / "trace.csv").exists()
 
 

@@ -108,17 +108,17 @@ def test_sweep_writes_every_run_and_a_table(scenario, tmp_path, capsys):
     remote = [r for r in rows if r["controller"] == "remote"]
     assert all(float(r["utilisation.mec0/cpu"]) > 0.0 for r in remote)
     # seeds differ; a slower server makes offloaded apps slower, local ones do not care
-    assert rows[0]["latency_ms.mean"] != rows[1]["latency_ms.mean"]
-    by = {(r["servers.0.speed_hz"], r["controller"], r["seed"]): float(r["latency_ms.mean"]) for r in rows}
+    assert rows[0]["latency_s.mean"] != rows[1]["latency_s.mean"]
+    by = {(r["servers.0.speed_hz"], r["controller"], r["seed"]): float(r["latency_s.mean"]) for r in rows}
     assert by[("1e8", "local", "0")] == by[("4e9", "local", "0")]
     assert by[("1e8", "remote", "0")] > by[("4e9", "remote", "0")]
     table = (out / "table.md").read_text()
     assert table.strip() in printed
     lines = table.strip().splitlines()
-    assert len(lines) == 2 + 4 and "latency_ms.mean (mean ± std)" in lines[0]
+    assert len(lines) == 2 + 4 and "latency_s.mean (mean ± std)" in lines[0]
     # the table's mean ± std are those of the rows (sample std, n - 1)
     import numpy as np
-    vals = [float(r["latency_ms.mean"]) for r in rows
+    vals = [float(r["latency_s.mean"]) for r in rows
             if (r["servers.0.speed_hz"], r["controller"]) == ("4e9", "remote")]
     cells = [line for line in lines if line.startswith("| 4e9 | remote |")][0].split(" | ")
     assert cells[2] == "2/2" and cells[3] == f"{np.mean(vals):,.2f} ± {np.std(vals, ddof=1):,.2f}"
@@ -128,7 +128,7 @@ def test_sweep_writes_every_run_and_a_table(scenario, tmp_path, capsys):
                  "--no-trace", "--quiet", "--out", str(single)]) == 0
     summary = json.loads((single / "summary.json").read_text())
     row = [r for r in rows if (r["servers.0.speed_hz"], r["controller"], r["seed"]) == ("4e9", "remote", "1")][0]
-    assert row["latency_ms.mean"] == repr(summary["latency_ms"]["mean"])
+    assert row["latency_s.mean"] == repr(summary["latency_s"]["mean"])
     assert row["events"] == str(summary["events"])
 
 
@@ -146,7 +146,7 @@ def test_failed_run_is_reported_and_others_finish(scenario, tmp_path, capsys, mo
     # the controller's exception, as `mecsim run` says it: controller, simulated time, decision
     assert all(re.fullmatch(r"boom_ctrl:Boom: raised RuntimeError at t=\S+ s, app (\d+) task \d+: boom at app \1",
                             r["error"]) for r in rows[2:])
-    assert all(r["latency_ms.mean"] == "" for r in rows[2:])
+    assert all(r["latency_s.mean"] == "" for r in rows[2:])
     assert "run failed (controller_params.fail=true seed=0): boom_ctrl:Boom: raised RuntimeError at t=" in err
     assert "| true | 0/2 | – |" in (out / "table.md").read_text()
     # failures are not cached: a re-run tries them again and keeps the successes

@@ -90,9 +90,9 @@ def test_csv_header_rows_and_number_formats(tmp_path):
     lines = raw.decode("utf-8").split("\n")[:-1]
     assert lines[0] == ",".join(TRACE_COLUMNS)
     assert len(lines) == 1 + 8
-    assert lines[1] == "0,0,0,local,device0/cpu,0.0,0.125,0.0,150000000.0"
-    assert "3,7,2,forward,ap0-ap1/link,0.7,0.7,1e-05,0.0" in lines
-    assert "3,7,2,exec,mec0/vm10,0.1,0.7,0.0,0.3333333333333333" in lines
+    assert lines[1] == "0,0,0,local,device0/cpu,0.0,0.125,0.0,150000000.0,0"
+    assert "3,7,2,forward,ap0-ap1/link,0.7,0.7,1e-05,0.0,0" in lines
+    assert "3,7,2,exec,mec0/vm10,0.1,0.7,0.0,0.3333333333333333,0" in lines
 
 
 def test_csv_rows_are_in_canonical_order(tmp_path):
@@ -188,12 +188,13 @@ def test_chrome_trace_structure_and_names(tmp_path):
     threads = {e["args"]["name"]: (e["pid"], e["tid"])
                for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
     resources = {a.resource for a in rec}
-    assert set(threads) == resources
+    # one lane per resource here (nothing overlaps on one), queues on their own
+    assert set(threads) == {f"{r} queue #1" if r == "mec0/queue" else f"{r} #1" for r in resources}
     assert len(threads) == len([e for e in events if e.get("name") == "thread_name"])
     for res, (pid, _) in threads.items():
         assert pid == procs[res.split("/", 1)[0]]
     # Within mec0: natural order puts vm3 before vm10; tids unique per process.
-    assert threads["mec0/queue"][1] < threads["mec0/vm3"][1] < threads["mec0/vm10"][1]
+    assert threads["mec0/queue queue #1"][1] < threads["mec0/vm3 #1"][1] < threads["mec0/vm10 #1"][1]
     assert len(set(threads.values())) == len(threads)
 
     xs = [e for e in events if e["ph"] == "X"]
@@ -202,7 +203,7 @@ def test_chrome_trace_structure_and_names(tmp_path):
     assert "app3/t7 exec" in names and "app0/t1 uplink" in names
     for e in xs:
         assert e["cat"] in KINDS
-        assert set(e["args"]) == {"app", "task", "device", "bytes", "cycles"}
+        assert set(e["args"]) == {"app", "task", "device", "resource", "bytes", "cycles", "cut"}
         assert (e["pid"], e["tid"]) in threads.values()
 
 
@@ -304,3 +305,34 @@ def test_streamed_trace_gets_the_mode_of_every_other_output(tmp_path):
     atomic_write_text(tmp_path / "other.csv", "x\n")
     mode = (tmp_path / "trace.csv").stat().st_mode & 0o777
     assert mode == (tmp_path / "other.csv").stat().st_mode & 0o777 and mode & 0o044
+
+
+def test_lanes_split_concurrent_activities_and_reuse_the_lowest_free_one():
+    acts = [Activity(0, 0, 0, "uplink", "ap0/uplink", 0.0, 3.0, 1.0, 0.0),
+            Activity(0, 1, 0, "uplink", "ap0/uplink", 1.0, 2.0, 1.0, 0.0),
+            Activity(0, 2, 0, "uplink", "ap0/uplink", 1.5, 4.0, 1.0, 0.0),
+            Activity(0, 3, 0, "uplink", "ap0/uplink", 2.0, 5.0, 1.0, 0.0),     # lane 2 is free again at 2.0
+            Activity(0, 4, 0, "queue", "ap0/uplink", 0.5, 1.5, 0.0, 0.0),
+            Activity(0, 5, 0, "uplink", "ap0/uplink", 4.0, 4.5, 1.0, 0.0),     # lanes 1 and 3 free: 1
+            Activity(0, 6, 0, "wait", "device0", 0.0, 1.0, 0.0, 0.0)]
+    # canonical order: by start, then end (the wait, ending first, comes before task 0's upload)
+    assert trace.lanes(trace.canonical(acts)) == [
+        "device0 wait #1", "ap0/uplink #1", "ap0/uplink queue #1", "ap0/uplink #2", "ap0/uplink #3",
+        "ap0/uplink #2", "ap0/uplink #1"]
+
+
+def test_busy_seconds_counts_up_to_the_limit():
+    acts = [Activity(0, 0, 0, "exec", "s", 0.0, 2.0, 0.0, 1.0), Activity(0, 1, 0, "exec", "s", 1.0, 3.0, 0.0, 1.0),
+            Activity(0, 2, 0, "queue", "s", 0.0, 1.0, 0.0, 0.0), Activity(0, 3, 0, "exec", "other", 0.0, 9.0, 0.0, 1.0)]
+    assert trace.busy_seconds(acts, {"s": None}) == {"s": 4.0}       # parallel: every job counts
+    assert trace.busy_seconds(acts, {"s": 1}) == {"s": 3.0}          # one unit: busy while anything runs
+
+
+def test_read_trace_csv_gives_back_what_was_written(tmp_path):
+    rec = _sample()
+    rec.record(9, 1, 4, "exec", "mec0/vm0", 1.0, 2.0, 0.0, 5.0, 1)
+    write_trace_csv(rec, tmp_path / "trace.csv")
+    assert trace.read_trace_csv(tmp_path / "trace.csv") == rec.sorted()
+    (tmp_path / "bad.csv").write_text("a,b\n")
+    with pytest.raises(ValueError, match="header must be"):
+        trace.read_trace_csv(tmp_path / "bad.csv")

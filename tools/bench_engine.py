@@ -108,6 +108,126 @@ def scale_run(horizon_s: float) -> tuple[float, float, int]:
     return offloaded(sim) / result.wall_s, result.events / result.wall_s, offloaded(sim)
 
 
+# -- realistic radio: Shannon FDMA channels with fading, per-cell servers, mobility, backhaul ---------
+DEVICES_PER_AP = 250        # as scenarios/scale/devices_10000.yaml
+APPS_PER_DEVICE_S = 0.01    # the same per-device load: 15-task applications, 1,500 tasks/s at 10,000
+
+
+class OwnCell:
+    """Every task to the server of the device's own access point (the one reached without backhaul)."""
+
+    def act(self, point) -> int:
+        routes = point.context.cost_model.route_up    # empty where no server is behind the backhaul
+        if not routes:
+            return 1
+        return 1 + min(range(len(routes)), key=lambda k: (routes[k], k))    # (s per bit, delay): 0 at home
+
+
+def _grid(aps: int) -> list[tuple[float, float]]:
+    """`aps` access points on a grid 1 km apart, as close to square as the count allows."""
+    cols = next(c for c in range(int(aps ** 0.5), 0, -1) if aps % c == 0)
+    rows = aps // cols
+    return [(1000.0 * (c - (cols - 1) / 2), 1000.0 * (r - (rows - 1) / 2)) for r in range(rows) for c in range(cols)]
+
+
+def radio_scenario(devices: int, aps: int, horizon_s: float, bandwidth_factor: float = 1.0,
+                   mobility: bool = False):
+    """devices_10000.yaml's radio and load over `aps` cells (a server each, a backhaul chain)."""
+    where = _grid(aps)
+    xs, ys = [x for x, _ in where], [y for _, y in where]
+    area = ((min(xs) - 500, min(ys) - 500), (max(xs) + 500, max(ys) + 500))
+
+    def channel(bandwidth, power, figure):
+        return {"sharing": "fdma", "rate": {
+            "model": "shannon", "bandwidth_hz": bandwidth * bandwidth_factor, "tx_power_dbm": power,
+            "noise_figure_db": figure, "pathloss": {"model": "3gpp_rma", "frequency_hz": 3.5e9},
+            "fading": {"model": "rayleigh", "coherence_s": 0.05}}}
+
+    data = {
+        "name": f"bench-radio-{devices}-{aps}", "seed": 0, "horizon_s": horizon_s,
+        "devices": {"count": devices, "cpu": {"cores": 1, "speed_hz": 5e6},
+                    "position": {"x": {"uniform": [area[0][0], area[1][0]]},
+                                 "y": {"uniform": [area[0][1], area[1][1]]}},
+                    "access_point": "nearest",
+                    **({"mobility": {"model": "random_waypoint", "area": [list(area[0]), list(area[1])],
+                                     "speed_mps": [1.0, 2.0]}} if mobility else {})},
+        "access_points": [{"name": f"ap{k}", "position": list(p), "uplink": channel(10e6, 23, 5),
+                           "downlink": channel(20e6, 43, 7)} for k, p in enumerate(where)],
+        "servers": [{"name": f"mec{k}", "access_point": f"ap{k}", "cores": 16, "speed_hz": 5e8,
+                     "vms": "shared"} for k in range(aps)],
+        "links": [{"a": f"ap{k}", "b": f"ap{k + 1}", "rate_bps": 1e9, "delay_s": 0.001} for k in range(aps - 1)],
+        "workload": {"dags": {"generate": {"n": 15, "fat": 0.6, "density": 0.6, "regularity": 0.5, "jump": 2,
+                                           "ccr": 0.4, "mindata": 20000, "maxdata": 200000, "count": 100}},
+                     "arrival": {"process": "poisson", "rate_hz": APPS_PER_DEVICE_S}, "pick": "random"},
+    }
+    return scenario_from_document(parse_yaml(yaml.safe_dump(data), "bench-radio"))
+
+
+def radio(devices: int, tasks: int, aps: int | None = None, bandwidth_factor: float = 1.0) -> tuple[float, float]:
+    """(offloaded tasks/s, events/s) of `tasks` offered over devices/250 cells (or `aps` of them)."""
+    aps = aps or max(1, devices // DEVICES_PER_AP)
+    horizon = tasks / (devices * APPS_PER_DEVICE_S * 15)
+    sim = DagSimulation(radio_scenario(devices, aps, horizon, bandwidth_factor), OwnCell(), trace=False)
+    result = sim.run()
+    return offloaded(sim) / result.wall_s, result.events / result.wall_s
+
+
+def quickstart_wall(mobility: str) -> float:
+    """Wall time of the quickstart's run (no trace) with its devices `static` or on random waypoints."""
+    from mecsim.registry import make_controller
+    from mecsim.rng import RandomStreams
+    sc = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
+                       [f"devices.mobility.model={mobility}", "devices.mobility.area=[[50,-200],[400,200]]"])
+    ctrl = make_controller(sc.controller, sc.controller_params, RandomStreams(sc.seed).get("controller"))
+    return DagSimulation(sc, ctrl, trace=False).run().wall_s
+
+
+def backhaul(devices: int, tasks: int) -> tuple[float, float]:
+    """(offloaded tasks/s, events/s): two access points with a server each, `remote` (the least loaded
+    server, so about half the tasks cross the backhaul), 12-task DAGs, fixed rates."""
+    fixed = {"rate": {"model": "fixed", "bps": 1e9}, "sharing": "fifo"}
+    rate = OFFERED_TASKS_S / 12 / devices
+    data = {
+        "name": "bench-backhaul", "seed": 0, "horizon_s": tasks / OFFERED_TASKS_S,
+        "devices": {"count": devices, "cpu": {"cores": 1, "speed_hz": 1e9}},
+        "access_points": [{"name": f"ap{k}", "position": [1000.0 * k, 0.0], "uplink": fixed, "downlink": fixed}
+                          for k in range(2)],
+        "servers": [{"name": f"mec{k}", "access_point": f"ap{k}", "cores": 32, "speed_hz": 1e10, "vms": "shared"}
+                    for k in range(2)],
+        "links": [{"a": "ap0", "b": "ap1", "rate_bps": 1e10, "delay_s": 0.001}],
+        "workload": {"dags": {"generate": {"n": 12, "fat": 0.6, "density": 0.6, "regularity": 0.5,
+                                           "ccr": 0.4, "mindata": 10000, "maxdata": 100000, "count": 50}},
+                     "arrival": {"process": "poisson", "rate_hz": rate}, "pick": "random"},
+    }
+    sim = DagSimulation(scenario_from_document(parse_yaml(yaml.safe_dump(data), "bench")), Remote(), trace=False)
+    result = sim.run()
+    return offloaded(sim) / result.wall_s, result.events / result.wall_s
+
+
+def radio_rows(tasks: int, bare: float, best) -> list[tuple[str, str, str]]:
+    rows = []
+    events_at = {}
+    for devices in (100, 1000, 10000):
+        tasks_s, events_s = best(lambda: radio(devices, tasks))  # noqa: B023 (called at once)
+        events_at[devices] = events_s
+        cells = max(1, devices // DEVICES_PER_AP)
+        label = f"FDMA + Shannon + fading, {devices:,} devices, {cells} cell(s)"
+        rows.append((f"{label}: offloaded tasks/s", f"{tasks_s:,.0f}", "≥ 15,000 per core" if devices == 10000 else ""))
+        rows.append((f"{label}: events/s (÷ bare SimPy)", f"{events_s:,.0f} ({events_s / bare:.3f})", ""))
+    tasks_s, events_s = best(lambda: radio(10000, tasks, aps=4, bandwidth_factor=10.0))
+    rows.append(("crowded: 10,000 devices on 4 cells with 10× the bandwidth (10× the transfers per channel): "
+                 "offloaded tasks/s", f"{tasks_s:,.0f}", ""))
+    rows.append(("crowded: events/s (÷ the 40-cell row)", f"{events_s:,.0f} ({events_s / events_at[10000]:.2f})",
+                 "≥ 0.7"))
+    static, moving = (min(quickstart_wall(m) for _ in range(3)) for m in ("static", "random_waypoint"))
+    rows.append(("quickstart wall s: static / random waypoint (ratio)",
+                 f"{static:.3f} / {moving:.3f} ({moving / static:.2f})", "≤ 2"))
+    tasks_s, events_s = best(lambda: backhaul(10000, tasks))
+    rows.append(("2 cells + backhaul, `remote`, 12-task DAGs, 10,000 devices, fixed rates: offloaded tasks/s "
+                 "(÷ bare SimPy)", f"{tasks_s:,.0f} ({tasks_s / bare:.3f})", "≥ 0.025 × bare"))
+    return rows
+
+
 def closed_form(evals: int) -> float:
     rng = np.random.default_rng(0)
     sim = DagSimulation(scenario(1, 10.0, 1), Remote())
@@ -186,6 +306,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke check")
     parser.add_argument("--tasks", type=int, default=None, help="offloaded tasks per DES run (20,000; quick 2,000)")
     parser.add_argument("--repeat", type=int, default=None, help="best of (3; quick 1)")
+    parser.add_argument("--radio-only", action="store_true", help="only the realistic-radio rows")
     parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "HORIZON", "DEVICES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -199,6 +320,12 @@ def main() -> None:
 
     bare = best(lambda: bare_simpy(100_000 if quick else 300_000))
     rows = [("bare SimPy timeouts/s", f"{bare:,.0f}", "")]
+    if args.radio_only:
+        print(f"command: python tools/bench_engine.py {' '.join(sys.argv[1:])}\n")
+        print("| measure | value | target |\n|---|---|---|")
+        for k, v, t in rows + radio_rows(tasks, bare, best):
+            print(f"| {k} | {v} | {t} |")
+        return
     events_at: dict[int, float] = {}
     build_s = 0.0
     for devices in (1, 100, 1000, 10000):
@@ -220,6 +347,7 @@ def main() -> None:
     rows.append((f"scenarios/scale/devices_1000.yaml, {horizon:g} s, no trace: offloaded tasks/s ({n:,} tasks)",
                  f"{tasks_s:,.0f}", ""))
     rows.append(("scenarios/scale/devices_1000.yaml: events/s", f"{events_s:,.0f}", ""))
+    rows += radio_rows(tasks, bare, best)
     rows.append(("closed-form plan evaluations/s (n = 20)", f"{best(lambda: closed_form(20_000)):,.0f}", ""))
 
     # memory: 100 devices at 400 offered tasks/s; horizons ×1 and ×10

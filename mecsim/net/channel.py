@@ -25,6 +25,7 @@ from mecsim.station import RateFn, Station, constant_rate
 
 __all__ = ["Radio", "Channel", "RadioChannel", "ShannonRate", "WiredLink", "path_gain", "path_gains", "nominal_rate_bps"]
 
+_UNKNOWN = (0.0, -math.inf)     # a signal not computed yet: stale at any time
 Stamps = tuple[float, float, float]     # (submitted, started, finished) of a message
 
 
@@ -111,19 +112,18 @@ class ShannonRate:
         self.channel = channel
         self._band_noise: dict[float, tuple[float, float]] = {}   # share -> its band (Hz), noise over it (W)
 
-    def coefficients(self, owners: Sequence[Radio], now: float) -> tuple[np.ndarray, np.ndarray]:
+    def coefficients(self, owners: Sequence[Radio], now: float) -> tuple[list[float], list[float]]:
         channel = self.channel
         name, update = channel.name, channel.spec.update_s
-        coef = channel.signal_w(owners, now)
-        until = np.empty(len(owners))
-        for k, owner in enumerate(owners):
+        coefs, untils = [], []
+        for owner, signal in zip(owners, channel.signal_w(owners, now)):
             fading = owner.fading_for(name)
-            coef[k] *= fading.gain_at(now)
+            coefs.append(signal * fading.gain_at(now))
             end = fading.next_change_after(now)
             if owner.next_move_after(now) < math.inf:
                 end = min(end, next_tick(now, update))
-            until[k] = end
-        return coef, until
+            untils.append(end)
+        return coefs, untils
 
     def rates(self, coefficients: list[float], share: float) -> list[float]:
         band_noise = self._band_noise.get(share)
@@ -138,7 +138,7 @@ class ShannonRate:
 
     def __call__(self, owner: Radio, share: float, now: float) -> tuple[float, float]:
         coef, until = self.coefficients([owner], now)
-        return self.rates([float(coef[0])], share)[0], float(until[0])
+        return self.rates(coef, share)[0], until[0]
 
 
 class Channel:
@@ -205,31 +205,34 @@ class RadioChannel(Channel):
             self._los[device.index] = bool(self._draw.random() < p)
         return self._los[device.index]
 
-    def signal_w(self, devices: Sequence[Radio], now: float) -> np.ndarray:
+    def prime(self, devices: Sequence[Radio]) -> None:
+        """Compute the attached devices' signals at time 0 in one vectorised call (they are cached)."""
+        if self.spec.rate.model == "shannon" and devices:
+            self.signal_w(devices, 0.0)
+
+    def signal_w(self, devices: Sequence[Radio], now: float) -> list[float]:
         """Transmit power (W) × path gain of each device at `now`, in one vectorised path-loss call for
         those not cached: a device that no longer moves keeps its value, a moving one keeps it until the
         next multiple of ``update_s`` (its position is sampled on that grid)."""
-        spec = self.spec.rate
-        assert spec.pathloss is not None and spec.tx_power_dbm is not None
-        out = np.empty(len(devices))
-        stale: list[int] = []
         cache = self._signal
+        out, stale = [], []
         for k, device in enumerate(devices):
-            signal, until = cache.get(device.index, (0.0, -math.inf))
-            if until > now:
-                out[k] = signal
-            else:
+            signal, until = cache.get(device.index, _UNKNOWN)
+            out.append(signal)
+            if until <= now:
                 stale.append(k)
         if stale:
+            spec = self.spec.rate
+            assert spec.pathloss is not None and spec.tx_power_dbm is not None
             movers = [devices[k] for k in stale]
             where = np.array([device.position_at(now) for device in movers])
             distance = np.hypot(where[:, 0] - self.position[0], where[:, 1] - self.position[1])
             los = [self.los(device) for device in movers]
             gains = pl.dbm_to_w(spec.tx_power_dbm) * path_gains(
                 spec.pathloss, distance, None if los[0] is None else np.array(los))
-            out[stale] = gains
             step = self.spec.update_s
-            for device, signal in zip(movers, gains.tolist()):
+            for k, device, signal in zip(stale, movers, gains.tolist()):
+                out[k] = signal
                 static = device.next_move_after(now) == math.inf     # it stays where it is from now on
                 cache[device.index] = (signal, math.inf if static else next_tick(now, step))
         return out
@@ -240,8 +243,10 @@ class RadioChannel(Channel):
         if spec.model == "fixed":
             assert spec.bps is not None
             return spec.bps * share
-        signal = float(self.signal_w([device], now)[0]) * fading_gain
-        return self._rate.rates([signal], share)[0]
+        signal, until = self._signal.get(device.index, _UNKNOWN)
+        if until <= now:
+            signal = self.signal_w([device], now)[0]
+        return self._rate.rates([signal * fading_gain], share)[0]
 
     def _rate_fn(self) -> RateFn:
         spec = self.spec.rate

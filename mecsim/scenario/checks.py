@@ -10,9 +10,11 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
-from typing import Any, Final, Iterable, Literal, Sequence, TypeVar, overload
+import warnings
+from typing import Any, Final, Iterable, Literal, Mapping, Sequence, TypeVar, overload
 
-from mecsim.errors import ConfigError
+from mecsim.errors import ConfigError, PlausibilityWarning
+from mecsim.scenario import plausibility
 from mecsim.scenario.source import Document, show
 
 __all__ = ["MISSING", "REQUIRED", "Node", "bounds_text", "must", "number_text", "suggest"]
@@ -164,6 +166,7 @@ class Node:
             return self
         if not isinstance(value, dict):
             raise self.error(f"must be a mapping, got {show(value)}")
+        self._doc.allowed[self._path] = keys
         allowed = ", ".join(sorted(keys)) or "none"
         for key in value:
             if key in keys:
@@ -174,6 +177,26 @@ class Node:
             hint = f", did you mean {close!r}?" if close else ""
             raise self.error(f"unknown key{hint} (allowed: {allowed})", key)
         return self
+
+    def variant(self, key: builtins.str, variants: Mapping[builtins.str, Sequence[builtins.str]],
+                default: Any = REQUIRED, *, common: Sequence[builtins.str] = ()) -> builtins.str:
+        """Read the model named at `key` and allow only its keys (plus `key` and `common`).
+
+        The one rule for every mapping whose keys depend on a model: a key that only another model
+        uses is an error naming the chosen model, never silently ignored.
+        """
+        self._doc.variants[self._path] = (key, variants, tuple(common), default)
+        chosen = self.str(key, default, choices=tuple(variants))
+        own = (key, *common, *variants[chosen])
+        if isinstance(self._value, dict):
+            for name in self._value:
+                users = [model for model, keys in variants.items() if name in keys and name not in own]
+                if users:
+                    listed = ", ".join(sorted(own))
+                    raise self.error(f"is not used by {key} {chosen!r}, only by "
+                                     f"{', '.join(map(repr, users))} (allowed: {listed})", name)
+        self.allow(*own)
+        return chosen
 
     def has(self, key: builtins.str) -> builtins.bool:
         return isinstance(self._value, dict) and key in self._value
@@ -195,9 +218,20 @@ class Node:
     def _at(self, key: Key) -> "Node":
         return self if key is None else self.child(key)
 
+    def _plausible(self, value: Number) -> None:
+        """Warn when a legal value is far outside its unit's physical range (mecsim.scenario.plausibility)."""
+        text = plausibility.message(self._path, value)
+        if text is not None:
+            warnings.warn(PlausibilityWarning(builtins.str(self.error(text))), stacklevel=4)
+
+    def note(self, kind: builtins.str, default: Any, **checks: Any) -> None:
+        """Record that this path is read as `kind` with these checks (for mecsim.scenario.reference)."""
+        self._doc.reads.setdefault(self._path, {})[kind] = {"default": default, **checks}
+
     def _default(self, default: Any) -> Any:
         if default is REQUIRED:
             raise self.error("is required")
+        self._doc.defaults.setdefault(self._path, default)
         return default
 
     @overload
@@ -210,6 +244,7 @@ class Node:
             max: Number | None = None) -> Any:
         """An integer (true/false and 4.0 are not integers) within [min, max]."""
         node = self._at(key)
+        node.note("int", default, min=min, max=max)
         if not node.exists():
             return node._default(default)
         value = node.value
@@ -218,6 +253,7 @@ class Node:
             if isinstance(value, builtins.float) and value.is_integer() and abs(value) < 1e18:
                 hint = f". Hint: write {builtins.int(value)}, without a decimal point or exponent"
             raise node.error(f"must be an integer{bounds_text(min, max)}, got {show(value)}{hint}")
+        node._plausible(value)
         return value
 
     @overload
@@ -238,6 +274,8 @@ class Node:
               max_open: builtins.bool = False, allow_none: builtins.bool = False) -> Any:
         """A finite number (ints accepted) within the bounds; null too when `allow_none`."""
         node = self._at(key)
+        node.note("float", default, min=min, max=max, min_open=min_open, max_open=max_open,
+                  allow_none=allow_none)
         if not node.exists():
             return node._default(default)
         value = node.value
@@ -248,18 +286,25 @@ class Node:
             what = "a number" + bounds_text(min, max, min_open=min_open, max_open=max_open)
             what += " or null" if allow_none else ""
             raise node.error(f"must be {what}, got {show(value)}{_quoted_number_hint(value)}")
+        node._plausible(x)
         return x
 
     @overload
-    def str(self, key: Key, *, choices: Sequence[builtins.str] | None = ...) -> builtins.str: ...
+    def str(self, key: Key, *, choices: Sequence[builtins.str] | None = ...,
+            refers: builtins.str | None = ...) -> builtins.str: ...
     @overload
-    def str(self, key: Key, default: _D, *,
-            choices: Sequence[builtins.str] | None = ...) -> builtins.str | _D: ...
+    def str(self, key: Key, default: _D, *, choices: Sequence[builtins.str] | None = ...,
+            refers: builtins.str | None = ...) -> builtins.str | _D: ...
 
-    def str(self, key: Key, default: Any = REQUIRED, *,
-            choices: Sequence[builtins.str] | None = None) -> Any:
-        """A string, one of `choices` when given (a near miss gets a did-you-mean)."""
+    def str(self, key: Key, default: Any = REQUIRED, *, choices: Sequence[builtins.str] | None = None,
+            refers: builtins.str | None = None) -> Any:
+        """A string, one of `choices` when given (a near miss gets a did-you-mean).
+
+        `refers` says what the choices are when the file itself defines them (``access_points[].name``),
+        so the generated reference describes them rather than listing one file's names.
+        """
         node = self._at(key)
+        node.note("str", default, choices=None if choices is None or refers else tuple(choices), refers=refers)
         if not node.exists():
             return node._default(default)
         value = node.value
@@ -281,6 +326,7 @@ class Node:
 
     def bool(self, key: Key, default: Any = REQUIRED) -> Any:
         node = self._at(key)
+        node.note("bool", default)
         if not node.exists():
             return node._default(default)
         if not isinstance(node.value, builtins.bool):
@@ -291,6 +337,7 @@ class Node:
               min_len: builtins.int = 0) -> list["Node"]:
         """A list, as one child Node per item (each with its own path and line)."""
         node = self._at(key)
+        node.note("list", default, min_len=min_len)
         value = node.value
         if not node.exists():
             value = node._default(default)
@@ -302,6 +349,7 @@ class Node:
     def mapping(self, key: Key, default: Any = REQUIRED) -> "Node":
         """A mapping, as a Node; when absent, a Node over `default` (e.g. ``{}``)."""
         node = self._at(key)
+        node.note("mapping", default)
         if not node.exists():
             return Node(self._doc, node.path, node._default(default))
         if not isinstance(node.value, dict):
@@ -319,6 +367,7 @@ class Node:
                    min: Number | None = None) -> tuple[builtins.float, ...]:
         """A list of finite numbers (each >= min), of exactly `length` items when given."""
         node = self._at(key)
+        node.note("float_list", default, length=length, min=min)
         if not node.exists():
             return tuple(builtins.float(x) for x in node._default(default))
         value = node.value

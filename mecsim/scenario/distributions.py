@@ -227,6 +227,7 @@ def read_distribution(node: Node, key: str | int | None, default: Any = REQUIRED
     normal/exponential are rejected.
     """
     target = node if key is None else node.child(key)
+    target.note("distribution", default, min=min, max=max, integer=integer)
     if not target.exists():
         if default is REQUIRED:
             raise target.error("is required")

@@ -10,9 +10,9 @@ from typing import Any, Sequence
 
 from mecsim.errors import ConfigError
 from mecsim.scenario.checks import Node
-from mecsim.scenario.source import Document, apply_overrides, flow_yaml, load_yaml
+from mecsim.scenario.source import Document, apply_overrides, flow_yaml, load_yaml, resolved
 
-__all__ = ["load_scenario", "scenario_from_document", "load_training"]
+__all__ = ["load_scenario", "resolve_scenario", "scenario_from_document", "load_training"]
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Any:
@@ -21,6 +21,15 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Any:
     if overrides:
         doc = apply_overrides(doc, overrides)
     return scenario_from_document(doc, Path(path).parent)
+
+
+def resolve_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Any:
+    """The scenario file's data after overrides, with the defaults the loader applied filled in."""
+    doc = load_yaml(path)
+    if overrides:
+        doc = apply_overrides(doc, overrides)
+    scenario_from_document(doc, Path(path).parent)
+    return resolved(doc)
 
 
 def load_training(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, list[tuple[str, Any]]]:

@@ -20,7 +20,8 @@ from yaml.nodes import MappingNode, Node as YamlNode, ScalarNode, SequenceNode
 
 from mecsim.errors import ConfigError
 
-__all__ = ["Document", "apply_overrides", "flow_yaml", "format_path", "load_yaml", "parse_yaml", "show"]
+__all__ = ["Document", "apply_overrides", "flow_yaml", "format_path", "load_yaml", "parse_yaml", "resolved",
+           "show"]
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -49,6 +50,15 @@ class Document:
     file: str
     data: Any
     lines: Mapping[tuple, int] = field(default_factory=dict)
+    # Filled while a loader reads it (mecsim.scenario.checks.Node), for `resolved`: the default each
+    # absent key took, and the keys each mapping allows (so a default of an unused model is left out).
+    defaults: dict[tuple, Any] = field(default_factory=dict, compare=False, repr=False)
+    allowed: dict[tuple, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # How each path was read (kind -> its checks: default, choices, bounds) and each model-choosing
+    # key's variant table, for the schema and reference generated from the loader (mecsim.scenario.reference).
+    reads: dict[tuple, dict[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+    variants: dict[tuple, tuple[str, Mapping[str, Sequence[str]], tuple[str, ...], Any]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def line(self, path: tuple) -> int | None:
         """The line of `path`, else of its nearest ancestor that has one (new keys from overrides)."""
@@ -154,6 +164,41 @@ def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
         keys, value = _parse_override(item)
         data = _set_path(data, lines, keys, value, item)
     return Document(doc.file, data, lines)
+
+
+def resolved(doc: Document) -> Any:
+    """The document's data with the defaults its loader applied filled in (``mecsim validate --show``).
+
+    Call it after the loader has read `doc`; keys the file gives are kept as written.
+    """
+    data = copy.deepcopy(doc.data)
+    for path, value in sorted(doc.defaults.items(), key=lambda item: len(item[0])):
+        parent = path[:-1]
+        if path[-1] not in doc.allowed.get(parent, (path[-1],)):
+            continue
+        container = data
+        for key in parent:
+            if isinstance(container, dict) and key in container:
+                container = container[key]
+            elif isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
+                container = container[key]
+            else:
+                container = None
+                break
+        if isinstance(container, dict) and path[-1] not in container:
+            container[path[-1]] = _plain(value)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    """Defaults as YAML-safe data: tuples become lists, paths strings."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _override_error(item: str, message: str) -> ConfigError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 from mecsim.decision import Controller, DecisionBridge
 from mecsim.scenario.checks import suggest
@@ -48,8 +48,9 @@ class Result(Protocol):
         """The content of summary.json."""
         ...
 
-    def tables(self) -> dict[str, str]:
-        """The system's own tables: file name (``apps.csv``, ...) → CSV text."""
+    def tables(self) -> Mapping[str, str | Iterable[str]]:
+        """The system's own tables: file name (``apps.csv``, ...) → its text, or its text in chunks
+        (written in order, never held whole: a long run's graphs.jsonl)."""
         ...
 
     def headline(self) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Applications as DAGs of tasks: the networkx graph plus the per-task arrays the hot path reads."""
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Mapping, Sequence
@@ -117,7 +118,24 @@ class TaskGraph:
             return []
 
     def topological_order(self) -> list[int]:
-        return list(nx.lexicographical_topological_sort(self.to_networkx()))
+        """Parents before children, the lowest ready id first (networkx's lexicographical order)."""
+        return list(self._topological)
+
+    @cached_property
+    def _topological(self) -> tuple[int, ...]:
+        # once per graph: the simulator ranks every application's tasks with it
+        indegree = [len(p) for p in self.parents]
+        ready = [i for i, d in enumerate(indegree) if d == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for j in self.children[i]:
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    heapq.heappush(ready, j)
+        return tuple(order)
 
     def exits(self) -> list[int]:
         return [i for i in range(self.n) if not self.children[i]]

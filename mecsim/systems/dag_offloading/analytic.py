@@ -90,13 +90,17 @@ def task_times(graph: TaskGraph, model: CostModel) -> TaskTimes:
     def wired(route: tuple[tuple[float, float], ...], bits: np.ndarray) -> np.ndarray:
         if not route:
             return np.zeros((model.servers, graph.n))
-        return np.array([bits * per_bit + delay for per_bit, delay in route])
+        legs = np.array(route)      # (servers, 2): seconds per bit, delay
+        return bits * legs[:, :1] + legs[:, 1:]
+
+    def column(values: tuple[float, ...]) -> np.ndarray:     # one row per server, broadcast over tasks
+        return np.array(values, dtype=float)[:, None]
 
     return TaskTimes(
         local=graph.cycles / model.local_hz,
-        up=np.array([up_bits / r for r in model.uplink_bps]),
-        mec=np.array([graph.cycles / f for f in model.server_hz]),
-        down=np.array([down_bits / r for r in model.downlink_bps]),
+        up=up_bits / column(model.uplink_bps),
+        mec=graph.cycles / column(model.server_hz),
+        down=down_bits / column(model.downlink_bps),
         wired_up=wired(model.route_up, up_bits),
         wired_down=wired(model.route_down, down_bits),
     )

@@ -14,9 +14,10 @@ import simpy
 
 from mecsim.compute import Cloud, EdgeServer, processor
 from mecsim.errors import ConfigError
-from mecsim.mobility import RandomWaypoint, Static
+from mecsim.mobility import RandomWaypoint, Static, TracePath
 from mecsim.net.channel import RadioChannel, WiredLink
 from mecsim.net.fading import Fading
+from mecsim.net.handover import Handover
 from mecsim.rng import RandomStreams
 from mecsim.station import Station
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -29,7 +30,7 @@ class Device:
 
     __slots__ = ("index", "name", "cpu", "mobility", "ap", "_fading", "_rng")
 
-    def __init__(self, index: int, cpu: Station, mobility: Static | RandomWaypoint, ap: AccessPoint,
+    def __init__(self, index: int, cpu: Station, mobility: Static | RandomWaypoint | TracePath, ap: AccessPoint,
                  rng: np.random.Generator) -> None:
         self.index, self.name, self.cpu, self.mobility = index, f"device{index}", cpu, mobility
         self.ap = ap
@@ -77,14 +78,26 @@ class Infrastructure:
         self.devices: list[Device] = []
         for d in range(spec.count):
             start = (float(spec.x.sample(place)), float(spec.y.sample(place)))
-            mobility = Static(start) if mob.model == "static" else RandomWaypoint(
-                mob.area, mob.speed_mps, mob.pause_s, streams.get(f"mobility/{d}"), start)
+            mobility: Static | RandomWaypoint | TracePath
+            if mob.model == "random_waypoint":
+                mobility = RandomWaypoint(mob.area, mob.speed_mps, mob.pause_s, streams.get(f"mobility/{d}"), start)
+            elif mob.model == "trace" and d in mob.trace:   # a device the trace leaves out stays put
+                mobility = TracePath(mob.trace[d])
+                start = mobility.position_at(0.0)
+            else:
+                mobility = Static(start)
             cpu = processor(env, f"device{d}/cpu", spec.cpu.cores, spec.cpu.speed_hz, spec.cpu.discipline)
             if spec.access_point == "nearest":
                 ap = min(self.access_points, key=lambda a: math.dist(a.position, start))
             else:
                 ap = by_name[spec.access_point]
             self.devices.append(Device(d, cpu, mobility, ap, streams.get(f"fading/{d}")))
+        for ap in self.access_points:
+            attached = [d for d in self.devices if d.ap is ap]
+            ap.uplink.prime(attached)
+            ap.downlink.prime(attached)
+        self.handover = Handover(env, mob.handover, self.access_points, self.devices) \
+            if mob.handover.rule != "none" else None
         self.servers = [EdgeServer(env, s, spec.count) for s in scenario.servers]
         self.cloud = Cloud(env, scenario.cloud, list(by_name)) if scenario.cloud else None
         self.links: dict[tuple[str, str], WiredLink] = {}

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Sequence, cast
 
 from mecsim.compute.spec import CPU_DISCIPLINES, CloudSpec, CpuSpec, ServerSpec
+from mecsim.mobility import read_trace
+from mecsim.net.handover import HandoverSpec
 from mecsim.net.pathloss import Condition
 from mecsim.net.spec import CHANNEL_SHARING, ChannelSpec, FadingSpec, PathLossSpec, RateSpec
 from mecsim.scenario.checks import Node, must, suggest
@@ -24,6 +26,19 @@ from mecsim.workload.gv import AttributeMap
 
 __all__ = ["load"]
 
+# The keys each model variant reads (besides the key naming the model): Node.variant rejects the rest.
+_MOBILITY = {"static": (), "random_waypoint": ("area", "speed_mps", "pause_s"), "trace": ("file",)}
+_RATE = {"fixed": ("bps",),
+         "shannon": ("bandwidth_hz", "tx_power_dbm", "noise_dbm", "noise_density_dbm_hz", "noise_figure_db",
+                     "pathloss", "fading")}
+_PATHLOSS = {"free_space": (), "log_distance": ("exponent", "reference_m"),
+             "3gpp_rma": ("condition", "h_bs", "h_ut", "street_width", "building_height")}
+_FADING = {"none": (), "rayleigh": ("coherence_s",)}
+_VMS = {"dedicated": ("vm_speed_hz",), "shared": ()}
+_AP = "an access_points[].name"
+_ATTR = "a node attribute of the DAG files (generated DAGs: size, expect_size, alpha)"
+_ARRIVAL = {"back_to_back": (), "poisson": ("rate_hz",), "list": ("times_s",)}
+
 
 def load(doc: Document, base: Path) -> DagScenario:
     root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params", "decisions",
@@ -32,7 +47,7 @@ def load(doc: Document, base: Path) -> DagScenario:
     access_points = tuple(_access_point(n) for n in root.items("access_points", min_len=1))
     ap_names = [ap.name for ap in access_points]
     must(len(set(ap_names)) == len(ap_names), root, "access_points", f"names must be unique, got {ap_names}")
-    devices = _devices(root.mapping("devices"), ap_names)
+    devices = _devices(root.mapping("devices"), ap_names, base)
     servers = tuple(_server(n, ap_names) for n in root.items("servers", default=[]))
     names = [s.name for s in servers]
     must(len(set(names)) == len(names), root, "servers", f"names must be unique, got {names}")
@@ -42,6 +57,13 @@ def load(doc: Document, base: Path) -> DagScenario:
     controller_params = root.mapping("controller_params", default={})
     workload = _workload(root.mapping("workload"), base)
     horizon = root.float("horizon_s", None, min=0, min_open=True, allow_none=True)
+    if devices.mobility.handover.rule != "none":
+        mob = root.mapping("devices").mapping("mobility")
+        must(horizon is not None, mob, "handover", "needs horizon_s (its checks never end), got null")
+        ordered = [ap.name for ap in access_points
+                   if "schedule_order" in (ap.uplink.sharing, ap.downlink.sharing)]
+        must(not ordered, mob, "handover", "cannot move devices between schedule_order channels (their "
+             f"order is reserved per channel at decision time), got access points {ordered}")
     must(workload.arrival.process != "poisson" or horizon is not None or workload.apps_per_device is not None,
          root, "horizon_s", "is required with Poisson arrivals unless workload.apps_per_device is set, got null")
     return DagScenario(
@@ -69,11 +91,11 @@ def _cpu(node: Node, disciplines: Sequence[str] = CPU_DISCIPLINES) -> CpuSpec:
                    node.str("discipline", "fifo", choices=disciplines))
 
 
-def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
+def _devices(node: Node, ap_names: list[str], base: Path) -> DeviceSpec:
     node.allow("count", "cpu", "position", "mobility", "access_point")
     pos = node.mapping("position", default={}).allow("x", "y")
-    mob = node.mapping("mobility", default={}).allow("model", "area", "speed_mps", "pause_s")
-    model = mob.str("model", "static", choices=("static", "random_waypoint"))
+    mob = node.mapping("mobility", default={})
+    model = mob.variant("model", _MOBILITY, "static", common=("handover",))
     area = ((0.0, 0.0), (1000.0, 1000.0))
     speed = (1.0, 2.0)
     if model == "random_waypoint":
@@ -84,32 +106,42 @@ def _devices(node: Node, ap_names: list[str]) -> DeviceSpec:
              f"must have x0 <= x1 and y0 <= y1, got {mob.child('area').value}")
         speed = mob.float_list("speed_mps", [1.0, 2.0], length=2, min=0)
         must(0 < speed[0] <= speed[1], mob, "speed_mps", f"must be [vmin, vmax] with 0 < vmin <= vmax, got {list(speed)}")
-    access_point = node.str("access_point", "nearest", choices=("nearest", *ap_names))
+    access_point = node.str("access_point", "nearest", choices=("nearest", *ap_names), refers=f"nearest or {_AP}")
+    count = node.int("count", 1, min=1)
+    trace = {}
+    if model == "trace":
+        path = (base / mob.str("file")).resolve()
+        must(path.is_file(), mob, "file", f"must be an existing CSV file time_s,device,x,y, got "
+             f"{mob.str('file')!r} (resolved to {path}). Hint: relative paths start at the scenario file's folder")
+        try:
+            trace = {d: tuple(samples) for d, samples in read_trace(path, count).items()}
+        except ValueError as exc:
+            raise mob.error(str(exc), "file") from None
+    ho = mob.mapping("handover", default={}).allow("rule", "hysteresis_db", "interval_s")
+    handover = HandoverSpec(ho.str("rule", "none", choices=("none", "strongest")),
+                            ho.float("hysteresis_db", 3.0, min=0),
+                            ho.float("interval_s", 1.0, min=0, min_open=True))
     return DeviceSpec(
-        count=node.int("count", 1, min=1),
+        count=count,
         cpu=_cpu(node.mapping("cpu")),
         x=read_distribution(pos, "x", Constant(0.0)),
         y=read_distribution(pos, "y", Constant(0.0)),
-        mobility=MobilitySpec(model, area, speed, mob.float("pause_s", 0.0, min=0)),
+        mobility=MobilitySpec(model, area, speed, mob.float("pause_s", 0.0, min=0), trace, handover),
         access_point=access_point,
     )
 
 
 def _rate(node: Node) -> RateSpec:
-    model = node.str("model", choices=("fixed", "shannon"))
-    if model == "fixed":
-        node.allow("model", "bps")
+    if node.variant("model", _RATE) == "fixed":
         return RateSpec("fixed", bps=node.float("bps", min=0, min_open=True))
-    node.allow("model", "bandwidth_hz", "tx_power_dbm", "noise_dbm", "noise_density_dbm_hz",
-               "noise_figure_db", "pathloss", "fading")
-    pl = node.mapping("pathloss").allow("model", "frequency_hz", "exponent", "reference_m", "condition",
-                                         "h_bs", "h_ut", "street_width", "building_height")
-    pl_model = pl.str("model", choices=("free_space", "log_distance", "3gpp_rma"))
+    pl = node.mapping("pathloss")
+    pl_model = pl.variant("model", _PATHLOSS, common=("frequency_hz",))
     freq = pl.float("frequency_hz", min=0, min_open=True)
     if pl_model == "3gpp_rma":
         must(0.5e9 <= freq <= 30e9, pl, "frequency_hz",
              f"must be in [5e8, 3e10] Hz for 3gpp_rma (TR 38.901), got {freq:g}. Hint: the unit is Hz, not GHz")
-    fad = node.mapping("fading", default={}).allow("model", "coherence_s")
+    fad = node.mapping("fading", default={})
+    fad_model = fad.variant("model", _FADING, "none")
     return RateSpec(
         "shannon",
         bandwidth_hz=node.float("bandwidth_hz", min=0, min_open=True),
@@ -126,7 +158,7 @@ def _rate(node: Node) -> RateSpec:
             h_ut=pl.float("h_ut", 1.5, min=0, min_open=True),
             street_width=pl.float("street_width", 20.0, min=0, min_open=True),
             building_height=pl.float("building_height", 5.0, min=0, min_open=True)),
-        fading=FadingSpec(fad.str("model", "none", choices=("none", "rayleigh")),
+        fading=FadingSpec(fad_model,
                           fad.float("coherence_s", 0.01, min=0, min_open=True)),
     )
 
@@ -145,15 +177,15 @@ def _access_point(node: Node) -> AccessPointSpec:
 
 
 def _server(node: Node, ap_names: list[str]) -> ServerSpec:
-    node.allow("name", "access_point", "cores", "speed_hz", "discipline", "vms", "vm_speed_hz",
-               "memory_bytes", "memory_policy")
+    vms = node.variant("vms", _VMS, "dedicated", common=("name", "access_point", "cores", "speed_hz",
+                                                         "discipline", "memory_bytes", "memory_policy"))
     return ServerSpec(
         name=node.str("name"),
-        access_point=node.str("access_point", ap_names[0], choices=ap_names),
+        access_point=node.str("access_point", ap_names[0], choices=ap_names, refers=_AP),
         cores=node.int("cores", 1, min=1),
         speed_hz=node.float("speed_hz", min=0, min_open=True),
         discipline=node.str("discipline", "fifo", choices=CPU_DISCIPLINES),
-        vms=node.str("vms", "dedicated", choices=("dedicated", "shared")),
+        vms=vms,
         vm_speed_hz=node.float("vm_speed_hz", None, min=0, min_open=True, allow_none=True),
         memory_bytes=node.float("memory_bytes", None, min=0, min_open=True, allow_none=True),
         memory_policy=node.str("memory_policy", "wait", choices=("wait", "drop")),
@@ -169,7 +201,7 @@ def _cloud(node: Node) -> CloudSpec:
 
 def _link(node: Node, ap_names: list[str]) -> LinkSpec:
     node.allow("a", "b", "rate_bps", "delay_s")
-    link = LinkSpec(node.str("a", choices=ap_names), node.str("b", choices=ap_names),
+    link = LinkSpec(node.str("a", choices=ap_names, refers=_AP), node.str("b", choices=ap_names, refers=_AP),
                     node.float("rate_bps", min=0, min_open=True), node.float("delay_s", 0.0, min=0))
     must(link.a != link.b, node, "b", f"must differ from a, got {link.b!r}")
     return link
@@ -207,10 +239,10 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
     at = dags.mapping("attributes", default={}).allow(
         "cycles", "cycles_factor", "up_bytes", "up_factor", "down_bytes", "down_factor")
     names = None if dags.has("folder") else ("size", "expect_size", "alpha")   # what the generator writes
-    attributes = AttributeMap(at.str("cycles", "size", choices=names),
+    attributes = AttributeMap(at.str("cycles", "size", choices=names, refers=_ATTR),
                               at.float("cycles_factor", 1.0, min=0, min_open=True),
-                              at.str("up_bytes", "size", choices=names), at.float("up_factor", 1.0, min=0),
-                              at.str("down_bytes", "expect_size", choices=names),
+                              at.str("up_bytes", "size", choices=names, refers=_ATTR), at.float("up_factor", 1.0, min=0),
+                              at.str("down_bytes", "expect_size", choices=names, refers=_ATTR),
                               at.float("down_factor", 1.0, min=0))
     if dags.has("folder") and datasets.parse_ref(dags.str("folder")):
         source = _dataset(dags, attributes)
@@ -234,8 +266,8 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
             raise gen.error(message, key if gen.has(key) else None) from None
         source = DagSource("generate", generator=params, count=gen.int("count", 100, min=1),
                            attributes=attributes)
-    arr = node.mapping("arrival", default={}).allow("process", "rate_hz", "times_s")
-    process = arr.str("process", "back_to_back", choices=("back_to_back", "poisson", "list"))
+    arr = node.mapping("arrival", default={})
+    process = arr.variant("process", _ARRIVAL, "back_to_back")
     arrival = ArrivalSpec(
         process,
         rate_hz=arr.float("rate_hz", min=0, min_open=True) if process == "poisson" else None,

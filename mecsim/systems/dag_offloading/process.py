@@ -7,6 +7,8 @@ Each decided task then runs as its own process:
 
     local:    wait for parents → local CPU
     offload:  wait for parents → uplink → (backhaul / cloud link) → server → (back) → downlink
+              (with handover: a transfer ends on the channel it began on; a result returns to the
+              access point the device is attached to when the result leaves the server)
 
 Dependencies follow the authors' semantics (see :mod:`mecsim.systems.dag_offloading.analytic`): a local task waits for its
 local parents and for the downloads of its offloaded parents; an upload waits for local parents and
@@ -26,6 +28,7 @@ import simpy
 from simpy.events import ProcessGenerator
 
 from mecsim.compute import Cloud, EdgeServer
+from mecsim.cut import Doing, record_cut
 from mecsim.decision import DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
 from mecsim.net.channel import WiredLink
@@ -51,7 +54,7 @@ class _App:
     """Run-time state of one application: per-task completion events."""
 
     __slots__ = ("record", "graph", "device", "plan", "local_done", "up_done", "exec_done",
-                 "result_done", "left", "finished", "dropped", "stations")
+                 "result_done", "left", "finished", "dropped", "stations", "doing")
 
     def __init__(self, env: simpy.Environment, record: AppRecord, graph: TaskGraph, device: Device):
         n = graph.n
@@ -65,6 +68,8 @@ class _App:
         self.finished = env.event()
         self.dropped = False
         self.stations: set[Station] = set()
+        # per task, what it is waiting on now (None: nothing), for the activities a horizon cuts (cut)
+        self.doing: list[Doing | None] = [None] * n
 
 
 class _Plan:
@@ -119,6 +124,7 @@ class DagOffloading:
         self.when_ready = scenario.decisions == "when_ready"
         self.kind = KINDS[scenario.decisions]
         self.records: list[AppRecord] = []
+        self.live: dict[int, _App] = {}        # applications not yet ended, by app id (for cut)
         self.ended = 0                         # applications completed or dropped
         self.targets = tuple(s.name for s in infra.servers) + (("cloud",) if infra.cloud else ())
         # only schedule_order stations need reservations (_reserve): most scenarios have none
@@ -137,9 +143,10 @@ class DagOffloading:
                     memory: np.ndarray | None = None) -> ProcessGenerator:
         """Decide the tasks (all at arrival, or each when it is ready), start them, wait for the last result."""
         env = self.env
-        record = AppRecord(len(self.records), device.index, source, env.now)
+        record = AppRecord(len(self.records), device.index, source, env.now, graph=graph)
         self.records.append(record)
         app = _App(env, record, graph, device)
+        self.live[record.app] = app
         model = self.cost_model(device)
         order, tasks = self._schedule(graph, model)
         plan = _Plan(order, tasks, memory)
@@ -149,6 +156,7 @@ class DagOffloading:
             for position in range(graph.n):
                 yield from self._decide(app, plan, position, model)
         yield app.finished
+        del self.live[record.app]
         record.plan = app.plan
         self.ended += 1
         if not app.dropped:
@@ -296,20 +304,28 @@ class DagOffloading:
 
     def _task(self, app: _App, i: int, action: int, memory: int) -> ProcessGenerator:
         # The hot path of the engine (one process per task): locals, plain floats, no helper calls
-        # for the queue records; it records exactly what it did before.
+        # for the queue records; it records exactly what it did before. ``doing[i]`` says what the
+        # task waits on at each yield, so a horizon that stops the run can record it (cut).
         env, graph, dev, record = self.env, app.graph, app.device, self.trace.record
-        a, d = app.record.app, dev.index
+        a, d, doing = app.record.app, dev.index, app.doing
         cycles, up_bytes, down_bytes = graph.floats
         parents = graph.parents[i]
+        released = env.now
         # only a task's children wait on its milestones: an exit task's would be events nobody awaits
         signal = bool(graph.children[i])
         if action == 0:
-            for p in parents:
-                yield app.result_done[p]
+            if parents:
+                doing[i] = ("wait", dev.name, released, 0.0, 0.0, None)
+                for p in parents:
+                    yield app.result_done[p]
+                if env.now > released:
+                    record(a, i, d, "wait", dev.name, released, env.now, 0.0, 0.0)
             if app.dropped:
                 return self._finish(app)
             cpu = dev.cpu
+            doing[i] = ("local", cpu.name, env.now, 0.0, cycles[i], cpu)
             sub, start, end = yield cpu.serve(cycles[i], dev, group=a, ticket=i)
+            doing[i] = None
             if start > sub:
                 record(a, i, d, "queue", cpu.name, sub, start, 0.0, 0.0)
             record(a, i, d, "local", cpu.name, start, end, 0.0, cycles[i])
@@ -320,9 +336,13 @@ class DagOffloading:
 
         # offloaded: upload after local parents, same-target uploads, other-target results
         plan = app.plan
-        for p in parents:
-            wp = plan[p]
-            yield app.local_done[p] if wp == 0 else (app.up_done[p] if wp == action else app.result_done[p])
+        if parents:
+            doing[i] = ("wait", dev.name, released, 0.0, 0.0, None)
+            for p in parents:
+                wp = plan[p]
+                yield app.local_done[p] if wp == 0 else (app.up_done[p] if wp == action else app.result_done[p])
+            if env.now > released:
+                record(a, i, d, "wait", dev.name, released, env.now, 0.0, 0.0)
         if app.dropped:
             return self._finish(app)
         ap = dev.ap
@@ -330,18 +350,23 @@ class DagOffloading:
         up, down = up_bytes[i], down_bytes[i]
         channel = ap.uplink
         hold = not (self.bypass and not parents)
+        doing[i] = ("uplink", channel.name, env.now, up, 0.0, channel.station)
         sub, start, end = yield from channel.transfer(up, dev, group=a, ticket=i, hold=hold)
         if start > sub:
             record(a, i, d, "queue", channel.name, sub, start, 0.0, 0.0)
         record(a, i, d, "uplink", channel.name, start, end, up, 0.0)
-        for link in there:
-            sub, start, end = yield from link.send(up * 8.0, dev)
-            record(a, i, d, "forward", link.name, start, end, up, 0.0)
+        if there:
+            yield from self._forward(app, i, there, up)
+        doing[i] = None
         if signal:
             _done(app.up_done[i])
+        since = env.now
         for p in parents:
             if plan[p] == action:
+                doing[i] = ("wait", dev.name, since, 0.0, 0.0, None)
                 yield app.exec_done[p]
+        if env.now > since:
+            record(a, i, d, "wait", dev.name, since, env.now, 0.0, 0.0)
         if app.dropped:
             return self._finish(app)
         pool = server.memory if server else None
@@ -352,6 +377,7 @@ class DagOffloading:
                                 f"{pool.level:g} of {pool.capacity:g} B free")
                 return self._finish(app)
             waited = env.now
+            doing[i] = ("queue", f"{server.name}/memory", waited, 0.0, 0.0, None)
             yield pool.get(memory)
             self._queue(a, i, d, f"{server.name}/memory", waited, env.now)
         if server:
@@ -360,7 +386,9 @@ class DagOffloading:
             cloud = self.infra.cloud
             assert cloud is not None    # the action past the servers exists only with a cloud
             vm = cloud.cpu
+        doing[i] = ("exec", vm.name, env.now, 0.0, cycles[i], vm)
         sub, start, end = yield vm.serve(cycles[i], dev, group=a, ticket=i)
+        doing[i] = None
         if start > sub:
             record(a, i, d, "queue", vm.name, sub, start, 0.0, 0.0)
         record(a, i, d, "exec", vm.name, start, end, 0.0, cycles[i])
@@ -368,17 +396,46 @@ class DagOffloading:
             yield pool.put(memory)
         if signal:
             _done(app.exec_done[i])
-        for link in back:
-            sub, start, end = yield from link.send(down * 8.0, dev)
-            record(a, i, d, "forward", link.name, start, end, down, 0.0)
+        if dev.ap is not ap:    # handed over meanwhile: the result goes to the access point it is at now
+            ap = dev.ap
+            back = self._legs(ap, action)[2]
+        if back:
+            yield from self._forward(app, i, back, down)
         channel = ap.downlink
+        doing[i] = ("downlink", channel.name, env.now, down, 0.0, channel.station)
         sub, start, end = yield from channel.transfer(down, dev, group=a, ticket=i)
+        doing[i] = None
         if start > sub:
             record(a, i, d, "queue", channel.name, sub, start, 0.0, 0.0)
         record(a, i, d, "downlink", channel.name, start, end, down, 0.0)
         if signal:
             _done(app.result_done[i])
         return self._finish(app)
+
+    def _forward(self, app: _App, i: int, links: list[WiredLink], nbytes: float) -> ProcessGenerator:
+        """Send over wired `links` in turn: a link is busy while it transmits (``forward``); its
+        propagation delay after that is in flight, not on the link (``propagate``)."""
+        env, record, doing = self.env, self.trace.record, app.doing
+        a, dev = app.record.app, app.device
+        d = dev.index
+        for link in links:
+            doing[i] = ("forward", link.name, env.now, nbytes, 0.0, link.station)
+            sub, start, end = yield from link.send(nbytes * 8.0, dev, propagate=False)
+            if start > sub:
+                record(a, i, d, "queue", link.name, sub, start, 0.0, 0.0)
+            record(a, i, d, "forward", link.name, start, end, nbytes, 0.0)
+            if link.delay_s:
+                doing[i] = ("propagate", link.name, end, nbytes, 0.0, None)
+                yield env.timeout(link.delay_s)
+                record(a, i, d, "propagate", link.name, end, env.now, nbytes, 0.0)
+
+    def cut(self, horizon: float) -> None:
+        """Record what the horizon interrupts (:mod:`mecsim.cut`)."""
+        record = self.trace.record
+        for a, app in self.live.items():
+            for i, doing in enumerate(app.doing):
+                if doing is not None:
+                    record_cut(record, a, i, app.device.index, app.device, doing, horizon)
 
     def _queue(self, a: int, i: int, d: int, resource: str, since: float, until: float) -> None:
         if until > since:

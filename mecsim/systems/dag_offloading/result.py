@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from mecsim.net.handover import HandoverRecord
 from mecsim.stats import latency_line, latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceRecorder, TraceStream
+from mecsim.workload.jsonl import graph_lines
+from mecsim.workload.taskgraph import TaskGraph
 
 __all__ = ["AppRecord", "DagResult", "APPS_COLUMNS"]
 
-APPS_COLUMNS = ("app", "device", "source", "arrival_s", "finish_s", "latency_ms", "status", "reason", "plan")
+APPS_COLUMNS = ("app", "device", "source", "arrival_s", "finish_s", "latency_s", "status", "reason", "plan")
 
 
 @dataclass
@@ -29,6 +33,7 @@ class AppRecord:
     status: str = "in_flight"       # in_flight | completed | dropped
     reason: str = ""
     plan: list[int] = field(default_factory=list)
+    graph: TaskGraph | None = field(default=None, repr=False, compare=False)   # for graphs.jsonl
 
     @property
     def latency_s(self) -> float | None:
@@ -49,11 +54,14 @@ class DagResult:
     wall_s: float
     events: int
     decisions: int
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    handovers: list[HandoverRecord] | None = None     # None: the scenario has no handover rule
 
     def summary(self) -> dict[str, Any]:
-        """The summary.json content: counts, latency statistics (ms), utilisation, speed."""
+        """The summary.json content: counts, latency statistics (s), utilisation, the resources it is
+        computed over (``units``; ``limit``: the jobs counted busy at once, null for no limit), speed."""
         apps = self.apps
-        lat = np.array([a.latency_s for a in apps if a.status == "completed"], dtype=float) * 1e3
+        lat = np.array([a.latency_s for a in apps if a.status == "completed"], dtype=float)
         stats = latency_stats(lat)
         util = self.utilisation
         devices = [v for k, v in util.items() if k.startswith("device")]
@@ -68,8 +76,10 @@ class DagResult:
                 "dropped": sum(a.status == "dropped" for a in apps),
                 "in_flight": sum(a.status == "in_flight" for a in apps),
             },
-            "latency_ms": stats,
+            "latency_s": stats,
             "utilisation": {"device_cpu_mean": float(np.mean(devices)) if devices else None, **others},
+            "resources": {k: self.resources[k] for k in sorted(self.resources)},
+            **({} if self.handovers is None else {"handovers": len(self.handovers)}),
             "sim_time_s": self.sim_time_s,
             "decisions": self.decisions,
             "events": self.events,
@@ -77,8 +87,10 @@ class DagResult:
             "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s > 0 else None,
         }
 
-    def tables(self) -> dict[str, str]:
-        """apps.csv: one row per application (times in s, latency in ms, plan = action per task id)."""
+    def tables(self) -> dict[str, str | Iterable[str]]:
+        """apps.csv: one row per application (times in s, plan = action per task id); graphs.jsonl:
+        each application's DAG (:mod:`mecsim.workload.jsonl`), written line by line; handovers.csv
+        where the scenario has a handover rule."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(APPS_COLUMNS)
@@ -86,14 +98,22 @@ class DagResult:
             lat = a.latency_s
             writer.writerow([a.app, a.device, a.source, repr(a.arrival_s),
                              "" if a.finish_s is None else repr(a.finish_s),
-                             "" if lat is None else repr(lat * 1e3), a.status, a.reason,
+                             "" if lat is None else repr(lat), a.status, a.reason,
                              " ".join(map(str, a.plan))])
-        return {"apps.csv": out.getvalue()}
+        tables: dict[str, str | Iterable[str]] = {"apps.csv": out.getvalue(), "graphs.jsonl": graph_lines(self.apps)}
+        if self.handovers is not None:      # handovers.csv: every re-attachment, in time order
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["time_s", "device", "from", "to"])
+            for h in self.handovers:
+                writer.writerow([repr(h.time_s), h.device, h.source, h.target])
+            tables["handovers.csv"] = out.getvalue()
+        return tables
 
     def headline(self) -> list[tuple[str, str]]:
         """The lines ``mecsim run`` prints."""
         s = self.summary()
-        c, lat = s["counts"], s["latency_ms"]
+        c, lat = s["counts"], s["latency_s"]
         return [("scenario", s["scenario"]), ("controller", s["controller"]), ("seed", str(s["seed"])),
                 ("apps", f"{c['arrived']} arrived, {c['completed']} completed, {c['dropped']} dropped, "
                          f"{c['in_flight']} in flight"),

@@ -24,6 +24,7 @@ from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload import datasets
 from mecsim.workload.daggen import generate_dag
 from mecsim.naming import natural_key
+from mecsim.station import Station
 from mecsim.workload.gv import read_gv
 from mecsim.workload.taskgraph import TaskGraph
 
@@ -138,6 +139,8 @@ class DagSimulation:
                 self.env.process(self._arrivals(device))
         else:
             self._start_poisson(scenario)
+        if self.infra.handover is not None:
+            self.env.process(self.infra.handover.process())
         self.events = 0
 
     # -- workload -----------------------------------------------------------------------------------
@@ -273,10 +276,45 @@ class DagSimulation:
             self.events = events
             if bar is not None:
                 bar.close()
+        if queue and queue[0][0] > horizon:     # events were left for after the horizon
+            # the run reached its horizon: the clock stands there, as SimPy's run(until=...) leaves it,
+            # so every station counts its busy time up to it, and what is still going is cut there
+            env._now = horizon
+            self.system.cut(horizon)
         return self.result(time.perf_counter() - wall)
 
     def result(self, wall_s: float) -> DagResult:
-        end = self.env.now if self.scenario.horizon_s is None else min(self.env.now, self.scenario.horizon_s)
-        util = {s.name: s.utilisation(end) for s in self.infra.stations()}
+        # the horizon once run() reached it with work left (the clock stands there), else the last event's time
+        end = self.env.now
+        stations = list(self.infra.stations())
+        util = {s.name: _utilisation(s, end) for s in stations}
+        # every device's CPU is built from one spec: one entry, "device_cpu", speaks for them all
+        # (utilisation's device_cpu_mean is over all `count` of them)
+        resources = {s.name: _resource(s) for s in stations if not s.name.startswith("device")}
+        devices = self.infra.devices
+        if devices:
+            resources["device_cpu"] = {**_resource(devices[0].cpu), "count": len(devices)}
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
-                         util, end, wall_s, self.events, self.bridge.decisions)
+                         util, end, wall_s, self.events, self.bridge.decisions, resources,
+                         None if self.infra.handover is None else self.infra.handover.records)
+
+
+def _resource(station: Station) -> dict[str, object]:
+    """How utilisation counts `station`: ∫ min(jobs in service, limit) dt / (units × time); limit None
+    (parallel): every job counts."""
+    units = station.capacity or 1
+    return {"discipline": station.discipline, "units": units,
+            "limit": None if station.discipline == "parallel" else units}
+
+
+def _utilisation(station: Station, end: float) -> float:
+    """Station.utilisation up to `end`, with the busy time since the last update of a station on the
+    general (integrating) path added: it accounts busy time at its updates only, while fixed stations
+    and sharing pools count up to `end`. (This belongs in Station.utilisation.)"""
+    value = station.utilisation(end)
+    last = station._last
+    if station._fixed or station._pool is not None or end <= last or end <= 0:
+        return value
+    units = station.capacity or 1
+    busy = min(len(station._active), units) if station._shared else station._in_service
+    return value + busy * (end - last) / (units * end)

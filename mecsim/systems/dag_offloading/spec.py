@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mecsim.compute.spec import CloudSpec, CpuSpec, ServerSpec
+from mecsim.net.handover import HandoverSpec
 from mecsim.net.spec import ChannelSpec
 from mecsim.scenario.distributions import Distribution
 from mecsim.workload.daggen import DaggenParams
@@ -26,10 +27,13 @@ order (the papers' setting), or each task when every one of its parents has fini
 
 @dataclass(frozen=True)
 class MobilitySpec:
-    model: str = "static"           # static | random_waypoint
+    model: str = "static"           # static | random_waypoint | trace
     area: tuple[tuple[float, float], tuple[float, float]] = ((0.0, 0.0), (1000.0, 1000.0))
     speed_mps: tuple[float, float] = (1.0, 2.0)
     pause_s: float = 0.0
+    # trace: device -> its (time s, x m, y m) samples, read from `file` (CSV time_s,device,x,y)
+    trace: Mapping[int, tuple[tuple[float, float, float], ...]] = field(default_factory=dict)
+    handover: HandoverSpec = HandoverSpec()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mecsim.scenario.source import Document
+from mecsim.trace import TraceStream
 from mecsim.systems.edge_tuning.observation import case_state, emulator_state
 from mecsim.systems.edge_tuning.result import StepRecord, TaskRecord, TuningResult
 from mecsim.systems.edge_tuning.simulation import TuneAction, TuneContext, TuneController, TuningSimulation
@@ -27,13 +28,13 @@ class EdgeTuningSystem:
 
     name = "edge_tuning"
     context = TuneContext
-    streams_trace = False
+    streams_trace = True
 
     def load(self, doc: Document, base: Path) -> EdgeTuningSpec:
         return load(doc, base)
 
     def simulation(self, spec: EdgeTuningSpec, controller: TuneController | None = None, *,
-                   seed: int | None = None, trace: bool = True, controller_name: str = "") -> TuningSimulation:
+                   seed: int | None = None, trace: bool | TraceStream = True, controller_name: str = "") -> TuningSimulation:
         return TuningSimulation(spec, controller, seed=seed, trace=trace, controller_name=controller_name)
 
     def check(self, spec: EdgeTuningSpec, controller: Any, seed: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from mecsim.systems.edge_tuning.spec import EdgeTuningSpec
-from mecsim.trace import TraceRecorder
+from mecsim.trace import TraceRecorder, TraceStream
 
 __all__ = ["TaskRecord", "StepRecord", "TuningResult"]
 
@@ -70,7 +70,7 @@ class TuningResult:
     scenario: EdgeTuningSpec
     seed: int
     controller: str
-    trace: TraceRecorder
+    trace: TraceRecorder | TraceStream
     tasks: list[TaskRecord]
     steps: list[StepRecord]
     sim_time_s: float
@@ -100,7 +100,6 @@ class TuningResult:
             "ues": self.scenario.ues,
             "steps": len(self.steps),
             **totals,
-            "total_delay_min": self.totals()["total_delay_s"] / 60.0,
             "sim_time_s": self.sim_time_s,
             "decisions": self.decisions,
             "events": self.events,

@@ -36,7 +36,8 @@ from mecsim.systems.edge_tuning.model import (downlink_rate_bps, kept_layers, pa
 from mecsim.systems.edge_tuning.observation import Scales
 from mecsim.systems.edge_tuning.result import StepRecord, TaskRecord, TuningResult
 from mecsim.systems.edge_tuning.spec import EdgeTuningSpec
-from mecsim.trace import TraceRecorder
+from mecsim.cut import Doing, record_cut
+from mecsim.trace import TraceRecorder, TraceStream
 
 __all__ = ["TuneAction", "TuneContext", "TuneController", "TuningSimulation"]
 
@@ -81,12 +82,13 @@ class TuningSimulation:
     """One episode (T steps) of a scenario. Without a controller, decisions wait for bridge answers."""
 
     def __init__(self, spec: EdgeTuningSpec, controller: TuneController | None = None, *, seed: int | None = None,
-                 trace: bool = True, controller_name: str = "") -> None:
+                 trace: bool | TraceStream = True, controller_name: str = "") -> None:
         self.scenario = spec
         self.seed = spec.seed if seed is None else seed
         self.streams = RandomStreams(self.seed)
         self.env = simpy.Environment(initial_time=0.0)
-        self.trace = TraceRecorder(trace)
+        self.trace = trace if isinstance(trace, TraceStream) else TraceRecorder(trace)
+        self.doing: dict[int, tuple[int, Doing]] = {}     # UE -> (step, what it does now)
         self.bridge = DecisionBridge(self.env, controller)
         self.controller_name = controller_name or type(controller).__name__
         n, t, radio = spec.ues, spec.tasks, spec.radio
@@ -151,9 +153,11 @@ class TuningSimulation:
     def _task(self, ue: _UE, t: int, z: int, e: float) -> ProcessGenerator:
         """One UE's task of step t: its transfer, then its training run; returns its TaskRecord."""
         env, spec, trace, n = self.env, self.scenario, self.trace, ue.index
+        doing = self.doing       # what each UE does now, for the activities a horizon cuts (mecsim.cut)
         start = env.now
         data_mb = float(self.data_mb[n, t])
         if z:
+            doing[n] = (t, ("uplink", "server/uplink", start, data_mb * 1e6, 0.0, self.uplink.station))
             _, begin, end = yield self.uplink.send(data_mb * 8e6, ue)
             trace.record(t, n, n, "uplink", "server/uplink", begin, end, data_mb * 1e6, 0.0)
             delay, applied, switch = end - start, 1.0, 0
@@ -164,6 +168,7 @@ class TuningSimulation:
             switch = int(ue.cached != layers)                        # eq. (4)
             if switch:
                 size = applied * spec.model_gb * 1e9                 # eq. (5): E·D_FM
+                doing[n] = (t, ("downlink", "server/downlink", env.now, size, 0.0, self.downlink.station))
                 _, begin, end = yield self.downlink.send(size * 8.0, ue)
                 trace.record(t, n, n, "downlink", "server/downlink", begin, end, size, 0.0)
                 ue.cached = layers
@@ -171,7 +176,9 @@ class TuningSimulation:
             run, resource, kind = data_mb * spec.compute.ue_s_per_mb * applied, f"ue{n}/gpu", "local"
         begin = env.now
         if run > 0:
+            doing[n] = (t, (kind, resource, begin, 0.0, 0.0, None))
             yield env.timeout(run)
+        doing.pop(n, None)
         trace.record(t, n, n, kind, resource, begin, env.now, 0.0, 0.0)
         kappa = perplexity(z, applied, float(self.complexity[n, t]), spec.emulator)
         return TaskRecord(t, n, z, e, applied, switch, delay, kappa, data_mb, float(self.complexity[n, t]), ue.power)
@@ -237,6 +244,13 @@ class TuningSimulation:
                 bar.update(len(self.steps) - bar.n)
         if bar is not None:
             bar.close()
+        horizon = self.scenario.horizon_s
+        if horizon is not None and INF > self.env.peek() > horizon:     # events were left for after it
+            # the run reached its horizon: the clock stands there (as SimPy's run(until=...) leaves
+            # it) and what is still going is cut there
+            self.env._now = horizon
+            for n, (t, doing) in sorted(self.doing.items()):
+                record_cut(self.trace.record, t, n, n, self.ues[n], doing, horizon)
         return self.result(time.perf_counter() - wall)
 
     def result(self, wall_s: float = 0.0) -> TuningResult:

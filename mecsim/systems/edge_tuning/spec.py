@@ -164,8 +164,9 @@ def _emulator(node: Node) -> EmulatorSpec:
 def _radio(root: Node) -> RadioSpec:
     up = root.mapping("uplink", default={}).allow("bandwidth_hz", "power_w")
     down = root.mapping("downlink", default={}).allow("bandwidth_hz", "power_w")
-    ch = root.mapping("channel", default={}).allow("distance_m", "pathloss_exponent", "frequency_hz",
-                                                  "noise_density_dbm_hz", "fading", "coherence_s")
+    ch = root.mapping("channel", default={})
+    fading = ch.variant("fading", {"rayleigh": ("coherence_s",), "none": ()}, "rayleigh",
+                        common=("distance_m", "pathloss_exponent", "frequency_hz", "noise_density_dbm_hz"))
     return RadioSpec(
         uplink_hz=up.float("bandwidth_hz", 1e5, min=0, min_open=True),
         uplink_power_w=_positive(up, "power_w", Uniform(0.2, 1.0)),
@@ -175,7 +176,7 @@ def _radio(root: Node) -> RadioSpec:
         pathloss_exponent=ch.float("pathloss_exponent", 2.0, min=0, min_open=True),
         frequency_hz=ch.float("frequency_hz", 2.4e9, min=0, min_open=True),
         noise_density_dbm_hz=ch.float("noise_density_dbm_hz", -174.0),
-        fading=ch.str("fading", "rayleigh", choices=("rayleigh", "none")),
+        fading=fading,
         coherence_s=ch.float("coherence_s", 0.01, min=0, min_open=True),
     )
 

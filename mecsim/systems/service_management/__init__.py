@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mecsim.scenario.source import Document
+from mecsim.trace import TraceStream
 from mecsim.systems.service_management.plan import Plan, SlotState
 from mecsim.systems.service_management.spec import ServiceScenario, load
 from mecsim.systems.service_management.system import (Feedback, ServiceAction, ServiceContext, ServiceController,
@@ -27,13 +28,13 @@ class ServiceManagementSystem:
 
     name = "service_management"
     context = ServiceContext
-    streams_trace = False
+    streams_trace = True
 
     def load(self, doc: Document, base: Path) -> ServiceScenario:
         return load(doc, base)
 
     def simulation(self, spec: ServiceScenario, controller: ServiceController | None = None, *,
-                   seed: int | None = None, trace: bool = True, controller_name: str = "") -> ServiceSimulation:
+                   seed: int | None = None, trace: bool | TraceStream = True, controller_name: str = "") -> ServiceSimulation:
         return ServiceSimulation(spec, controller, seed=seed, trace=trace, controller_name=controller_name)
 
     def check(self, spec: ServiceScenario, controller: Any, seed: int) -> None:

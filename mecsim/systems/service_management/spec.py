@@ -271,7 +271,7 @@ def _conditions(node: Node) -> ConditionsSpec:
 
 def _entry(node: Node, names: tuple[str, ...]) -> TimelineEntry:
     node.allow("at_s", "condition")
-    return TimelineEntry(node.float("at_s", min=0), node.str("condition", choices=names))
+    return TimelineEntry(node.float("at_s", min=0), node.str("condition", choices=names, refers="a condition name: gG or gG.uK (training), or a test condition"))
 
 
 def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:

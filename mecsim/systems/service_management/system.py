@@ -46,13 +46,13 @@ from mecsim.net.channel import Channel, WiredLink
 from mecsim.systems.service_management.plan import Plan, SlotState, draw_state, implement
 from mecsim.systems.service_management.spec import ServiceScenario
 from mecsim.systems.service_management.world import Condition, World, build_world
-from mecsim.trace import TraceRecorder
+from mecsim.trace import TraceRecorder, TraceStream
 
 __all__ = ["Feedback", "ServiceAction", "ServiceContext", "ServiceController", "SlotRecord", "ServiceResult", "ServiceSimulation", "observation",
            "features", "REQUEST_COLUMNS"]
 
-REQUEST_COLUMNS = ("slot", "ed", "condition", "ap", "ds", "ta", "ms", "placement", "latency_ms", "accuracy",
-                   "required", "repaired", "forwarded_to_cloud", "estimate_ms")
+REQUEST_COLUMNS = ("slot", "ed", "condition", "ap", "ds", "ta", "ms", "placement", "latency_s", "accuracy",
+                   "required", "repaired", "forwarded_to_cloud", "estimate_s")
 
 
 def features(sc: ServiceScenario) -> int:
@@ -135,7 +135,7 @@ class ServiceResult:
     scenario: ServiceScenario
     seed: int
     controller: str
-    trace: TraceRecorder
+    trace: TraceRecorder | TraceStream
     slots: list[SlotRecord]
     servers: list[dict[str, Any]]
     sim_time_s: float
@@ -148,7 +148,7 @@ class ServiceResult:
         return np.concatenate([s.latency_s for s in self.slots]) if self.slots else np.zeros(0)
 
     def summary(self) -> dict[str, Any]:
-        lat = self.latencies_s() * 1e3
+        lat = self.latencies_s()
         h = len(self.scenario.servers)
         place = np.concatenate([s.plan.placement for s in self.slots]) if self.slots else np.zeros(0, int)
         acc = np.concatenate([s.plan.accuracy_pct - s.state.required_pct for s in self.slots]) if self.slots \
@@ -170,7 +170,7 @@ class ServiceResult:
                 "repaired": int(sum(int((s.plan.repaired > 0).sum()) for s in self.slots)),
                 "accuracy_violations": int((acc < -1e-9).sum()),
             },
-            "latency_ms": stats,
+            "latency_s": stats,
             "reward_mean": float(np.mean([s.reward for s in self.slots])) if self.slots else None,
             "servers": self.servers,
             "conditions": conditions,
@@ -190,14 +190,14 @@ class ServiceResult:
             p = s.plan
             for u in range(s.latency_s.shape[0]):
                 writer.writerow([s.slot, u, s.condition, int(s.state.ap[u]), int(p.method[u]), int(p.ta[u]),
-                                 int(p.model[u]), names[int(p.placement[u])], repr(float(s.latency_s[u]) * 1e3),
+                                 int(p.model[u]), names[int(p.placement[u])], repr(float(s.latency_s[u])),
                                  repr(float(p.accuracy_pct[u])), repr(float(s.state.required_pct[u])),
-                                 int(p.repaired[u]), int(bool(p.forwarded[u])), repr(float(p.estimate_s[u]) * 1e3)])
+                                 int(p.repaired[u]), int(bool(p.forwarded[u])), repr(float(p.estimate_s[u]))])
         return {"requests.csv": out.getvalue()}
 
     def headline(self) -> list[tuple[str, str]]:
         s = self.summary()
-        c, lat = s["counts"], s["latency_ms"]
+        c, lat = s["counts"], s["latency_s"]
         return [("scenario", s["scenario"]), ("controller", s["controller"]), ("seed", str(s["seed"])),
                 ("slots", f"{c['slots']} ({c['requests']} requests; conditions "
                           f"{', '.join(x['condition'] for x in s['conditions'])})"),
@@ -219,7 +219,7 @@ class ServiceSimulation:
     """
 
     def __init__(self, scenario: ServiceScenario, controller: ServiceController | None = None, *, seed: int | None = None,
-                 trace: bool = True, controller_name: str = "", condition: str | None = None,
+                 trace: bool | TraceStream = True, controller_name: str = "", condition: str | None = None,
                  states: Sequence[SlotState] | None = None, slots: int | None = None,
                  world: World | None = None) -> None:
         self.scenario = sc = scenario
@@ -230,7 +230,7 @@ class ServiceSimulation:
         self.pool = list(states) if states else None
         self.n_slots = sc.slots if slots is None else slots
         self.env = env = simpy.Environment(initial_time=0.0)
-        self.trace = TraceRecorder(trace)
+        self.trace = trace if isinstance(trace, TraceStream) else TraceRecorder(trace)
         self.bridge = DecisionBridge(env, controller)
         self.controller_name = controller_name or type(controller).__name__
         h = len(sc.servers)
