@@ -56,7 +56,7 @@ class RoundRobin:
 
 
 class LeastLoaded:
-    """Each task where it would finish first given the queues now (jobs ahead taken as long as it).
+    """Every task to the target where it would finish first given the queues now (each job ahead taken as long).
 
     The estimate per target is its stages' service times (MRLCO eq. 4 with the cost model's rates)
     each stretched by the jobs already waiting or in service there plus one: the device's CPU for

@@ -15,8 +15,9 @@ from mecsim.errors import ConfigError
 from mecsim.registry import make_controller
 from mecsim.rng import RandomStreams
 from mecsim.scenario.load import load_scenario
-from mecsim.systems.dag_offloading import DagSimulation
+from mecsim.systems.dag_offloading import CostModel, DagSimulation, LiveState, OffloadContext
 from mecsim.trace import write_trace_csv
+from mecsim.workload.taskgraph import TaskGraph
 from tests.helpers import scenario
 from tests.test_system import RICH
 from tests.test_user_errors import _one_line
@@ -179,3 +180,23 @@ def test_external_drivers_refuse_when_ready():
         DagOffloadEnv(spec)
     with pytest.raises(ConfigError, match="decisions: must be at_arrival"):
         DagSimulation(spec, None)
+
+
+def _point(server_load: tuple[int, ...], live: LiveState) -> DecisionPoint:
+    """One task of 1e8 cycles and 1 MB each way: 1 s locally, 0.1 s + 0.25 s + 0.25 s on server 1."""
+    graph = TaskGraph.from_edges("one", [1e8], [1e6], [1e6], [])
+    model = CostModel(1e8, (1e9,) * len(server_load), (32e6,) * len(server_load), (32e6,) * len(server_load),
+                      uplink="serial", downlink="serial")
+    ctx = OffloadContext(0, 0, graph, (0,), 0, (), 0, tuple(f"s{k}" for k in range(len(server_load))), model,
+                         server_load, live)
+    return DecisionPoint("task_ready", 0.0, (0, 0), "app 0 task 0", 1 + len(server_load), ctx)
+
+
+def test_least_loaded_weighs_each_stage_by_its_queue():
+    idle = LiveState(0, 0, 0, 32e6, 32e6)
+    pick = LeastLoaded().act
+    assert pick(_point((0,), idle)) == 1                                  # 0.6 s remote against 1 s local
+    assert pick(_point((9,), idle)) == 0                                  # 0.25 + 1.0 + 0.25 s > 1 s
+    assert pick(_point((0,), idle._replace(uplink_queue=3))) == 0         # 4 × 0.25 s upload alone is 1 s
+    assert pick(_point((0,), idle._replace(cpu_queue=3, uplink_queue=3))) == 1
+    assert pick(_point((5, 1), idle)) == 2                                # the less loaded server

@@ -13,16 +13,16 @@ from typing import Any
 
 from mecsim.scenario.source import Document
 from mecsim.systems.dag_offloading.analytic import CostModel, PlanState, evaluate_plan, id_order, rank_order, task_times
-from mecsim.systems.dag_offloading.context import OffloadAction, OffloadContext, OffloadController, Outcome
+from mecsim.systems.dag_offloading.context import LiveState, OffloadAction, OffloadContext, OffloadController, Outcome
 from mecsim.systems.dag_offloading.load import load
 from mecsim.systems.dag_offloading.result import AppRecord, DagResult
 from mecsim.systems.dag_offloading.simulation import DagSimulation, check_run, load_graphs
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceStream
 
-__all__ = ["SYSTEM", "AppRecord", "CostModel", "DagResult", "DagScenario", "DagSimulation", "OffloadAction",
-           "OffloadContext", "OffloadController", "Outcome", "PlanState", "evaluate_plan", "id_order", "load",
-           "load_graphs", "rank_order", "task_times"]
+__all__ = ["SYSTEM", "AppRecord", "CostModel", "DagResult", "DagScenario", "DagSimulation", "LiveState",
+           "OffloadAction", "OffloadContext", "OffloadController", "Outcome", "PlanState", "evaluate_plan", "id_order",
+           "load", "load_graphs", "rank_order", "task_times"]
 
 
 class DagOffloadingSystem:
