@@ -176,8 +176,8 @@ def quickstart_wall(mobility: str) -> float:
     """Wall time of the quickstart's run (no trace) with its devices `static` or on random waypoints."""
     from mecsim.registry import make_controller
     from mecsim.rng import RandomStreams
-    sc = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
-                       [f"devices.mobility.model={mobility}", "devices.mobility.area=[[50,-200],[400,200]]"])
+    moving = ["devices.mobility.area=[[50,-200],[400,200]]"] if mobility == "random_waypoint" else []
+    sc = load_scenario(ROOT / "scenarios" / "quickstart.yaml", [f"devices.mobility.model={mobility}", *moving])
     ctrl = make_controller(sc.controller, sc.controller_params, RandomStreams(sc.seed).get("controller"))
     return DagSimulation(sc, ctrl, trace=False).run().wall_s
 
