@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence, get_args
 from mecsim.errors import ConfigError, MecsimError
 from mecsim.scenario.checks import REQUIRED, bounds_text, number_text
 from mecsim.scenario.distributions import DISTRIBUTIONS, Distribution, as_yaml
-from mecsim.scenario.source import Document, format_path, load_yaml, show
+from mecsim.scenario.source import ABSENT, Document, format_path, load_yaml, lookup, show
 
 __all__ = ["Record", "SCENARIOS", "UNITS", "explore", "markdown", "schema", "systems"]
 
@@ -94,16 +94,9 @@ def _sample(kind: str, info: Mapping[str, Any]) -> Any:
 
 
 def _set(data: Any, path: tuple, value: Any) -> bool:
-    for part in path[:-1]:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return False
-    last = path[-1]
-    if isinstance(data, dict) or (isinstance(data, list) and isinstance(last, int) and 0 <= last < len(data)):
-        data[last] = value
+    parent, last = lookup(data, path[:-1]), path[-1]
+    if isinstance(parent, dict) or (isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent)):
+        parent[last] = value
         return True
     return False
 
@@ -123,7 +116,7 @@ def _load(data: Any, file: str, base: Path) -> tuple[Document, bool]:
             return doc, True
         except (MecsimError, OSError, ValueError):
             todo = [(path, kind, info) for path, kinds in doc.reads.items() for kind, info in kinds.items()
-                    if path in holes or (info["default"] is REQUIRED and not _exists(data, path))]
+                    if path in holes or (info["default"] is REQUIRED and lookup(data, path) is ABSENT)]
             if not todo:
                 return doc, False
             path, kind, info = todo[-1]
@@ -134,17 +127,6 @@ def _load(data: Any, file: str, base: Path) -> tuple[Document, bool]:
             if kind == "list":
                 holes.update(path + (i,) for i in range(len(value)))
     return doc, False
-
-
-def _exists(data: Any, path: tuple) -> bool:
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return False
-    return True
 
 
 def _shipped() -> list[Path]:

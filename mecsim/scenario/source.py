@@ -166,6 +166,21 @@ def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
     return Document(doc.file, data, lines)
 
 
+ABSENT = object()   # what lookup returns for a path the data does not have
+
+
+def lookup(data: Any, path: tuple) -> Any:
+    """The value at `path` (mapping keys and list indices) in plain YAML data, or ABSENT."""
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return ABSENT
+    return data
+
+
 def resolved(doc: Document) -> Any:
     """The document's data with the defaults its loader applied filled in (``mecsim validate --show``).
 
@@ -176,15 +191,7 @@ def resolved(doc: Document) -> Any:
         parent = path[:-1]
         if path[-1] not in doc.allowed.get(parent, (path[-1],)):
             continue
-        container = data
-        for key in parent:
-            if isinstance(container, dict) and key in container:
-                container = container[key]
-            elif isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
-                container = container[key]
-            else:
-                container = None
-                break
+        container = lookup(data, parent)
         if isinstance(container, dict) and path[-1] not in container:
             container[path[-1]] = _plain(value)
     return data
