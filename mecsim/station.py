@@ -180,6 +180,11 @@ class Station:
             until = min(horizon, self.env.now)
             jobs = [*self._timers.values(), *self._active]
             busy += sum(until - job.started for job in jobs if job.hold and until > job.started)
+        else:                 # the integrating path counts busy time at its updates: add the time since
+            until = min(horizon, self.env.now)
+            if until > self._last:
+                held = min(len(self._active), units) if self._shared else self._in_service
+                busy += held * (until - self._last)
         return busy / (units * horizon) if horizon > 0 else 0.0
 
     # -- the machinery ----------------------------------------------------------------------------

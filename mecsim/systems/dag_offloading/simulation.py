@@ -287,7 +287,7 @@ class DagSimulation:
         # the horizon once run() reached it with work left (the clock stands there), else the last event's time
         end = self.env.now
         stations = list(self.infra.stations())
-        util = {s.name: _utilisation(s, end) for s in stations}
+        util = {s.name: s.utilisation(end) for s in stations}
         # every device's CPU is built from one spec: one entry, "device_cpu", speaks for them all
         # (utilisation's device_cpu_mean is over all `count` of them)
         resources = {s.name: _resource(s) for s in stations if not s.name.startswith("device")}
@@ -305,16 +305,3 @@ def _resource(station: Station) -> dict[str, object]:
     units = station.capacity or 1
     return {"discipline": station.discipline, "units": units,
             "limit": None if station.discipline == "parallel" else units}
-
-
-def _utilisation(station: Station, end: float) -> float:
-    """Station.utilisation up to `end`, with the busy time since the last update of a station on the
-    general (integrating) path added: it accounts busy time at its updates only, while fixed stations
-    and sharing pools count up to `end`. (This belongs in Station.utilisation.)"""
-    value = station.utilisation(end)
-    last = station._last
-    if station._fixed or station._pool is not None or end <= last or end <= 0:
-        return value
-    units = station.capacity or 1
-    busy = min(len(station._active), units) if station._shared else station._in_service
-    return value + busy * (end - last) / (units * end)
