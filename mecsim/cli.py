@@ -199,7 +199,8 @@ def _validate(args: argparse.Namespace) -> int:
             data = resolve_scenario(args.scenario, args.overrides)
         print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
         return 0
-    print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name})")
+    events = run.system.size(run.spec).events
+    print(f"{args.scenario}: ok ({run.system.describe(run.spec)}, controller {run.name}, about {events:.2g} events)")
     return 0
 
 

@@ -1,8 +1,8 @@
 """Error types: everything a user can cause is a MecsimError and prints as one line."""
 from __future__ import annotations
 
-__all__ = ["MecsimError", "ConfigError", "PlausibilityWarning", "UnknownControllerError", "ControllerError",
-           "raised"]
+__all__ = ["MecsimError", "ConfigError", "PlausibilityWarning", "RunSizeWarning", "UnknownControllerError",
+           "ControllerError", "raised"]
 
 
 class MecsimError(Exception):
@@ -27,6 +27,11 @@ class PlausibilityWarning(MecsimError, UserWarning):
     """A legal value far outside the physical range of its unit (likely a unit slip): a warning, so a
     run goes on; ``--strict`` (or ``warnings.simplefilter("error", PlausibilityWarning)``) makes it
     an error that prints as one line like any MecsimError."""
+
+
+class RunSizeWarning(MecsimError, UserWarning):
+    """A run that will take long: estimated above :data:`mecsim.sizing.EVENTS_NOTICE` events before it
+    starts, or falling behind while it runs. About cost, not validity: ``--strict`` leaves it a warning."""
 
 
 class UnknownControllerError(MecsimError, LookupError):

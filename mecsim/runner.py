@@ -13,6 +13,7 @@ from mecsim.errors import ConfigError
 from mecsim.registry import check_serves, make_controller
 from mecsim.rng import RandomStreams
 from mecsim.scenario.load import load_scenario
+from mecsim.sizing import check_size
 from mecsim.systems import Run, System, get_system
 from mecsim.trace import TraceStream
 
@@ -37,14 +38,16 @@ class Prepared(NamedTuple):
 
 def prepare(path: str | Path, overrides: Sequence[str] = (), controller: str | None = None,
             seed: int | None = None) -> Prepared:
-    """Load `path` with `overrides`, resolve the seed, check that the controller (`controller`, else the
-    file's) serves the system before building it, let the system vet it."""
+    """Load `path` with `overrides`, resolve the seed, check the run's size (:mod:`mecsim.sizing`) and
+    that the controller (`controller`, else the file's) serves the system before building it, let the
+    system vet it."""
     spec = load_scenario(path, overrides)
     seed = spec.seed if seed is None else seed
     if seed < 0:
         raise ConfigError(f"--seed: must be an integer >= 0, got {seed}")
     name = controller or spec.controller
     system = get_system(spec.system)
+    check_size(system.size(spec), spec.file)     # before anything is built: a 1e12-device run refuses here
     check_serves(name, system.name, "--controller" if controller else f"{spec.file}: controller")
     ctrl = make_controller(name, spec.controller_params, RandomStreams(seed).get("controller"))
     system.check(spec, ctrl, seed)

@@ -38,7 +38,7 @@ def test_every_systems_env_passes_check_env(name):
 
 def test_a_fourth_system_runs_through_the_cli(tmp_path, capsys):
     assert main(["validate", str(TOY)]) == 0
-    assert "ok (M/M/1, λ = 0.9/s, μ = 1/s, controller tests.toy_system:AdmitBelow)" in capsys.readouterr().out
+    assert "ok (M/M/1, λ = 0.9/s, μ = 1/s, controller tests.toy_system:AdmitBelow, about " in capsys.readouterr().out
     out = tmp_path / "run"
     assert main(["run", str(TOY), "--out", str(out), "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())

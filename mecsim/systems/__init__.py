@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 from mecsim.decision import Controller, DecisionBridge
 from mecsim.scenario.checks import suggest
 from mecsim.scenario.source import Document
+from mecsim.sizing import RunSize
 from mecsim.trace import TraceRecorder, TraceStream
 
 __all__ = ["SYSTEMS", "Spec", "Result", "Run", "System", "get_system", "register_system"]
@@ -98,6 +99,11 @@ class System(Protocol):
 
     def describe(self, spec: Any) -> str:
         """A few words on the spec's size for ``mecsim validate`` (``3 device(s), 2 server(s)``)."""
+        ...
+
+    def size(self, spec: Any) -> RunSize:
+        """The run's estimated events and the memory its model takes, before anything is built
+        (:mod:`mecsim.sizing`: a notice for long runs, a refusal of ones that cannot fit)."""
         ...
 
     def env(self, spec: Any) -> Any:

@@ -21,6 +21,7 @@ from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.rng import RandomStreams
 from mecsim.scenario.checks import Node
 from mecsim.scenario.source import Document
+from mecsim.sizing import RunSize
 from mecsim.trace import TraceRecorder
 
 
@@ -141,6 +142,10 @@ class QueueSystem:
 
     def describe(self, spec: QueueSpec) -> str:
         return f"M/M/1, λ = {spec.arrival_hz:g}/s, μ = {spec.service_hz:g}/s"
+
+    def size(self, spec: QueueSpec) -> RunSize:
+        jobs = spec.arrival_hz * (spec.horizon_s or 0.0)
+        return RunSize(4 * jobs, f"about {jobs:g} jobs")
 
     def env(self, spec: QueueSpec) -> Any:
         from mecsim.envs.decision import DecisionEnv

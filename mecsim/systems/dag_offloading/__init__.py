@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from mecsim.scenario.source import Document
+from mecsim.sizing import RunSize
 from mecsim.systems.dag_offloading.analytic import CostModel, PlanState, evaluate_plan, id_order, rank_order, task_times
 from mecsim.systems.dag_offloading.context import LiveState, OffloadAction, OffloadContext, OffloadController, Outcome
 from mecsim.systems.dag_offloading.load import load
 from mecsim.systems.dag_offloading.result import AppRecord, DagResult
-from mecsim.systems.dag_offloading.simulation import DagSimulation, check_run, load_graphs
+from mecsim.systems.dag_offloading.simulation import DagSimulation, check_run, load_graphs, run_size
 from mecsim.systems.dag_offloading.spec import DagScenario
 from mecsim.trace import TraceStream
 
@@ -45,6 +46,9 @@ class DagOffloadingSystem:
 
     def describe(self, spec: DagScenario) -> str:
         return f"{spec.devices.count} device(s), {len(spec.servers)} server(s)"
+
+    def size(self, spec: DagScenario) -> RunSize:
+        return run_size(spec)
 
     def env(self, spec: DagScenario) -> Any:
         from mecsim.envs.dag_offload import DagOffloadEnv

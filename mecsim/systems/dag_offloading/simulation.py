@@ -14,12 +14,14 @@ from simpy.events import ProcessGenerator
 
 from mecsim.decision import DecisionBridge
 from mecsim.errors import ConfigError
+from mecsim.progress import Progress
 from mecsim.rng import RandomStreams
+from mecsim.sizing import RunSize
 from mecsim.systems.dag_offloading.context import OffloadController
 from mecsim.systems.dag_offloading.infrastructure import Device, Infrastructure
 from mecsim.systems.dag_offloading.process import DagOffloading
 from mecsim.systems.dag_offloading.result import DagResult
-from mecsim.systems.dag_offloading.spec import DECISIONS, DagScenario
+from mecsim.systems.dag_offloading.spec import DECISIONS, DagScenario, DagSource
 from mecsim.trace import TraceRecorder, TraceStream
 from mecsim.workload import datasets
 from mecsim.workload.daggen import generate_dag
@@ -48,6 +50,44 @@ def load_graphs(scenario: DagScenario, streams: RandomStreams) -> list[tuple[str
     return [(f"generated/{k}", generate_dag(params, rng, name=f"random.{params.n}.{k}",
                                             attributes=source.attributes))
             for k in range(source.count)]
+
+
+EVENTS_PER_TASK = 15
+"""engine events per task, about (an offloaded task's decision, uplink, queue, execution and downlink;
+tests/test_sizing.py keeps estimates within a factor of 4 of the shipped scenarios' counts)"""
+READ_TASKS = 20
+"""tasks per graph assumed, before reading them, for graphs read from files (the authors' sets: 10-50)"""
+BYTES_PER_DEVICE = 4096
+"""a lower bound of the memory a built device takes (its CPU station, position, streams: 6.8-9.0 kB
+measured with the quickstart's device spec)"""
+
+
+def _graph_count(source: DagSource) -> int:
+    if source.kind == "generate":
+        return source.count
+    if source.kind == "folder":
+        assert source.folder is not None        # the loader requires one for this kind
+        return sum(1 for _ in source.folder.glob(source.pattern))
+    assert source.dataset is not None           # the loader requires one for this kind
+    return len(datasets.files(*source.dataset, source.pattern))
+
+
+def run_size(scenario: DagScenario) -> RunSize:
+    """The run's size from its workload, before anything is built (:mod:`mecsim.sizing`)."""
+    wl, devices, horizon = scenario.workload, scenario.devices.count, scenario.horizon_s
+    arrival, source = wl.arrival, wl.source
+    tasks = source.generator.n if source.generator is not None else READ_TASKS
+    capped = math.inf if wl.apps_per_device is None else float(devices * wl.apps_per_device)
+    if arrival.process == "poisson":
+        assert arrival.rate_hz is not None      # the loader requires it for poisson arrivals
+        apps = min(capped, devices * arrival.rate_hz * (math.inf if horizon is None else horizon))
+    elif arrival.process == "list":
+        listed = sum(1 for t in arrival.times_s if horizon is None or t <= horizon)
+        apps = min(capped, float(devices * listed))
+    else:
+        apps = capped if wl.apps_per_device is not None else float(_graph_count(source))
+    return RunSize(apps * tasks * EVENTS_PER_TASK, f"{apps:.3g} applications of about {tasks} tasks on "
+                   f"{devices} devices", devices * BYTES_PER_DEVICE, "devices.count", devices)
 
 
 def check_controller(controller: object, graphs: Sequence[tuple[str, TaskGraph]], actions: int) -> None:
@@ -241,10 +281,8 @@ class DagSimulation:
     def run(self, progress: bool = False) -> DagResult:
         """Run to the end (or the horizon) with the attached controller."""
         wall = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=self.expected_apps or None, unit="app", delay=2.0, leave=False)
+        # in simulated seconds, with the applications in flight as the load that tells a run falling behind
+        monitor = Progress(self.scenario.name, self.scenario.horizon_s, "s", show=progress)
         # SimPy 4.1's Environment.step written out (setup.cfg pins simpy < 5): the same order and the
         # same failure rule, without two Python calls per event (peek, step; BENCHMARKS.md)
         env, system = self.env, self.system
@@ -268,14 +306,13 @@ class DagSimulation:
                 if not event._ok and not hasattr(event, "_defused"):
                     raise event._value      # the process's own exception, attributes and all
                 events += 1
-                if bar is not None and events % 4096 == 0 and system.ended > bar.n:
-                    bar.update(system.ended - bar.n)
+                if not events & 4095:
+                    monitor.update(env._now, len(system.live))
         finally:
             if freeze:
                 gc.unfreeze()
             self.events = events
-            if bar is not None:
-                bar.close()
+            monitor.close()
         if queue and queue[0][0] > horizon:     # events were left for after the horizon
             # the run reached its horizon: the clock stands there, as SimPy's run(until=...) leaves it,
             # so every station counts its busy time up to it, and what is still going is cut there

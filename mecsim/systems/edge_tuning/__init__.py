@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mecsim.scenario.source import Document
+from mecsim.sizing import RunSize
 from mecsim.trace import TraceStream
 from mecsim.systems.edge_tuning.observation import case_state, emulator_state
 from mecsim.systems.edge_tuning.result import StepRecord, TaskRecord, TuningResult
@@ -21,6 +22,10 @@ from mecsim.systems.edge_tuning.spec import EdgeTuningSpec, load
 
 __all__ = ["SYSTEM", "load", "TuningSimulation", "EdgeTuningSpec", "TuneAction", "TuneContext", "TuneController",
            "TuningResult", "TaskRecord", "StepRecord", "case_state", "emulator_state"]
+
+
+EVENTS_PER_UE_STEP = 6
+"""engine events per UE and step, about (its decision, upload or local work, download; tests/test_sizing.py)"""
 
 
 class EdgeTuningSystem:
@@ -42,6 +47,11 @@ class EdgeTuningSystem:
 
     def describe(self, spec: EdgeTuningSpec) -> str:
         return f"{spec.ues} UE(s), {spec.tasks} step(s)"
+
+    def size(self, spec: EdgeTuningSpec) -> RunSize:
+        # the shared links' rate tables hold a rate per UE and share count: two N x N float arrays
+        return RunSize(EVENTS_PER_UE_STEP * spec.ues * spec.tasks, f"{spec.ues} UEs over {spec.tasks} steps",
+                       16.0 * spec.ues ** 2, "ues", spec.ues)
 
     def env(self, spec: EdgeTuningSpec) -> Any:
         from mecsim.envs.edge_tuning import EdgeTuningEnv

@@ -28,6 +28,7 @@ from simpy.events import ProcessGenerator
 
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
+from mecsim.progress import Progress
 from mecsim.rng import RandomStreams
 from mecsim.net.channel import Channel
 from mecsim.station import RateFn
@@ -235,15 +236,11 @@ class TuningSimulation:
     def run(self, progress: bool = False) -> TuningResult:
         """Run the episode to its end (or the horizon) with the attached controller."""
         wall = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=self.scenario.tasks, unit="step", delay=2.0, leave=False)
+        monitor = Progress(self.scenario.name, self.scenario.tasks, "step", show=progress)
         while self.step():
-            if bar is not None and len(self.steps) > bar.n:
-                bar.update(len(self.steps) - bar.n)
-        if bar is not None:
-            bar.close()
+            if not self.events & 255:
+                monitor.update(len(self.steps))
+        monitor.close()
         horizon = self.scenario.horizon_s
         if horizon is not None and INF > self.env.peek() > horizon:     # events were left for after it
             # the run reached its horizon: the clock stands there (as SimPy's run(until=...) leaves

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mecsim.scenario.source import Document
+from mecsim.sizing import RunSize
 from mecsim.trace import TraceStream
 from mecsim.systems.service_management.plan import Plan, SlotState
 from mecsim.systems.service_management.spec import ServiceScenario, load
@@ -21,6 +22,12 @@ from mecsim.systems.service_management.world import Condition, World, build_worl
 __all__ = ["SYSTEM", "load", "ServiceSimulation", "ServiceScenario", "ServiceResult", "ServiceAction",
            "ServiceContext", "ServiceController", "Feedback", "SlotState", "Plan", "Condition", "World",
            "build_world", "DigitalTwin", "TwinSystem", "features", "observation"]
+
+
+EVENTS_PER_DEVICE_SLOT = 10
+"""engine events per device and slot, about (its requests' transfers and executions; tests/test_sizing.py)"""
+BYTES_PER_DEVICE = 1024
+"""a lower bound of the memory a built device takes (2.9 kB measured with scenarios/pearl_dt/small.yaml)"""
 
 
 class ServiceManagementSystem:
@@ -42,6 +49,11 @@ class ServiceManagementSystem:
 
     def describe(self, spec: ServiceScenario) -> str:
         return f"{spec.devices.count} device(s), {len(spec.servers)} server(s), {spec.slots} slot(s)"
+
+    def size(self, spec: ServiceScenario) -> RunSize:
+        devices = spec.devices.count
+        return RunSize(EVENTS_PER_DEVICE_SLOT * devices * spec.slots, f"{devices} devices over {spec.slots} slots",
+                       devices * BYTES_PER_DEVICE, "devices.count", devices)
 
     def env(self, spec: ServiceScenario) -> Any:
         from mecsim.envs.service_management import ServiceManagementEnv

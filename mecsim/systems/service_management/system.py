@@ -40,6 +40,7 @@ from simpy.events import ProcessGenerator
 from mecsim.compute import memory_pool, processor
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.errors import MecsimError
+from mecsim.progress import Progress
 from mecsim.rng import RandomStreams
 from mecsim.stats import latency_line, latency_stats
 from mecsim.net.channel import Channel, WiredLink
@@ -382,17 +383,11 @@ class ServiceSimulation:
             pass
 
     def run(self, progress: bool = False) -> ServiceResult:
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=self.n_slots, desc=self.scenario.name, unit="slot", leave=False)
-        done = 0
+        monitor = Progress(self.scenario.name, self.n_slots, "slot", show=progress)
         while self.step():
-            if bar is not None and len(self.records) > done:
-                bar.update(len(self.records) - done)
-                done = len(self.records)
-        if bar is not None:
-            bar.close()
+            if not self.events & 255:
+                monitor.update(len(self.records))
+        monitor.close()
         if self.bridge.pending is not None:
             raise MecsimError("the run stopped at a decision nobody answered: give a controller or answer "
                               "bridge.pending")
