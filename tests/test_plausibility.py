@@ -2,6 +2,7 @@
 ``validate --show``: the scenario-level consistency checks of issue 17 part 4."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import yaml
 
 from mecsim.cli import main
 from mecsim.errors import ConfigError, PlausibilityWarning
-from mecsim.scenario.load import resolve_scenario
+from mecsim.scenario.load import load_scenario, resolve_scenario
 from tests.helpers import BASE, deep_merge, scenario
 
 SHANNON = {"model": "shannon", "bandwidth_hz": 1e7, "tx_power_dbm": 20,
@@ -48,6 +49,13 @@ def test_a_key_of_another_model_is_rejected_naming_the_chosen_model(extra: dict,
     text = str(excinfo.value)
     assert f"{key}: is not used by " in text and model in text, text
     assert text.startswith("tiny.yaml:"), text
+
+
+def test_a_pattern_beside_generated_graphs_is_rejected() -> None:
+    # the DAG source is chosen by its key (folder or generate), not by a model key: the same rule
+    with pytest.raises(ConfigError, match=r"^tiny.yaml:\d+: workload.dags.pattern: is not used by source 'generate', "
+                                          r"only by 'folder'"):
+        scenario({"workload": {"dags": {"pattern": "*.gv"}}})     # BASE generates its graphs
 
 
 def test_the_keys_of_the_chosen_model_still_load() -> None:
@@ -97,6 +105,8 @@ def test_shipped_scenarios_are_plausible_and_show_round_trips(path: str, tmp_pat
         _absolute_folders(data, Path(path).parent, key)
     shown.write_text(yaml.safe_dump(data, sort_keys=False))
     assert resolve_scenario(shown) == data     # the resolved form loads and resolves to itself
+    spec = load_scenario(path)                  # and is the same scenario: every default it shows is right
+    assert dataclasses.replace(load_scenario(shown), file=spec.file) == spec
 
 
 def _absolute_folders(data: object, base: Path, key: str) -> None:
@@ -137,6 +147,15 @@ def test_validate_show_prints_overrides_and_defaults_but_no_unused_model_keys(tm
     assert shown["servers"][0]["cores"] == 3
     assert shown["servers"][0]["vms"] == "dedicated" and shown["workload"]["arrival"]["process"] == "back_to_back"
     assert "rate_hz" not in shown["workload"]["arrival"] and "pause_s" not in shown["devices"].get("mobility", {})
+
+
+def test_validate_show_writes_default_distributions_as_a_file_would(capsys) -> None:
+    from mecsim.scenario.distributions import as_yaml
+    from mecsim.systems.service_management.spec import DeviceSpec
+    assert main(["validate", "--show", "scenarios/pearl_dt/small.yaml"]) == 0
+    devices = yaml.safe_load(capsys.readouterr().out)["devices"]
+    assert devices["flops"] == as_yaml(DeviceSpec().flops) and "uniform" in devices["flops"]
+    assert devices["task_bytes"] == as_yaml(DeviceSpec().task_bytes)
 
 
 def test_sweep_strict_refuses_an_implausible_grid_value_before_running(tmp_path: Path, capsys) -> None:

@@ -247,9 +247,10 @@ def read_distribution(node: Node, key: str | int | None, default: Any = REQUIRED
     if not target.exists():
         if default is REQUIRED:
             raise target.error("is required")
-        if default is None or isinstance(default, _TYPES):
-            return default
-        return Constant(default)
+        dist = default if default is None or isinstance(default, _TYPES) else Constant(default)
+        if dist is not None:        # for validate --show, as a file would write it
+            target.doc.defaults.setdefault(target.path, as_yaml(dist))
+        return dist
     value = target.value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Constant(_number(target, None, integer, min, max))

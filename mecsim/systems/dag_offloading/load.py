@@ -236,6 +236,9 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
     dags = node.mapping("dags").allow("folder", "pattern", "attributes", "generate")
     must(dags.has("folder") != dags.has("generate"), node, "dags",
          "must have exactly one of 'folder' or 'generate'")
+    # the source is named by its key, not by a model key (Node.variant): the same rule, written out
+    must(not (dags.has("generate") and dags.has("pattern")), dags, "pattern",
+         "is not used by source 'generate', only by 'folder' (allowed: attributes, generate)")
     at = dags.mapping("attributes", default={}).allow(
         "cycles", "cycles_factor", "up_bytes", "up_factor", "down_bytes", "down_factor")
     names = None if dags.has("folder") else ("size", "expect_size", "alpha")   # what the generator writes
