@@ -173,13 +173,29 @@ def test_a_bad_decisions_declaration_is_one_line():
         DagSimulation(load_scenario(CONTENTION), Odd())
 
 
-def test_external_drivers_refuse_when_ready():
+def test_dag_offload_env_refuses_when_ready():
     from mecsim.envs.dag_offload import DagOffloadEnv
+    with pytest.raises(ConfigError, match="decisions: must be at_arrival for DagOffloadEnv"):
+        DagOffloadEnv(load_scenario(CONTENTION))
+
+
+def test_an_external_driver_answers_when_ready_decisions_as_the_controller_would():
     spec = load_scenario(CONTENTION)
-    with pytest.raises(ConfigError, match="decisions: must be at_arrival when an external driver answers"):
-        DagOffloadEnv(spec)
-    with pytest.raises(ConfigError, match="decisions: must be at_arrival"):
-        DagSimulation(spec, None)
+    run = DagSimulation(spec, None, trace=False)
+    driver = make_controller("least_loaded", {}, RandomStreams(0).get("controller"))
+    answered = 0
+    while True:
+        while run.bridge.pending is None and run.step():
+            pass
+        if run.bridge.pending is None:
+            break
+        run.bridge.answer(driver.act(run.bridge.pending))
+        answered += 1
+    driven = run.result(0.0)
+    attached = DagSimulation(spec, make_controller("least_loaded", {}, RandomStreams(0).get("controller")),
+                             trace=False).run()
+    assert answered == sum(a.graph.n for a in attached.apps)
+    assert driven.tables()["apps.csv"] == attached.tables()["apps.csv"]
 
 
 def _point(server_load: tuple[int, ...], live: LiveState) -> DecisionPoint:

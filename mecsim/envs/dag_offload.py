@@ -50,7 +50,8 @@ from mecsim.systems.dag_offloading.analytic import ORDERS, PlanState, schedule_o
 from mecsim.decision import DecisionPoint
 from mecsim.scenario.load import load_scenario
 from mecsim.systems.dag_offloading.spec import DagScenario
-from mecsim.systems.dag_offloading.simulation import DagSimulation, check_decisions, load_graphs
+from mecsim.errors import ConfigError
+from mecsim.systems.dag_offloading.simulation import DagSimulation, load_graphs
 from mecsim.systems.dag_offloading.observation import PROFILE, embed
 from mecsim.rng import RandomStreams
 from mecsim.workload.taskgraph import TaskGraph
@@ -118,7 +119,11 @@ class DagOffloadEnv(gym.Env):
         if scenario is None:
             scenario = Path(__file__).with_name("default_dag.yaml")
         self.scenario = scenario if isinstance(scenario, DagScenario) else load_scenario(scenario)
-        check_decisions(self.scenario, None)    # one decision pending at a time: at arrival only
+        if self.scenario.decisions != "at_arrival":
+            # an episode decides one application's tasks in schedule order, rewarded by its partial plan
+            raise ConfigError("must be at_arrival for DagOffloadEnv (an episode decides one application's tasks "
+                              f"in schedule order), got {self.scenario.decisions}", file=self.scenario.file,
+                              path="decisions")
         self.scenario = replace(self.scenario, devices=replace(self.scenario.devices, count=1))
         self.graphs = list(graphs) if graphs is not None else \
             [g for _, g in load_graphs(self.scenario, RandomStreams(self.scenario.seed))]

@@ -105,13 +105,10 @@ def check_controller(controller: object, graphs: Sequence[tuple[str, TaskGraph]]
 
 def check_decisions(scenario: DagScenario, controller: object | None) -> None:
     """Refuse a controller that cannot answer in the scenario's ``decisions`` mode: one whose class
-    declares ``decisions`` without it (planners of whole applications: at_arrival only), or, under
-    when_ready, an external driver (None: it answers one pending decision at a time)."""
+    declares ``decisions`` without it (planners of whole applications: at_arrival only). An external
+    driver (None) serves both: the run stops at each pending decision until it is answered."""
     mode = scenario.decisions
     if controller is None:
-        if mode != "at_arrival":
-            raise ConfigError(f"must be at_arrival when an external driver answers (the Gymnasium environments "
-                              f"ask at arrival only), got {mode}", file=scenario.file, path="decisions")
         return
     name = type(controller).__name__
     modes = getattr(controller, "decisions", DECISIONS)
