@@ -90,6 +90,14 @@ class DecisionBridge:
             self.pending, self._event = point, event
         return event
 
+    def refused(self, answer: Any, rule: str, point: DecisionPoint) -> MecsimError:
+        """The one-line error for an answer that breaks the action rule: who answered what, when, to what
+        (the answer's repr on one line, at most 80 characters: an array's can run to pages)."""
+        shown = " ".join(repr(answer).split())
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return MecsimError(f"{self.name or 'the driver'}: answered {shown} at t={self.env.now:g} s, "
+                           f"{point.label}: {rule}")
+
     def answer(self, action: Any) -> None:
         """Answer the pending decision (used by Gymnasium/PettingZoo drivers)."""
         if self._event is None:

@@ -78,6 +78,7 @@ def test_a_typo_is_still_an_unknown_key_with_did_you_mean() -> None:
      "access_points[0].position[0]"),
     ({"devices": {"position": {"x": {"uniform": [0, 2e9]}}}}, "devices.position.x.uniform[1]"),
     ({"devices": {"count": 10 ** 12}}, "devices.count"),
+    (_with_uplink(deep_merge(SHANNON, {"tx_power_dbm": 1e9})), "access_points[0].uplink.rate.tx_power_dbm"),
 ])
 def test_implausible_values_warn_once_naming_the_unit(extra: dict, key: str) -> None:
     with pytest.warns(PlausibilityWarning) as record:
@@ -165,3 +166,13 @@ def test_sweep_strict_refuses_an_implausible_grid_value_before_running(tmp_path:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--grid devices.cpu.speed_hz=4" in err[0] and "implausibly small" in err[0], err
     assert not (out / "runs.csv").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"servers": []}, r"tiny.yaml:\d+: servers: must list at least one server when there is no cloud"),
+    ({"workload": {"dags": {"generate": {"n": 0}}}},
+     r"tiny.yaml:\d+: workload.dags.generate.n: must be an integer >= 1, got 0$"),
+])
+def test_loader_refusals_name_the_key_once(extra: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        scenario(extra)

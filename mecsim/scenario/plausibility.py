@@ -29,6 +29,7 @@ _FLOPS = Range(1e6, None, "the unit is FLOP/s, e.g. 10 GFLOPS is 1e10")
 _RATE = Range(1e3, None, "the unit is bit/s, e.g. 10 Mbit/s is 1e7")
 _DISTANCE = Range(None, 1e6, "the unit is m, e.g. 2 km is 2000")
 _COUNT = Range(None, 1e7, "a run this large is unlikely to finish; check the exponent")
+_POWER_DBM = Range(None, 100, "the unit is dBm, e.g. 0.1 W is 20 dBm and 40 W is 46 dBm")
 
 RANGES: Mapping[str, Range] = {
     "bandwidth_hz": _BANDWIDTH,
@@ -38,6 +39,7 @@ RANGES: Mapping[str, Range] = {
     "distance_m": _DISTANCE, "reference_m": _DISTANCE, "position": _DISTANCE, "area": _DISTANCE,
     "x": _DISTANCE, "y": _DISTANCE,
     "count": _COUNT,
+    "tx_power_dbm": _POWER_DBM,
 }
 """Key name -> plausible magnitude range (values are compared by absolute value; 0 is not checked)."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence, cast
 
 from mecsim.compute.spec import CPU_DISCIPLINES, CloudSpec, CpuSpec, ServerSpec
+from mecsim.errors import ConfigError
 from mecsim.mobility import read_trace
 from mecsim.net.handover import HandoverSpec
 from mecsim.net.pathloss import Condition
@@ -52,6 +53,8 @@ def load(doc: Document, base: Path) -> DagScenario:
     names = [s.name for s in servers]
     must(len(set(names)) == len(names), root, "servers", f"names must be unique, got {names}")
     cloud = _cloud(root.mapping("cloud")) if root.has("cloud") and root.child("cloud").value is not None else None
+    must(bool(servers) or cloud is not None, root, "servers", "must list at least one server when there is no cloud "
+         "(every task could only run locally). Hint: keep a server and run --controller local, got []")
     links = tuple(_link(n, ap_names) for n in root.items("links", default=[]))
     compat = root.mapping("compat", default={}).allow("entry_upload_bypass")
     controller_params = root.mapping("controller_params", default={})
@@ -264,7 +267,9 @@ def _workload(node: Node, base: Path) -> DagWorkloadSpec:
                                   regularity=gen.float("regularity", 0.5), jump=gen.int("jump", 1, min=1),
                                   ccr=gen.float("ccr"), mindata=gen.int("mindata", 5242880, min=1),
                                   maxdata=gen.int("maxdata", 52428800, min=1))
-        except ValueError as exc:
+        except ConfigError:         # a knob read above: its message already names it
+            raise
+        except ValueError as exc:   # daggen's own cross-checks (fat in (0, 1], mindata <= maxdata, ...)
             key, _, message = str(exc).partition(": ")
             raise gen.error(message, key if gen.has(key) else None) from None
         source = DagSource("generate", generator=params, count=gen.int("count", 100, min=1),

@@ -30,7 +30,6 @@ from simpy.events import ProcessGenerator
 from mecsim.compute import Cloud, EdgeServer
 from mecsim.cut import Doing, record_cut
 from mecsim.decision import DecisionBridge, DecisionPoint
-from mecsim.errors import MecsimError
 from mecsim.net.channel import WiredLink
 from mecsim.station import Station
 from mecsim.systems.dag_offloading.analytic import CostModel, schedule_order, task_times
@@ -202,8 +201,7 @@ class DagOffloading:
         if isinstance(action, (np.integer,)):
             action = int(action)
         if not isinstance(action, int) or isinstance(action, bool) or not 0 <= action < actions:
-            raise MecsimError(f"controller answered {action!r} for {point.label}: "
-                              f"must be an integer in 0..{actions - 1}")
+            raise self.bridge.refused(action, f"must be an integer in 0..{actions - 1}", point)
         partial[position] = action
         app.plan[task] = action
         if self._ordered:

@@ -27,7 +27,6 @@ import simpy
 from simpy.events import ProcessGenerator
 
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
-from mecsim.errors import MecsimError
 from mecsim.progress import Progress
 from mecsim.rng import RandomStreams
 from mecsim.net.channel import Channel
@@ -212,8 +211,8 @@ class TuningSimulation:
         except (TypeError, ValueError):
             z_ok, e = False, math.nan
         if not z_ok or not emu.min - 1e-9 <= e <= emu.max + 1e-9:
-            raise MecsimError(f"controller answered {action!r} for {point.label}: must be (z, E) with z in "
-                              f"{{0, 1}} and E in [{emu.min:g}, {emu.max:g}]")
+            raise self.bridge.refused(action, f"must be (z, E) with z in {{0, 1}} and E in [{emu.min:g}, {emu.max:g}]",
+                                      point)
         return int(z), min(max(e, emu.min), emu.max)
 
     # -- running ------------------------------------------------------------------------------------

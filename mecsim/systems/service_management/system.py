@@ -284,7 +284,7 @@ class ServiceSimulation:
             obs = observation(sc, state)
             point = DecisionPoint("service", t0, k, f"slot {k}", int(np.prod(self.nvec)),
                                   ServiceContext(k, epoch, self.nvec, state, self.previous), obs)
-            action = self.parse_action((yield self.bridge.decide(point)))
+            action = self.parse_action((yield self.bridge.decide(point)), point)
             plan = implement(sc, self.world, cond, state, action)
             requests = [env.process(self._request(k, u, state, cond, plan)) for u in range(sc.devices.count)]
             yield env.all_of(requests)
@@ -294,21 +294,21 @@ class ServiceSimulation:
             yield env.timeout(max(0.0, t0 + sc.slot_s - env.now))
         self.finished = True
 
-    def parse_action(self, action: Any) -> np.ndarray:
+    def parse_action(self, action: Any, point: DecisionPoint) -> np.ndarray:
         """(EDs, 3) ints from an (EDs, 3) or flat (3·EDs) array; a single integer is one joint
         (DS, TA, MS) index, row-major, applied to every ED (what generic heuristics answer)."""
         n, nvec = self.scenario.devices.count, np.array(self.nvec)
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
             if not 0 <= int(action) < int(nvec.prod()):
-                raise MecsimError(f"controller answered {action!r}: a single action must be in 0..{nvec.prod() - 1}")
+                raise self.bridge.refused(action, f"a single action must be in 0..{nvec.prod() - 1}", point)
             return np.tile(np.array(np.unravel_index(int(action), self.nvec)), (n, 1)).astype(np.int64)
         a = np.asarray(action)
         if a.size != 3 * n or not np.issubdtype(a.dtype, np.integer):
-            raise MecsimError(f"controller answered an array of shape {a.shape} and dtype {a.dtype}: must be "
-                              f"{n} x 3 integers (DS, TA, MS per ED)")
+            raise self.bridge.refused(action, f"must be {n} x 3 integers (DS, TA, MS per ED), got shape {a.shape} "
+                                      f"and dtype {a.dtype}", point)
         a = a.reshape(n, 3).astype(np.int64)
         if (a < 0).any() or (a >= nvec).any():
-            raise MecsimError(f"controller answered out-of-range choices: DS, TA, MS must be below {tuple(nvec)}")
+            raise self.bridge.refused(action, f"DS, TA, MS must be below {tuple(nvec)}", point)
         return a
 
     # -- one request ------------------------------------------------------------------------------
