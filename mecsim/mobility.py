@@ -1,7 +1,9 @@
 """User mobility as piecewise-linear trajectories queried at non-decreasing times.
 
 A model answers ``position_at(t)`` and ``next_leg_end(t)``, the time its velocity next changes, so the
-simulator can recompute distances (and path loss) only when needed.
+simulator can recompute distances (and path loss) only when needed, and ``corners(until)``, the
+trajectory as timed points with straight lines between them: a run writes them as positions.csv in
+the format :func:`read_trace` reads, so a run's movement can be replayed as a ``trace``.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 __all__ = ["Static", "RandomWaypoint", "TracePath", "read_trace"]
 
 Point = tuple[float, float]
+Sample = tuple[float, float, float]     # (time s, x m, y m)
 
 
 def _point(name: str, value: Any) -> Point:
@@ -51,6 +54,9 @@ class Static:
         _time(t)
         return math.inf
 
+    def corners(self, until: float) -> list[Sample]:
+        return [(0.0, *self.position)]
+
 
 class RandomWaypoint:
     """Random waypoint: walk straight to a uniform point in ``area`` at a uniform speed, pause, repeat.
@@ -62,7 +68,7 @@ class RandomWaypoint:
     Queries must not go back before the start of the current leg.
     """
 
-    __slots__ = ("area", "speed", "pause_s", "_rng", "_t0", "_p0", "_p1", "_t_arrive", "_t_leave")
+    __slots__ = ("area", "speed", "pause_s", "_rng", "_t0", "_p0", "_p1", "_t_arrive", "_t_leave", "_corners")
 
     def __init__(self, area: tuple[Point, Point], speed: tuple[float, float], pause_s: float,
                  rng: np.random.Generator, start: Point | None = None) -> None:
@@ -100,6 +106,7 @@ class RandomWaypoint:
         self._p1 = p0
         self._t_arrive = 0.0
         self._t_leave = 0.0
+        self._corners: list[Sample] = []     # every leg's start and arrival, as drawn
         self._new_leg(0.0, p0)
 
     def _uniform_point(self) -> Point:
@@ -112,6 +119,9 @@ class RandomWaypoint:
         self._t0, self._p0, self._p1 = t0, p0, p1
         self._t_arrive = t0 + math.hypot(p1[0] - p0[0], p1[1] - p0[1]) / v
         self._t_leave = self._t_arrive + self.pause_s
+        if not self._corners or self._corners[-1][0] < t0:     # without a pause a leg starts where one ended
+            self._corners.append((t0, *p0))
+        self._corners.append((self._t_arrive, *p1))
 
     def _advance(self, t: float) -> float:
         """Move the current leg forward to the one containing ``t``; returns ``t`` as a float."""
@@ -141,8 +151,11 @@ class RandomWaypoint:
         t = self._advance(t)
         return self._t_arrive if t < self._t_arrive else self._t_leave
 
-
-Sample = tuple[float, float, float]     # (time s, x m, y m)
+    def corners(self, until: float) -> list[Sample]:
+        """The corners from time 0 through the first at or after `until` (drawing the legs up to it)."""
+        if until >= self._t0:       # (a query may have drawn legs past `until` already)
+            self._advance(until)
+        return _through(self._corners, until)
 
 
 class TracePath:
@@ -184,6 +197,19 @@ class TracePath:
         if t < samples[k][0]:
             return samples[k][0]
         return samples[k + 1][0] if k + 1 < len(samples) else math.inf
+
+    def corners(self, until: float) -> list[Sample]:
+        return _through(self.samples, until)
+
+
+def _through(corners: Sequence[Sample], until: float) -> list[Sample]:
+    """`corners` up to and including the first at or after `until` (the segment that reaches it)."""
+    out = []
+    for corner in corners:
+        out.append(corner)
+        if corner[0] >= until:
+            break
+    return out
 
 
 def read_trace(path: str | Path, devices: int) -> dict[int, list[Sample]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mecsim.mobility import Sample
 from mecsim.net.handover import HandoverRecord
 from mecsim.stats import latency_line, latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -56,6 +57,7 @@ class DagResult:
     decisions: int
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     handovers: list[HandoverRecord] | None = None     # None: the scenario has no handover rule
+    positions: list[tuple[int, list[Sample]]] | None = None   # (device, trajectory corners); None: nobody moves
 
     def summary(self) -> dict[str, Any]:
         """The summary.json content: counts, latency statistics (s), utilisation, the resources it is
@@ -90,7 +92,8 @@ class DagResult:
     def tables(self) -> dict[str, str | Iterable[str]]:
         """apps.csv: one row per application (times in s, plan = action per task id); graphs.jsonl:
         each application's DAG (:mod:`mecsim.workload.jsonl`), written line by line; handovers.csv
-        where the scenario has a handover rule."""
+        where the scenario has a handover rule; positions.csv where devices move: every device's
+        trajectory corners up to the horizon, straight lines between them (a ``trace`` mobility file)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(APPS_COLUMNS)
@@ -108,6 +111,13 @@ class DagResult:
             for h in self.handovers:
                 writer.writerow([repr(h.time_s), h.device, h.source, h.target])
             tables["handovers.csv"] = out.getvalue()
+        if self.positions is not None:
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["time_s", "device", "x", "y"])
+            for device, corners in self.positions:
+                writer.writerows([repr(t), device, repr(x), repr(y)] for t, x, y in corners)
+            tables["positions.csv"] = out.getvalue()
         return tables
 
     def headline(self) -> list[tuple[str, str]]:

@@ -328,9 +328,11 @@ class DagSimulation:
         devices = self.infra.devices
         if devices:
             resources["device_cpu"] = {**_resource(devices[0].cpu), "count": len(devices)}
+        moving = self.scenario.devices.mobility.model != "static"
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
                          util, end, wall_s, self.events, self.bridge.decisions, resources,
-                         None if self.infra.handover is None else self.infra.handover.records)
+                         None if self.infra.handover is None else self.infra.handover.records,
+                         [(d.index, d.mobility.corners(end)) for d in devices] if moving else None)
 
 
 def _resource(station: Station) -> dict[str, object]:
