@@ -15,7 +15,8 @@ import yaml
 from mecsim.cli import main
 from mecsim.errors import ConfigError
 from mecsim.scenario.load import scenario_from_document
-from mecsim.scenario.reference import Record, explore, markdown, schema, systems
+from mecsim.scenario.meanings import COMMON, SYSTEMS, entry, meaning
+from mecsim.scenario.reference import Record, _paths, explore, markdown, schema, systems
 from mecsim.scenario.source import load_yaml, parse_yaml
 from tests.helpers import BASE, deep_merge
 from tests.test_cli import BAD_EDITS, TINY
@@ -101,7 +102,9 @@ def test_the_schema_types_and_documents_keys_of_every_model(records) -> None:
     pathloss = rate["properties"]["pathloss"]["properties"]
     assert pathloss["exponent"]["type"] == "number" and pathloss["exponent"]["exclusiveMinimum"] == 0
     assert "only with model: log_distance" in pathloss["exponent"]["description"]
-    assert rate["properties"]["bandwidth_hz"]["description"].startswith("unit: Hz")
+    described = rate["properties"]["bandwidth_hz"]["description"]
+    assert described.startswith(meaning(("access_points", 0, "uplink", "rate", "bandwidth_hz"), "dag_offloading"))
+    assert "; unit: Hz; only with model: shannon" in described
     mobility = props["devices"]["properties"]["mobility"]["properties"]
     assert mobility["speed_mps"]["default"] == [1.0, 2.0]
 
@@ -119,3 +122,38 @@ def test_cli_prints_the_schema_and_refuses_an_unknown_system(records, capsys) ->
     assert main(["schema", "--system", "edge_tunin"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "did you mean 'edge_tuning'" in err
+
+
+def test_every_documented_path_has_a_one_line_meaning(records) -> None:
+    for name, record in records.items():
+        assert name in SYSTEMS
+        for path in _paths(record):
+            text = meaning(path, name)
+            assert text and text.strip() == text and "\n" not in text, (name, path)
+
+
+def test_a_key_without_a_meaning_is_an_error_of_the_generator(records) -> None:
+    record = copy.deepcopy(records["edge_tuning"])
+    record.allowed[()].add("colour")
+    with pytest.raises(ValueError, match=r"edge_tuning needs a one-line meaning, got none for colour$"):
+        markdown({**records, "edge_tuning": record})
+    with pytest.raises(ValueError, match="colour"):
+        schema("edge_tuning", record)
+
+
+def test_every_meaning_is_the_one_some_documented_path_reads(records) -> None:
+    used = {entry(path, name) for name, record in records.items() for path in _paths(record)}
+    written = {("common", key) for key in COMMON} | {(name, key) for name, table in SYSTEMS.items() for key in table}
+    assert written - used == set(), "entries no documented path reads (dead, or shadowed by a longer suffix)"
+
+
+def test_the_longest_suffix_wins_and_a_system_before_common() -> None:
+    assert entry(("servers", 0, "name"), "dag_offloading") == ("dag_offloading", "servers[].name")
+    assert entry(("servers", "*", "name"), "dag_offloading") == entry(("servers", 3, "name"), "dag_offloading")
+    assert entry(("name",), "dag_offloading") == ("common", "name")
+    assert entry(("seed",), "service_management") == ("service_management", "seed")
+    assert entry(("seed",), "edge_tuning") == ("common", "seed")
+    assert entry(("pathloss", "frequency_hz"), "service_management") == ("common", "pathloss.frequency_hz")
+    assert entry(("channel", "frequency_hz"), "edge_tuning") == ("edge_tuning", "channel.frequency_hz")
+    assert entry(("channel", "frequency_hz"), "service_management") is None
+    assert entry(("seed",), "mylab.queue") == ("common", "seed")     # a system of the user's: the common ones

@@ -6,6 +6,8 @@ how it reads its path (type, default, choices, bounds) and every model-choosing 
 table; this module loads each shipped scenario, then each model variant the loaders declare (with
 placeholder values for the keys that variant requires), and turns the union of those records into
 the schema and the document. A key the loaders never read through a Node is allowed but untyped.
+What each key means is written in :mod:`mecsim.scenario.meanings`; a documented path of a shipped
+system without a meaning there is an error of the generator (a ValueError naming the paths).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Any, Mapping, Sequence, get_args
 from mecsim.errors import ConfigError, MecsimError
 from mecsim.scenario.checks import REQUIRED, bounds_text, number_text
 from mecsim.scenario.distributions import DISTRIBUTIONS, Distribution, as_yaml
+from mecsim.scenario.meanings import SYSTEMS, meaning
 from mecsim.scenario.source import ABSENT, Document, format_path, load_yaml, lookup, show
 
 __all__ = ["Record", "SCENARIOS", "UNITS", "explore", "markdown", "schema", "systems"]
@@ -57,6 +60,7 @@ def _general(path: tuple) -> tuple:
 class Record:
     """What the loaders of one system were seen to read, by generalised path (list indices -> "*")."""
 
+    system: str
     reads: dict[tuple, dict[str, dict[str, Any]]] = field(default_factory=dict)
     allowed: dict[tuple, set[str]] = field(default_factory=dict)
     variants: dict[tuple, tuple[str, Mapping[str, Sequence[str]], tuple[str, ...], Any]] = field(default_factory=dict)
@@ -140,7 +144,7 @@ def systems() -> list[str]:
 
 def explore(name: str) -> Record:
     """Load every shipped scenario of system `name`, then every model variant its loaders declare."""
-    record = Record()
+    record = Record(name)
     seeds: list[tuple[Any, str, Path]] = []
     for shipped in _shipped():
         doc = load_yaml(shipped)
@@ -318,8 +322,24 @@ def _models(record: Record, path: tuple) -> str:
     return f"{key}: {', '.join(users)}" if users and len(users) < len(table) else ""
 
 
+def _text(path: tuple) -> str:
+    """A generalised path as the document writes it: ``servers[].name``."""
+    return format_path(tuple(0 if p == _ANY else p for p in path)).replace("[0]", "[]")
+
+
+def _explained(record: Record) -> Record:
+    """`record`, once every path it documents has a meaning (only a shipped system's are known)."""
+    missing = [_text(p) for p in _paths(record) if meaning(p, record.system) is None]
+    if missing and record.system in SYSTEMS:
+        raise ValueError(f"mecsim/scenario/meanings.py: every documented key of {record.system} needs a one-line "
+                         f"meaning, got none for {', '.join(missing)}")
+    return record
+
+
 def _description(record: Record, path: tuple) -> str:
-    parts = [f"unit: {unit(path)}"] if unit(path) else []
+    parts = [text] if (text := meaning(path, record.system)) else []
+    if unit(path):
+        parts.append(f"unit: {unit(path)}")
     models = _models(record, path)
     if models:
         parts.append(f"only with {models}")
@@ -328,7 +348,7 @@ def _description(record: Record, path: tuple) -> str:
 
 def schema(name: str, record: Record | None = None) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a scenario file of system `name`."""
-    record = explore(name) if record is None else record
+    record = _explained(explore(name) if record is None else record)
     root = _object(record, ())
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": f"mecsim scenario, system {name}",
@@ -397,17 +417,17 @@ def markdown(records: Mapping[str, Record] | None = None) -> str:
              "(tests/test_scenario_reference.py fails when it is stale); `mecsim schema --system NAME` prints the",
              "same knowledge as a JSON Schema. `[]` stands for any list item. A number or distribution is a plain",
              "number or one of: " + ", ".join(f"`{{{d}: ...}}`" for d in DISTRIBUTIONS) + ". Default \"none\":",
-             "no default, needed where its section or model is used; \"model\": the only models that use the key.",
+             "no default, needed where its section or model is used; \"model\": the only models that use the key;",
+             "\"meaning\": what the key is (mecsim/scenario/meanings.py), with the paper and equation where it has one.",
              ""]
     for name in systems():
-        record = records[name] if records is not None and name in records else explore(name)
-        lines += [f"## system: {name}", "", "| path | type | unit | default | allowed | model |",
-                  "|---|---|---|---|---|---|"]
+        record = _explained(records[name] if records is not None and name in records else explore(name))
+        lines += [f"## system: {name}", "", "| path | type | unit | default | allowed | model | meaning |",
+                  "|---|---|---|---|---|---|---|"]
         for path in _paths(record):
             kinds = record.reads.get(path, {})
-            text = format_path(tuple(0 if p == _ANY else p for p in path)).replace("[0]", "[]")
-            row = [f"`{text}`", _type(kinds), unit(path), _default_text(kinds, record.required.get(path, False)),
-                   _allowed(kinds), _models(record, path)]
+            row = [f"`{_text(path)}`", _type(kinds), unit(path), _default_text(kinds, record.required.get(path, False)),
+                   _allowed(kinds), _models(record, path), meaning(path, record.system) or ""]
             lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
         lines.append("")
     return "\n".join(lines)
