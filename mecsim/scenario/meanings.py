@@ -26,7 +26,7 @@ COMMON: Mapping[str, str] = {
     "noise_density_dbm_hz": "thermal noise power spectral density at the receiver (-174 at 290 K)",
     # -- 3GPP TR 38.901 RMa path loss (Table 7.4.1-1, LOS probability §7.4.2) -------------------
     "building_height": "average building height h, m (TR 38.901 RMa: 5-50)",
-    "condition": "line of sight: los, nlos, expected (blend weighted by P_LOS, TR 38.901 §7.4.2), random (drawn)",
+    "condition": "line of sight: los, nlos, expected (blend weighted by P_LOS, TR 38.901 §7.4.2), random (LOS drawn with P_LOS)",
     "h_bs": "access point (base station) antenna height, m (TR 38.901 RMa: 10-150)",
     "h_ut": "device (user terminal) antenna height, m (TR 38.901 RMa: 1-10)",
     "pathloss.frequency_hz": "carrier frequency of the path-loss model",
@@ -104,7 +104,7 @@ _DAG: Mapping[str, str] = {
     "entry_upload_bypass": "true: an entry task's upload does not occupy the uplink (the authors' evaluator)",
     "training": "learning tasks of mecsim train/eval: {train, test} lists of {name, set: {dotted.key: value}}",
     # -- workload: DAG applications -------------------------------------------------------------
-    "apps_per_device": "applications each device runs; null: the graphs dealt once over the devices",
+    "apps_per_device": "applications each device runs; null: what the arrival process gives (back_to_back: each graph once in all)",
     "arrival": "when applications arrive at each device",
     "attributes": "which .gv node attribute gives each task quantity, and a factor on it",
     "ccr": "data size / cost of a task (daggen --ccr): its cost (size) is data / ccr, its result (expect_size) data",
@@ -184,19 +184,20 @@ _SERVICE: Mapping[str, str] = {
     "conditions.upgrade": "how one upgrade changes an AiSF's models, drawn per AiSF (PEARL-DT §V)",
     "conditions.upgrades": "one entry per random group gG: how many upgrades gG.u1, ... follow it (PEARL-DT §V)",
     "conditions.upgrades[]": "upgrades of the group at this place in the list",
-    "accuracy_gain_pct": "accuracy points an upgrade adds to every model",
-    "flop_factor": "factor an upgrade puts on every model's FLOP per bit",
-    "memory_factor": "factor an upgrade puts on every model's memory",
     "timeline": "which condition the physical system runs from when on (AI-model upgrades)",
     "timeline[].at_s": "simulated time from which the entry's condition runs (from the next slot on)",
     "timeline[].condition": "the condition: gG or gG.uK (training) or tK (test)",
     "twins": "the digital twins of the conditions met (PEARL-DT §IV-C)",
     "twins.states": "a twin's slot states: generated from the distributions, or observed in the physical system",
+    # -- one upgrade (conditions.upgrade), drawn per AiSF (PEARL-DT §V) -------------------------
+    "accuracy_gain_pct": "accuracy points an upgrade adds to every model",
+    "flop_factor": "factor an upgrade puts on every model's FLOP per bit",
+    "memory_factor": "factor an upgrade puts on every model's memory",
 }
 
 _TUNING: Mapping[str, str] = {
     # -- UEs, tasks, the foundation model (HMPPO §II, §VI-A) ------------------------------------
-    "complexity": "complexity c of a task, drawn per task: perplexity grows by (c + ι)/c (paper silent)",
+    "complexity": "complexity c of a task, drawn per task: its perplexity is scaled by (c + ι)/c (paper silent)",
     "data_mb": "local data D of a task, MB (10^6 bytes), drawn per task (HMPPO §VI-A)",
     "model_gb": "size D_FM of the foundation model, GB; an emulator is E·D_FM (HMPPO eq. 5)",
     "tasks": "tasks T in every UE's buffer, one per step (HMPPO §VI-A: 50)",
