@@ -2,8 +2,8 @@
 
 The loaders say how a key is read (type, default, bounds); what it is, in the user's terms, is
 written here once. A meaning is keyed by the key's name or, where one name means different things,
-by a longer path suffix (``rate.bps``, ``links[].rate_bps``: ``[]`` is a list item, as in the
-document), and sits in :data:`COMMON` or in one system's table of :data:`SYSTEMS`.
+by a longer path suffix (``devices.count``, ``generate.count``, ``links[].rate_bps``: ``[]`` is a
+list item, as in the document), and sits in :data:`COMMON` or in one system's table of :data:`SYSTEMS`.
 :func:`meaning` picks the longest suffix that matches and, between two of one length, the system's.
 Papers are named as in README (MRLCO, MRLATO, PEARL-DT, HMPPO), with section or equation.
 """
@@ -32,7 +32,7 @@ COMMON: Mapping[str, str] = {
     "pathloss.frequency_hz": "carrier frequency of the path-loss model",
     "street_width": "average street width W, m (TR 38.901 RMa: 5-50)",
 }
-"""Meanings shared by every system (a system's own table comes first at equal suffix length)."""
+"""Meanings read by any system (a system's own table comes first at equal suffix length)."""
 
 _DAG: Mapping[str, str] = {
     # -- access points and their channels (MRLCO §3) --------------------------------------------
