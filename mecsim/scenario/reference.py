@@ -208,10 +208,12 @@ def _json_default(value: Any) -> Any:
         return as_yaml(value)
     if isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
-        return list(value)
-    if isinstance(value, dict) and not value:
-        return {}
+    if isinstance(value, (list, tuple, dict)):      # plain data, e.g. a default list of servers
+        items = value.values() if isinstance(value, dict) else value
+        plain = [_json_default(v) for v in items]
+        if any(p is None for p in plain):
+            return None
+        return dict(zip(value, plain)) if isinstance(value, dict) else plain
     return None
 
 

@@ -173,10 +173,11 @@ TWIN_STATES = ("generated", "observed")
 
 # -- loading ---------------------------------------------------------------------------------------
 
-_PAPER_SERVERS = (ServerSpec(flops=60e9, memory_bytes=24e9, cores=10),   # §V: P^f_h, R_h, P^n_h
-                  ServerSpec(flops=80e9, memory_bytes=24e9, cores=24),
-                  ServerSpec(flops=100e9, memory_bytes=32e9, cores=16),
-                  ServerSpec(flops=120e9, memory_bytes=32e9, cores=32))
+_PAPER_SERVERS = [{"flops": 60e9, "memory_bytes": 24e9, "cores": 10},   # §V: P^f_h, R_h, P^n_h
+                  {"flops": 80e9, "memory_bytes": 24e9, "cores": 24},
+                  {"flops": 100e9, "memory_bytes": 32e9, "cores": 16},
+                  {"flops": 120e9, "memory_bytes": 32e9, "cores": 32}]
+"""the default `servers`, as a scenario file writes them"""
 
 
 def _devices(node: Node) -> DeviceSpec:
@@ -258,8 +259,7 @@ def _aisf(node: Node) -> AisfSpec:
 def _conditions(node: Node) -> ConditionsSpec:
     d = ConditionsSpec()
     node.allow("upgrades", "test", "upgrade")
-    ups = tuple(item.int(None, min=0, max=20) for item in node.items("upgrades", min_len=1)) \
-        if node.has("upgrades") else d.upgrades
+    ups = tuple(item.int(None, min=0, max=20) for item in node.items("upgrades", list(d.upgrades), min_len=1))
     up = node.mapping("upgrade", default={}).allow("flop_factor", "memory_factor", "accuracy_gain_pct")
     du = UpgradeSpec()
     return ConditionsSpec(
@@ -287,17 +287,16 @@ def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:
          f"the accuracy repair (§IV-B) can always meet it, got up to {devices.accuracy_pct.support()[1]:g}. "
          "Hint: clip the normal, e.g. clip: [50, 85]")
     largest = aisf.memory_bytes.support()[1]
-    servers = tuple(_server(n, largest) for n in root.items("servers", min_len=1)) if root.has("servers") \
-        else _PAPER_SERVERS
+    servers = tuple(_server(n, largest) for n in root.items("servers", _PAPER_SERVERS, min_len=1))
     conditions = _conditions(root.mapping("conditions", default={}))
     names = train_names(conditions) + test_names(conditions)
-    timeline: tuple[TimelineEntry, ...] = (TimelineEntry(0.0, names[0]),)
-    if root.has("timeline"):
-        timeline = tuple(_entry(item, names) for item in root.items("timeline", min_len=1))
-        times = [e.at_s for e in timeline]
-        must(times[0] == 0.0, root, "timeline", f"must start with an entry at_s: 0, got at_s: {times[0]:g}")
-        must(all(a < b for a, b in zip(times, times[1:])), root, "timeline",
-             f"at_s must be strictly increasing, got {times}")
+    # by default the first training condition for the whole run
+    timeline = tuple(_entry(item, names) for item in root.items("timeline", [{"at_s": 0, "condition": names[0]}],
+                                                                   min_len=1))
+    times = [e.at_s for e in timeline]
+    must(times[0] == 0.0, root, "timeline", f"must start with an entry at_s: 0, got at_s: {times[0]:g}")
+    must(all(a < b for a, b in zip(times, times[1:])), root, "timeline",
+         f"at_s must be strictly increasing, got {times}")
     return ServiceScenario(
         name=root.str("name"),
         file=doc.file,
