@@ -20,6 +20,7 @@ __all__ = ["BUDGETS", "train", "evaluate", "MRLATO"]
 BUDGETS = {
     "paper": replace(mrlco.BUDGETS["paper"], hidden=128, attention="multihead", heads=8, order="recursive_rank"),
     "smoke": replace(mrlco.BUDGETS["smoke"], hidden=64, attention="multihead", heads=8, order="recursive_rank"),
+    "laptop": replace(mrlco.BUDGETS["laptop"], hidden=64, attention="multihead", heads=8, order="recursive_rank"),
 }
 
 

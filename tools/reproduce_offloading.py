@@ -1,7 +1,7 @@
 """Reproduce MRLCO Table 3 / MRLATO Table III on the authors' data, every method in the same model.
 
     python tools/reproduce_offloading.py --experiment topology|tasks|rates --model authors|faithful \
-        --budget smoke|paper --out OUT [--seeds 0,1,2] [--controllers drl,mrlco,mrlato] [--features paper|schedule]
+        --budget smoke|laptop|paper --out OUT [--seeds 0,1,2] [--controllers drl,mrlco,mrlato] [--features paper|schedule]
         [--iterations N] [--workers W] [--adaptation inner|authors] [--max-steps S] [--test-sets A,B]
         [--train-only | --eval-only]
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiment", choices=("topology", "tasks", "rates"), required=True)
     parser.add_argument("--model", choices=("authors", "faithful"), required=True)
-    parser.add_argument("--budget", choices=("smoke", "paper"), default="smoke")
+    parser.add_argument("--budget", choices=("smoke", "laptop", "paper"), default="smoke")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--iterations", type=positive_int, default=None, help="replace the budget's iteration count")
     parser.add_argument("--features", choices=("paper", "schedule"), default="paper",
