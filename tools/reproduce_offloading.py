@@ -49,7 +49,7 @@ def job(name: str, seed: int, args: argparse.Namespace) -> list[dict]:
     overrides = [f"compat.entry_upload_bypass={'true' if args.model == 'authors' else 'false'}"]
     ck = Path(args.out) / f"{name}-seed{seed}"
     if not args.eval_only:
-        trainer(name)(scenario, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
+        trainer(name).train(scenario, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
                       overrides=overrides, iterations=args.iterations, features=args.features)
     if args.train_only:
         return []
