@@ -16,6 +16,7 @@ from mecsim.decision import DecisionBridge
 from mecsim.errors import ConfigError
 from mecsim.rng import RandomStreams
 from mecsim.systems.dag_offloading.context import OffloadController
+from mecsim.systems.dag_offloading.energy import build_meter
 from mecsim.systems.dag_offloading.infrastructure import Device, Infrastructure
 from mecsim.systems.dag_offloading.process import DagOffloading
 from mecsim.systems.dag_offloading.result import DagResult
@@ -130,7 +131,9 @@ class DagSimulation:
         order = scenario.workload.order
         if order == "auto":
             order = getattr(controller, "schedule_order", "rank")
-        self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order)
+        # with an energy block every activity is priced on its way into the trace (mecsim.energy)
+        self.meter = build_meter(scenario, self.infra, self.trace) if scenario.energy is not None else None
+        self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order, self.meter)
         self.graphs = list(graphs) if graphs is not None else load_graphs(scenario, self.streams)
         self.expected_apps = 0
         devices = self.infra.devices
@@ -296,7 +299,7 @@ class DagSimulation:
             resources["device_cpu"] = {**_resource(devices[0].cpu), "count": len(devices)}
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
                          util, end, wall_s, self.events, self.bridge.decisions, resources,
-                         None if self.infra.handover is None else self.infra.handover.records)
+                         None if self.infra.handover is None else self.infra.handover.records, self.meter)
 
 
 def _resource(station: Station) -> dict[str, object]:
