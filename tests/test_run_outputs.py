@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # every shipped scenario, with a horizon short enough to keep the suite fast and to cut activities
 SHIPPED = {
     "quickstart": [],
+    "energy": [],
     "mrlco/authors": ["--set", "horizon_s=2000"],
     "mrlco/rates": ["--set", "horizon_s=2000"],
     "mrlco/tasks": ["--set", "horizon_s=2000"],

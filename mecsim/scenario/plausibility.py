@@ -29,6 +29,9 @@ _FLOPS = Range(1e6, None, "the unit is FLOP/s, e.g. 10 GFLOPS is 1e10")
 _RATE = Range(1e3, None, "the unit is bit/s, e.g. 10 Mbit/s is 1e7")
 _DISTANCE = Range(None, 1e6, "the unit is m, e.g. 2 km is 2000")
 _COUNT = Range(None, 1e7, "a run this large is unlikely to finish; check the exponent")
+_KAPPA = Range(1e-32, 1e-22, "κ is in J/(cycle·Hz²): MEC papers use 1e-27 to 1e-28")
+_RADIO_W = Range(None, 10.0, "the unit is W, e.g. 23 dBm is 0.2 W")
+_BATTERY = Range(1.0, None, "the unit is J, not Wh or mAh: 15 Wh is 54000 J")
 
 RANGES: Mapping[str, Range] = {
     "bandwidth_hz": _BANDWIDTH,
@@ -38,6 +41,7 @@ RANGES: Mapping[str, Range] = {
     "distance_m": _DISTANCE, "reference_m": _DISTANCE, "position": _DISTANCE, "area": _DISTANCE,
     "x": _DISTANCE, "y": _DISTANCE,
     "count": _COUNT,
+    "kappa": _KAPPA, "tx_w": _RADIO_W, "rx_w": _RADIO_W, "battery_j": _BATTERY,
 }
 """Key name -> plausible magnitude range (values are compared by absolute value; 0 is not checked)."""
 
