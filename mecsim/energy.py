@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 
 from mecsim.scenario.checks import Node, must
+from mecsim.station import Station
 from mecsim.trace import SERVICE_KINDS, TraceRecorder, TraceStream
 
 __all__ = ["DeviceEnergy", "ServerEnergy", "EnergySpec", "Cost", "Meter", "read_energy", "dbm_to_w",
-           "cpu_cost", "radio_cost", "server_cost"]
+           "cpu_cost", "power_cost", "server_cost", "cpu_idle_s", "energy_line"]
 
 
 @dataclass(frozen=True)
@@ -111,22 +112,22 @@ def read_energy(root: Node, device_keys: Sequence[str], servers: bool = True) ->
 # ---------------------------------------------------------------------------------------------
 # the models, as costs of one activity
 
-Cost = Callable[[float, float, float, int], float]
-"""(seconds, bytes, cycles, cut) of one activity -> its joules"""
+Cost = Callable[[int, float, float, float, int], float]
+"""(device, seconds, bytes, cycles, cut) of one activity -> its joules"""
 
 
 def cpu_cost(kappa: float, hz: float) -> Cost:
     """κ·f²·cycles; a cut activity counts the cycles done by the horizon (f·seconds at most)."""
     per_cycle = kappa * hz * hz
 
-    def cost(seconds: float, nbytes: float, cycles: float, cut: int) -> float:
+    def cost(device: int, seconds: float, nbytes: float, cycles: float, cut: int) -> float:
         return per_cycle * (min(cycles, hz * seconds) if cut else cycles)
     return cost
 
 
-def radio_cost(power_w: float) -> Cost:
-    """power × airtime."""
-    def cost(seconds: float, nbytes: float, cycles: float, cut: int) -> float:
+def power_cost(power_w: float) -> Cost:
+    """power × the activity's time (a transfer's airtime, a timed run)."""
+    def cost(device: int, seconds: float, nbytes: float, cycles: float, cut: int) -> float:
         return power_w * seconds
     return cost
 
@@ -136,9 +137,26 @@ def server_cost(spec: ServerEnergy, capacity_hz: float, unit_hz: float) -> Cost:
     (cores × speed); `unit_hz` is the speed of the core or VM it ran on (for a cut activity)."""
     per_cycle = (spec.peak_w - spec.idle_w) / capacity_hz
 
-    def cost(seconds: float, nbytes: float, cycles: float, cut: int) -> float:
+    def cost(device: int, seconds: float, nbytes: float, cycles: float, cut: int) -> float:
         return per_cycle * (min(cycles, unit_hz * seconds) if cut else cycles)
     return cost
+
+
+def cpu_idle_s(cpus: Sequence[Station]) -> Callable[[int, float], float]:
+    """A meter's ``idle_s`` over the devices' CPU stations: t·(1 − u) of device d's CPU up to t."""
+    def idle_s(d: int, t: float) -> float:
+        return t - cpus[d].utilisation(t) * t if t > 0 else 0.0
+    return idle_s
+
+
+def energy_line(energy: dict[str, Any]) -> str:
+    """``mecsim run``'s energy line, from a :meth:`Meter.summary`."""
+    devices = energy["devices"]
+    parts = ", ".join(f"{k[:-2]} {v:.4g}" for k, v in devices.items() if k != "total_j")
+    line = f"devices {devices['total_j']:.4g} ({parts}), servers {energy['servers_total_j']:.4g}"
+    if "batteries_empty" in energy:
+        line += f"; {energy['batteries_empty']} batter{'y' if energy['batteries_empty'] == 1 else 'ies'} empty"
+    return line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +172,7 @@ class Meter:
     is device d's CPU idle time up to t (t at most now), given by the system.
     """
 
-    __slots__ = ("spec", "devices", "terms", "servers", "device_j", "server_j", "app_j", "idle_s",
+    __slots__ = ("spec", "devices", "terms", "servers", "device_j", "server_j", "task_j", "idle_s",
                  "on_empty", "empty_at", "_idle_j", "_record", "_costs", "_capacity")
 
     def __init__(self, spec: EnergySpec, trace: TraceRecorder | TraceStream, devices: Sequence[str],
@@ -165,7 +183,7 @@ class Meter:
         self.devices, self.terms, self.servers = tuple(devices), tuple(terms), tuple(servers)
         self.device_j = np.zeros((len(devices), len(terms)))     # per device and term
         self.server_j = [0.0] * len(servers)                      # the busy part, from exec activities
-        self.app_j: dict[int, list[float]] = {}                   # app -> [device J, server J]
+        self.task_j: dict[tuple[int, int], list[float]] = {}      # (app, task) -> [device J, server J]
         self.idle_s: Callable[[int, float], float] = lambda d, t: 0.0
         self.on_empty: Callable[[int, float], None] | None = None
         self.empty_at: dict[int, float] = {}
@@ -187,10 +205,10 @@ class Meter:
         found = self._costs.get(resource) if kind in SERVICE_KINDS else None
         if found is not None:
             on_device, where, cost = found
-            energy = cost(end_s - start_s, bytes, cycles, cut)
-            shares = self.app_j.get(app)
+            energy = cost(device, end_s - start_s, bytes, cycles, cut)
+            shares = self.task_j.get((app, task))
             if shares is None:
-                shares = self.app_j[app] = [0.0, 0.0]
+                shares = self.task_j[app, task] = [0.0, 0.0]
             if on_device:
                 self.device_j[device, where] += energy
                 shares[0] += energy
@@ -256,7 +274,11 @@ class Meter:
                 "per_device": per_device, "servers": servers,
                 **({} if self._capacity is None else {"batteries_empty": len(self.empty_at)})}
 
-    def app_columns(self, app: int) -> list[str]:
-        """apps.csv's energy_j (the device's) and server_energy_j of application `app`."""
-        device, server = self.app_j.get(app, (0.0, 0.0))
-        return [repr(float(device)), repr(float(server))]
+    def per_app(self) -> dict[int, tuple[float, float]]:
+        """app -> (J its activities cost devices, J they cost servers)."""
+        parts: dict[int, tuple[list[float], list[float]]] = {}
+        for (app, _), (device, server) in self.task_j.items():
+            mine = parts.setdefault(app, ([], []))
+            mine[0].append(device)
+            mine[1].append(server)
+        return {app: (math.fsum(d), math.fsum(s)) for app, (d, s) in parts.items()}

@@ -21,8 +21,8 @@ from tests.helpers import M, FixedPlan, random_dag, scenario
 ROOT = Path(__file__).resolve().parents[1]
 ENERGY = {"device": {"kappa": 1e-27, "idle_w": 0.25, "tx_w": 0.3, "rx_w": 0.125},
           "server": {"idle_w": 80.0, "peak_w": 200.0}}
-# the terms of a device, by the kind of activity that costs it
-DEVICE_KINDS = {"local": "cpu_j", "uplink": "tx_j", "downlink": "rx_j"}
+# the terms of a device, by the kind of activity that costs it (local: a CPU, or edge tuning's training)
+DEVICE_KINDS = {"local": ("cpu_j", "train_j"), "uplink": ("tx_j",), "downlink": ("rx_j",)}
 
 
 def _graphs(n_apps: int = 4, n: int = 8, seed: int = 3):
@@ -164,10 +164,10 @@ def test_totals_equal_the_sum_of_their_activities(path, tmp_path):
         index = int(name.removeprefix("device").removeprefix("ed").removeprefix("ue"))
         mine = [a for a in acts if a.device == index and a.kind in DEVICE_KINDS and not a.resource.startswith(
             ("mec", "es", "server/gpu", "cloud"))]
-        for kind, term in DEVICE_KINDS.items():
-            if term in device:
-                assert device[term] == pytest.approx(_sum(a.energy_j for a in mine if a.kind == kind),
-                                                     rel=1e-9, abs=1e-12), (name, term)
+        for kind, terms in DEVICE_KINDS.items():
+            (term,) = [t for t in terms if t in device]
+            assert device[term] == pytest.approx(_sum(a.energy_j for a in mine if a.kind == kind),
+                                                 rel=1e-9, abs=1e-12), (name, term)
         terms = [v for k, v in device.items() if k.endswith("_j") and k not in ("total_j", "battery_left_j")]
         assert device["total_j"] == pytest.approx(_sum(terms), rel=1e-12)
     for name, server in summary["servers"].items():
@@ -176,15 +176,19 @@ def test_totals_equal_the_sum_of_their_activities(path, tmp_path):
         assert server["total_j"] == pytest.approx(server["idle_j"] + server["busy_j"], rel=1e-12)
     assert summary["total_j"] == pytest.approx(summary["devices"]["total_j"] + summary["servers_total_j"],
                                                rel=1e-12)
-    apps = out / "apps.csv"
-    if apps.exists():       # per application: its activities' energy
-        by_app: dict[int, list[float]] = {}
-        for a in acts:
-            share = by_app.setdefault(a.app, [0.0, 0.0])
-            share[a.kind == "exec"] += a.energy_j
-        for row in _rows(apps):
-            device_j, server_j = by_app.get(int(row["app"]), [0.0, 0.0])
-            assert float(row["energy_j"]) == pytest.approx(device_j, rel=1e-9, abs=1e-12)
+    # per application (apps.csv), per request (requests.csv: slot, ED) or UE task (steps.csv: step, UE)
+    table, key = next((out / f, k) for f, k in (("apps.csv", ("app",)), ("requests.csv", ("slot", "ed")),
+                                                ("steps.csv", ("step", "ue"))) if (out / f).exists())
+    spent: dict[tuple[int, ...], list[float]] = {}
+    for a in acts:
+        share = spent.setdefault((a.app,) if len(key) == 1 else (a.app, a.task), [0.0, 0.0])
+        share[a.kind == "exec"] += a.energy_j
+    rows = _rows(table)
+    assert rows and "energy_j" in rows[0]
+    for row in rows:
+        device_j, server_j = spent.get(tuple(int(row[k]) for k in key), [0.0, 0.0])
+        assert float(row["energy_j"]) == pytest.approx(device_j, rel=1e-9, abs=1e-12)
+        if "server_energy_j" in row:
             assert float(row["server_energy_j"]) == pytest.approx(server_j, rel=1e-9, abs=1e-12)
 
 
@@ -244,3 +248,31 @@ def test_report_shows_energy_beside_latency(tmp_path):
     spent = {row["resource"]: float(row["energy_j"]) for row in _rows(report / "resources.csv")}
     assert _sum(spent.values()) == pytest.approx(_sum(a.energy_j for a in acts), rel=1e-9)
     assert "Energy: devices" in (report / "report.md").read_text()
+
+
+class Seen:
+    """Wraps a controller and keeps the contexts it was given."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.contexts = inner, []
+
+    def act(self, point):
+        self.contexts.append(point.context)
+        return self.inner.act(point)
+
+
+@pytest.mark.parametrize("name", ["pearl_dt/energy", "hmppo/energy"])
+def test_every_system_shows_its_devices_energy_to_controllers(name):
+    from mecsim.registry import make_controller
+    from mecsim.scenario.load import load_scenario
+    from mecsim.systems import get_system
+
+    spec = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    system = get_system(spec.system)
+    controller = Seen(make_controller(spec.controller, spec.controller_params, np.random.default_rng(0)))
+    result = system.simulation(spec, controller).run()
+    seen = [np.atleast_1d(np.asarray(c.energy_j, dtype=float)) for c in controller.contexts]
+    assert seen and all(s.min() >= 0 for s in seen)
+    assert seen[-1].sum() > seen[0].sum()           # energy drawn so far only grows
+    final = result.summary()["energy"]["per_device"]
+    assert seen[-1].sum() <= math.fsum(d["total_j"] for d in final.values()) + 1e-9

@@ -31,6 +31,8 @@ SHIPPED = {
     "pearl_dt/small": [],
     "pearl_dt/paper": [],
     "hmppo/edge_tuning": ["--set", "horizon_s=100000"],
+    "pearl_dt/energy": [],
+    "hmppo/energy": ["--set", "horizon_s=20000"],
 }
 DAG = [name for name in SHIPPED if not name.startswith(("pearl_dt", "hmppo"))]
 _runs: dict[str, Path] = {}

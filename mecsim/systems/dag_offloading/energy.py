@@ -7,7 +7,7 @@ cores, each ``exec`` on one of their VMs carrying its share. Not accounted: the 
 """
 from __future__ import annotations
 
-from mecsim.energy import Meter, cpu_cost, dbm_to_w, radio_cost, server_cost
+from mecsim.energy import Meter, cpu_cost, cpu_idle_s, dbm_to_w, power_cost, server_cost
 from mecsim.net.spec import ChannelSpec
 from mecsim.systems.dag_offloading.infrastructure import Infrastructure
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -33,16 +33,12 @@ def build_meter(scenario: DagScenario, infra: Infrastructure, trace: TraceRecord
     for device in infra.devices:
         meter.device_cost(device.cpu.name, "cpu", local)
     for ap, ap_spec in zip(infra.access_points, scenario.access_points):
-        meter.device_cost(ap.uplink.name, "tx", radio_cost(_tx_w(ap_spec.uplink, dev.tx_w)))
-        meter.device_cost(ap.downlink.name, "rx", radio_cost(dev.rx_w))
+        meter.device_cost(ap.uplink.name, "tx", power_cost(_tx_w(ap_spec.uplink, dev.tx_w)))
+        meter.device_cost(ap.downlink.name, "rx", power_cost(dev.rx_w))
     for server in infra.servers:
         s = server.spec
         cost = server_cost(spec.server, s.cores * s.speed_hz, server.vm_speed_hz)
         for vm in server.vms:
             meter.server_cost(vm.name, server.name, cost)
-    devices = infra.devices
-
-    def idle_s(d: int, t: float) -> float:     # t·(1 − u) of the device's CPU
-        return t - devices[d].cpu.utilisation(t) * t if t > 0 else 0.0
-    meter.idle_s = idle_s
+    meter.idle_s = cpu_idle_s([d.cpu for d in infra.devices])
     return meter

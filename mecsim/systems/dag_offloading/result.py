@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mecsim.energy import Meter
+from mecsim.energy import Meter, energy_line
 from mecsim.net.handover import HandoverRecord
 from mecsim.stats import latency_line, latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -100,12 +100,14 @@ class DagResult:
         writer = csv.writer(out, lineterminator="\n")
         meter = self.energy
         writer.writerow(APPS_COLUMNS + (() if meter is None else ENERGY_COLUMNS))
+        spent = {} if meter is None else meter.per_app()
         for a in self.apps:
             lat = a.latency_s
             writer.writerow([a.app, a.device, a.source, repr(a.arrival_s),
                              "" if a.finish_s is None else repr(a.finish_s),
                              "" if lat is None else repr(lat), a.status, a.reason,
-                             " ".join(map(str, a.plan)), *(() if meter is None else meter.app_columns(a.app))])
+                             " ".join(map(str, a.plan)),
+                             *(() if meter is None else map(repr, spent.get(a.app, (0.0, 0.0))))])
         tables: dict[str, str | Iterable[str]] = {"apps.csv": out.getvalue(), "graphs.jsonl": graph_lines(self.apps)}
         if self.handovers is not None:      # handovers.csv: every re-attachment, in time order
             out = io.StringIO()
@@ -124,15 +126,7 @@ class DagResult:
                 ("apps", f"{c['arrived']} arrived, {c['completed']} completed, {c['dropped']} dropped, "
                          f"{c['in_flight']} in flight"),
                 ("latency ms", latency_line(lat)),
-                *(() if self.energy is None else [("energy J", _energy_line(s["energy"]))]),
+                *(() if self.energy is None else [("energy J", energy_line(s["energy"]))]),
                 ("simulated", f"{s['sim_time_s']:.3f} s"),
                 ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]
 
-
-def _energy_line(energy: dict[str, Any]) -> str:
-    devices = energy["devices"]
-    parts = ", ".join(f"{k[:-2]} {v:.4g}" for k, v in devices.items() if k != "total_j")
-    line = f"devices {devices['total_j']:.4g} ({parts}), servers {energy['servers_total_j']:.4g}"
-    if "batteries_empty" in energy:
-        line += f"; {energy['batteries_empty']} batter{'y' if energy['batteries_empty'] == 1 else 'ies'} empty"
-    return line
