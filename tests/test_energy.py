@@ -276,3 +276,16 @@ def test_every_system_shows_its_devices_energy_to_controllers(name):
     assert seen[-1].sum() > seen[0].sum()           # energy drawn so far only grows
     final = result.summary()["energy"]["per_device"]
     assert seen[-1].sum() <= math.fsum(d["total_j"] for d in final.values()) + 1e-9
+
+
+def test_a_parquet_trace_stream_carries_energy(tmp_path):
+    parquet = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "out"
+    assert main(["run", str(ROOT / "scenarios" / "energy.yaml"), "--out", str(out), "--quiet",
+                 "--trace-stream", "parquet"]) == 0
+    table = parquet.read_table(out / "trace.parquet")
+    assert table.schema.names[-1] == "energy_j"
+    energy = json.loads((out / "summary.json").read_text())["energy"]
+    devices = _sum(d["total_j"] - d["idle_j"] for d in energy["per_device"].values())
+    servers = _sum(s["busy_j"] for s in energy["servers"].values())
+    assert _sum(table.column("energy_j").to_pylist()) == pytest.approx(devices + servers, rel=1e-9)

@@ -444,6 +444,8 @@ class DagOffloading:
 
     def cut(self, horizon: float) -> None:
         """Record what the horizon interrupts (:mod:`mecsim.cut`)."""
+        if self.meter is not None:      # a battery its cut activities empty drops nothing: the run is over
+            self.meter.on_empty = None
         record = self.trace.record
         for a, app in self.live.items():
             for i, doing in enumerate(app.doing):
