@@ -6,7 +6,7 @@ and :class:`ServerEnergy`:
 
 * device CPU (DVFS): E = κ·f²·cycles per task run on the device, f its core speed (cycles/s) and κ the
   effective switched capacitance (J/(cycle·Hz²)), the dynamic-power model of the MEC literature
-  (e.g. Mao et al., IEEE JSAC 2016; Wang et al., IEEE TCOM 2016);
+  (e.g. Mao et al., IEEE JSAC 2016; Wang et al., IEEE TCOM 2016), κ the device's constant;
 * radio: transmit E = p_tx·airtime per upload, receive E = p_rx·airtime per download, the airtime
   being the transfer activity's span (start to end, shared bandwidth included);
 * device idle: idle_w over the time the device's CPU is idle, T·(1 − u) with u its CPU utilisation
@@ -47,9 +47,10 @@ __all__ = ["DeviceEnergy", "ServerEnergy", "EnergySpec", "Cost", "Meter", "read_
 class DeviceEnergy:
     """What a device draws. Every system reads only the keys its activities use (README)."""
 
-    kappa: float = 1e-27
-    """κ in J/(cycle·Hz²): the value the MEC papers use (1e-27 to 1e-28 across them; 1e-27 is the
-    commoner); E = κ·f²·cycles"""
+    kappa: float = 1e-28
+    """κ in J/(cycle·Hz²), E = κ·f²·cycles: Mao, Zhang & Letaief, "Dynamic computation offloading for
+    mobile-edge computing with energy harvesting devices", IEEE JSAC 2016, §VI (κ = 1e-28 with a
+    1.5 GHz CPU); MEC papers use 1e-28 to 1e-27"""
     idle_w: float = 0.0
     """W while the CPU is idle; the papers mecsim reproduces count none, so 0 leaves it out"""
     tx_w: float = 0.1
