@@ -6,7 +6,7 @@ and :class:`ServerEnergy`:
 
 * device CPU (DVFS): E = κ·f²·cycles per task run on the device, f its core speed (cycles/s) and κ the
   effective switched capacitance (J/(cycle·Hz²)), the dynamic-power model of the MEC literature
-  (e.g. Mao et al., IEEE JSAC 2016; Wang et al., IEEE TCOM 2016), κ the device's constant;
+  (e.g. Mao et al., IEEE JSAC 2016; Wang et al., IEEE TCOM 2016);
 * radio: transmit E = p_tx·airtime per upload, receive E = p_rx·airtime per download, the airtime
   being the transfer activity's span (start to end, shared bandwidth included);
 * device idle: idle_w over the time the device's CPU is idle, T·(1 − u) with u its CPU utilisation
@@ -15,7 +15,7 @@ and :class:`ServerEnergy`:
 * edge server: P(u) = P_idle + (P_peak − P_idle)·u, u the busy share of its compute capacity
   (CloudSim's PowerModelLinear, PureEdgeSim's idle-to-max model). Over a run that is
   P_idle·T + (P_peak − P_idle)·Σ cycles/(cores·speed): each exec activity carries its own term;
-* batteries (``battery_j``): the device's energy used so far, its activities' and its idle draw, is
+* batteries (``battery_j``, DAG offloading): the device's energy used so far, its activities' and its idle draw, is
   checked against the capacity when one of its activities ends and when an application arrives at
   it; from the first check that finds it spent the device is empty: the system drops its work
   (status dropped, reason ``battery: ...``) and idle draw stops. Work already in service when it
@@ -33,7 +33,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
 from mecsim.scenario.checks import Node, must
 from mecsim.station import Station
@@ -182,7 +181,8 @@ class Meter:
         self._record = trace.record
         self.spec = spec
         self.devices, self.terms, self.servers = tuple(devices), tuple(terms), tuple(servers)
-        self.device_j = np.zeros((len(devices), len(terms)))     # per device and term
+        # per device and term: plain lists, since a numpy element update costs more than the rest
+        self.device_j: list[list[float]] = [[0.0] * len(terms) for _ in devices]
         self.server_j = [0.0] * len(servers)                      # the busy part, from exec activities
         self.task_j: dict[tuple[int, int], list[float]] = {}      # (app, task) -> [device J, server J]
         self.idle_s: Callable[[int, float], float] = lambda d, t: 0.0
@@ -211,7 +211,7 @@ class Meter:
             if shares is None:
                 shares = self.task_j[app, task] = [0.0, 0.0]
             if on_device:
-                self.device_j[device, where] += energy
+                self.device_j[device][where] += energy
                 shares[0] += energy
                 if self._capacity is not None:
                     self._check(device, end_s)
@@ -227,7 +227,7 @@ class Meter:
 
     def used_j(self, device: int, now: float) -> float:
         """What `device` has drawn up to `now`: its activities' energy and its idle draw."""
-        return float(self.device_j[device].sum()) + self.idle_j(device, now)
+        return math.fsum(self.device_j[device]) + self.idle_j(device, now)
 
     def charge_j(self, device: int, now: float) -> float | None:
         """The battery's remaining J (None without batteries)."""
@@ -255,7 +255,7 @@ class Meter:
         per_device: dict[str, dict[str, float | None]] = {}
         sums = dict.fromkeys((*(f"{t}_j" for t in self.terms), "idle_j", "total_j"), 0.0)
         for d, name in enumerate(self.devices):
-            parts = {f"{t}_j": float(self.device_j[d, k]) for k, t in enumerate(self.terms)}
+            parts = {f"{t}_j": self.device_j[d][k] for k, t in enumerate(self.terms)}
             parts["idle_j"] = self.idle_j(d, horizon)
             total = parts["total_j"] = math.fsum(parts.values())
             row: dict[str, float | None] = dict(parts)

@@ -289,3 +289,20 @@ def test_a_parquet_trace_stream_carries_energy(tmp_path):
     devices = _sum(d["total_j"] - d["idle_j"] for d in energy["per_device"].values())
     servers = _sum(s["busy_j"] for s in energy["servers"].values())
     assert _sum(table.column("energy_j").to_pylist()) == pytest.approx(devices + servers, rel=1e-9)
+
+
+@pytest.mark.parametrize("path", _shipped_with_energy(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_idle_energy_is_idle_power_over_the_time_the_cpu_is_idle(path, tmp_path):
+    """idle_j = idle_w × (T − busy), T the horizon reached or the moment the battery emptied, busy
+    the device's local activities up to T (every shipped device CPU has one core)."""
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    idle_w = yaml.safe_load(path.read_text())["energy"]["device"]["idle_w"]
+    acts = read_trace_csv(out / "trace.csv")
+    assert idle_w > 0
+    for index, (name, device) in enumerate(summary["energy"]["per_device"].items()):
+        until = device.get("empty_at_s") or summary["sim_time_s"]
+        busy = _sum(max(0.0, min(a.end_s, until) - a.start_s) for a in acts
+                    if a.device == index and a.kind == "local")
+        assert device["idle_j"] == pytest.approx(idle_w * (until - busy), rel=1e-9), name
