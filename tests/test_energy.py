@@ -112,13 +112,14 @@ class Watcher(FixedPlan):
         return super().act(point)
 
 
-def test_a_battery_that_empties_drops_the_work_with_a_reason():
+@pytest.mark.parametrize("decisions", ["at_arrival", "when_ready"])
+def test_a_battery_that_empties_drops_the_work_with_a_reason(decisions):
     graphs = _graphs(6)
     kappa, hz = 1e-27, 1e9          # about 0.1 J per task here
     first = kappa * hz * hz * _sum(float(c) for c in graphs[0][1].cycles)
     capacity = 2.5 * first
     energy = {"device": {"kappa": kappa, "idle_w": 0.0, "battery_j": capacity}}
-    spec = scenario({"energy": energy, "devices": {"cpu": {"speed_hz": hz}}})
+    spec = scenario({"energy": energy, "devices": {"cpu": {"speed_hz": hz}}, "decisions": decisions})
     controller = Watcher(graphs[0][1].n)
     result = DagSimulation(spec, controller, graphs=graphs).run()
     status = [a.status for a in result.apps]
