@@ -202,6 +202,7 @@ class Meter:
 
     def record(self, app: int, task: int, device: int, kind: str, resource: str, start_s: float, end_s: float,
                bytes: float = 0.0, cycles: float = 0.0, cut: int = 0) -> None:
+        """Price the activity, add it to the totals (a battery is checked at its end), record it."""
         energy = 0.0
         found = self._costs.get(resource) if kind in SERVICE_KINDS else None
         if found is not None:
@@ -240,7 +241,8 @@ class Meter:
         return device in self.empty_at
 
     def _check(self, device: int, now: float) -> None:
-        if device in self.empty_at or self.used_j(device, now) < self._capacity:   # type: ignore[operator]
+        capacity = self._capacity
+        if capacity is None or device in self.empty_at or self.used_j(device, now) < capacity:
             return
         self._idle_j[device] = self.idle_j(device, now)
         self.empty_at[device] = now
