@@ -15,6 +15,10 @@ started) count as dependency wait. Without graphs.jsonl the predecessor is the a
 that ended last before that point (a reconstruction from the trace alone, said in the report).
 For systems with no apps.csv (pearl_dt, edge_tuning), an application's latency is the span of its
 activities in the trace.
+
+Energy (a run with an ``energy:`` block, :mod:`mecsim.energy`): beside each latency the J its
+activities cost (all of them, not only the critical path's: energy adds up, time overlaps), per
+resource the J spent on it, and the run's totals from summary.json.
 """
 from __future__ import annotations
 
@@ -68,6 +72,11 @@ class Run:
     def version(self) -> str:
         return str(self.summary["provenance"]["versions"]["mecsim"])
 
+    @property
+    def energy(self) -> dict | None:
+        """summary.json's energy totals; None when the run accounted no energy."""
+        return self.summary.get("energy")
+
 
 class Breakdown(NamedTuple):
     """One application's latency split into :data:`STAGES` along its critical path."""
@@ -77,6 +86,7 @@ class Breakdown(NamedTuple):
     stages: dict[str, float]
     resources: dict[str, float]     # seconds of the path per resource (queueing counts for its resource)
     path: list[int]                 # the critical path's tasks, first to last
+    energy_j: float = 0.0           # what all its activities cost (0 without energy accounting)
 
 
 def load_run(folder: str | Path, label: str | None = None) -> Run:
@@ -157,7 +167,7 @@ def breakdowns(run: Run) -> list[Breakdown]:
     run has no apps.csv), in application order; see the module docstring for the attribution."""
     out = []
     for app in sorted(run.by_app if run.apps is None else run.apps):
-        acts = [a for a in run.by_app.get(app, ()) if a.kind != "wait"]
+        acts = [a for a in run.by_app.get(app, ()) if a.kind != "wait"]     # (waits cost no energy)
         if run.apps is None:
             if not acts:
                 continue
@@ -209,7 +219,7 @@ def _breakdown(app: int, acts: list[Activity], arrival: float, finish: float, la
         stages[stage] = stages.get(stage, 0.0) + seconds
         resources[resource] = resources.get(resource, 0.0) + seconds
     # the stretches tile [arrival, finish]; the rounding of their sum is spread over no stage
-    return Breakdown(app, latency, stages, resources, path[::-1])
+    return Breakdown(app, latency, stages, resources, path[::-1], math.fsum(a.energy_j for a in acts))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +289,12 @@ def resource_table(run: Run, parts: Sequence[Breakdown] | None = None) -> list[d
              "mean_queue": float(queue[res][0]) if res in queue else 0.0,
              "critical_s": caused.get(res, 0.0),
              "latency_share": caused.get(res, 0.0) / total if total > 0 else 0.0} for res in names]
+    if run.energy is not None:      # the J of every activity on it
+        spent: dict[str, list[float]] = {}
+        for act in run.activities:
+            spent.setdefault(act.resource, []).append(act.energy_j)
+        for row, res in zip(rows, names):
+            row["energy_j"] = math.fsum(spent.get(res, ()))
     return sorted(rows, key=lambda r: (-r["latency_share"], -r["utilisation"], natural_key(r["resource"])))
 
 
@@ -301,6 +317,11 @@ def _metrics(run: Run, parts: Sequence[Breakdown]) -> dict[str, float]:
                     "latency_p95_s": float(np.percentile(lat, 95)), "latency_max_s": float(lat.max())})
         for stage in STAGES:
             row[f"{stage}_mean_s"] = math.fsum(p.stages[stage] for p in parts) / len(parts)
+        if run.energy is not None:
+            row["energy_mean_j"] = math.fsum(p.energy_j for p in parts) / len(parts)
+    if run.energy is not None:
+        row.update({"energy devices_j": float(run.energy["devices"]["total_j"]),
+                    "energy servers_j": float(run.energy["servers_total_j"])})
     util = over_time(run, 1)[1]
     names = set(util) | set(run.summary.get("resources") or {}) - {"device_cpu"}
     for res in sorted(names, key=natural_key):     # a resource nothing used is idle, not unknown
@@ -351,7 +372,19 @@ def _markdown(rows: Sequence[Mapping], columns: Sequence[str], limit: int | None
 
 def _stage_rows(parts: Sequence[Breakdown]) -> list[dict]:
     return [{"app": p.app, "latency_s": p.latency_s, **{f"{s}_s": p.stages[s] for s in STAGES},
-             "critical_path": " ".join(map(str, p.path))} for p in parts]
+             "critical_path": " ".join(map(str, p.path)), "energy_j": p.energy_j} for p in parts]
+
+
+def _energy_text(run: Run, parts: Sequence[Breakdown]) -> str:
+    """report.md's energy paragraph: the run's totals by term, the mean per application."""
+    energy = run.energy
+    if energy is None:
+        return ""
+    devices = energy["devices"]
+    terms = ", ".join(f"{k[:-2]} {v:.4g}" for k, v in devices.items() if k != "total_j")
+    mean = math.fsum(p.energy_j for p in parts) / len(parts) if parts else 0.0
+    return (f"Energy: devices {devices['total_j']:.4g} J ({terms}), servers {energy['servers_total_j']:.4g} J; "
+            f"{mean:.4g} J per application on average (its activities on devices and servers: stages.csv).\n\n")
 
 
 def _series_rows(edges: np.ndarray, series: Mapping[str, np.ndarray]) -> list[dict]:
@@ -437,10 +470,11 @@ def _write_report(runs: Sequence[Run], out: Path, bins: int, gantt_resources: Se
     for run, (label, these) in zip(runs, parts):
         where = out if len(runs) == 1 else out / label
         where.mkdir(parents=True, exist_ok=True)
-        columns = ["app", "latency_s", *(f"{s}_s" for s in STAGES), "critical_path"]
+        energy = [] if run.energy is None else ["energy_j"]
+        columns = ["app", "latency_s", *(f"{s}_s" for s in STAGES), "critical_path", *energy]
         _write_csv(where / "stages.csv", _stage_rows(these), columns)
         resources = resource_table(run, these)
-        rcols = ["resource", "utilisation", "mean_queue", "critical_s", "latency_share"]
+        rcols = ["resource", "utilisation", "mean_queue", "critical_s", "latency_share", *energy]
         _write_csv(where / "resources.csv", resources, rcols)
         for name, queue, ylabel in (("utilisation", False, "utilisation"), ("queue", True, "mean queue length")):
             edges, series = over_time(run, bins, queue=queue)
@@ -456,7 +490,7 @@ def _write_report(runs: Sequence[Run], out: Path, bins: int, gantt_resources: Se
                "precedence reconstructed from the trace (no graphs.jsonl)")
         latency = "apps.csv" if run.apps is not None else "the span of each application's activities"
         md.append(f"## {label}\n\n{len(these)} applications; latency from {latency}; critical paths from "
-                  f"{how}.\n\nMean seconds per application by stage:\n\n")
+                  f"{how}.\n\n{_energy_text(run, these)}Mean seconds per application by stage:\n\n")
         means = [{"stage": s, "mean_s": math.fsum(p.stages[s] for p in these) / len(these) if these else 0.0}
                  for s in STAGES]
         md.append(_markdown(means, ["stage", "mean_s"]) + "\nResources (busiest first):\n\n")

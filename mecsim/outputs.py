@@ -138,6 +138,7 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
     if provenance is not None:
         summary["provenance"] = {**provenance, "versions": versions()}
     trace = result.trace
+    energy = trace.energy       # the run accounts energy (mecsim.energy): the energy_j column
     activities: list[Activity] | None = None
     info: dict[str, Any] = {"activities": len(trace) if traces or gantt else 0}
     if isinstance(trace, TraceStream):
@@ -145,12 +146,12 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
         info.update(file=Path(trace.path).name, order="recorded")
         if trace.format == "csv" and len(trace) <= CHROME_LIMIT:
             activities = canonical(read_trace_csv(trace.path))
-            write_trace_csv(activities, trace.path)
+            write_trace_csv(activities, trace.path, energy=energy)
             info["order"] = "canonical"
     elif traces or gantt:
         activities = trace.sorted()
         if traces:
-            write_trace_csv(activities, out / "trace.csv")
+            write_trace_csv(activities, out / "trace.csv", energy=energy)
             info.update(file="trace.csv", order="canonical")
     if activities is None and (traces or gantt):
         why = f"more than {CHROME_LIMIT} activities" if len(trace) > CHROME_LIMIT else "a parquet trace"
@@ -158,7 +159,7 @@ def write_outputs(result: Result, out: str | Path, *, gantt: bool = False, trace
     if activities is not None and traces:
         write_chrome_trace(activities, out / "trace.json",
                            metadata={"scenario": result.scenario.name, "seed": result.seed,
-                                     "controller": result.controller})
+                                     "controller": result.controller}, energy=energy)
     for name, text in result.tables().items():
         if isinstance(text, str):
             atomic_write_text(out / name, text)

@@ -19,7 +19,7 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
@@ -33,6 +33,7 @@ __all__ = [
     "KINDS",
     "SERVICE_KINDS",
     "TRACE_COLUMNS",
+    "ENERGY_COLUMN",
     "Activity",
     "TraceRecorder",
     "TraceStream",
@@ -54,13 +55,16 @@ SERVICE_KINDS: frozenset[str] = frozenset(("local", "uplink", "exec", "downlink"
 TRACE_COLUMNS: tuple[str, ...] = (
     "app", "task", "device", "kind", "resource", "start_s", "end_s", "bytes", "cycles", "cut",
 )
+# the column a run with energy accounting (mecsim.energy) adds after TRACE_COLUMNS; absent otherwise
+ENERGY_COLUMN = "energy_j"
 
 
 class Activity(NamedTuple):
     """One task using one resource over ``[start_s, end_s]`` (simulated seconds).
 
     ``cut`` is 1 when the horizon ended the run while the activity was still going: ``end_s`` is then
-    the horizon, not the activity's end.
+    the horizon, not the activity's end. ``energy_j``: what it cost (:mod:`mecsim.energy`), 0 when the
+    run accounts no energy.
     """
 
     app: int
@@ -73,23 +77,26 @@ class Activity(NamedTuple):
     bytes: float
     cycles: float
     cut: int = 0
+    energy_j: float = 0.0
 
 
 # An activity as recorded: Activity's fields in a plain tuple.
-_Row = tuple[int, int, int, str, str, float, float, float, float, int]
+_Row = tuple[int, int, int, str, str, float, float, float, float, int, float]
 # (start_s, end_s, resource, app, task, kind) as a C-level key: works on Activity and plain tuples.
 _SORT_KEY = itemgetter(5, 6, 4, 0, 1, 3)
-# Builds an Activity from a recorded 10-tuple without the Python-level NamedTuple constructor.
+# Builds an Activity from a recorded 11-tuple without the Python-level NamedTuple constructor.
 _as_activity = partial(tuple.__new__, Activity)
 
 
 class TraceRecorder:
-    """Collects activities in memory as plain tuples (Activity)."""
+    """Collects activities in memory as plain tuples (Activity). ``energy``: the files get the
+    ``energy_j`` column (set by :class:`mecsim.energy.Meter` before anything is recorded)."""
 
-    __slots__ = ("_enabled", "_rows", "_append")
+    __slots__ = ("_enabled", "_rows", "_append", "energy")
 
     def __init__(self, enabled: bool = True) -> None:
         self._enabled = bool(enabled)
+        self.energy = False
         self._rows: list[_Row] = []
         # The bound method is cached so a record is one attribute load and one call.
         self._append = self._rows.append
@@ -99,10 +106,11 @@ class TraceRecorder:
         return self._enabled
 
     def record(self, app: int, task: int, device: int, kind: str, resource: str,
-               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0, cut: int = 0) -> None:
+               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0, cut: int = 0,
+               energy_j: float = 0.0) -> None:
         """Append one activity; no checks here (hot path), the writers check what they need."""
         if self._enabled:
-            self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles, cut))
+            self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles, cut, energy_j))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -125,10 +133,12 @@ class TraceStream:
     Same ``record`` as :class:`TraceRecorder`. The file is written under a temporary name next to
     `path` and renamed by :meth:`close` (a failed run leaves no partial trace). ``csv``: the columns
     and number format of :func:`write_trace_csv`; ``parquet`` (needs pyarrow): one row group per
-    batch, int64/string/float64 columns.
+    batch, int64/string/float64 columns. The header (the parquet schema) is written with the first
+    rows, so ``energy`` (the ``energy_j`` column, as on :class:`TraceRecorder`) may be set until then.
     """
 
-    __slots__ = ("path", "format", "batch", "_rows", "_append", "_written", "_tmp", "_handle", "_writer")
+    __slots__ = ("path", "format", "batch", "_rows", "_append", "_written", "_tmp", "_handle", "_writer",
+                 "energy", "_started", "_closed")
 
     def __init__(self, path: str | os.PathLike, format: str = "csv", batch: int = 8192) -> None:
         if format not in STREAM_FORMATS:
@@ -139,22 +149,32 @@ class TraceStream:
         self._rows: list[_Row] = []
         self._append = self._rows.append
         self._written = 0
+        self.energy = False
+        self._started = self._closed = False
         if format == "parquet":
             try:
-                import pyarrow.parquet as pq
+                import pyarrow.parquet  # noqa: F401  (fail here, not at the first write)
             except ImportError:
                 raise ValueError("format parquet: needs pyarrow (pip install pyarrow); use csv") from None
         fd, self._tmp = temp_beside(self.path)
         self._handle: IO[str] | None      # the csv file; None for parquet (the writer owns its file)
-        self._writer: Any                 # a csv writer or a pyarrow ParquetWriter; None once closed
+        self._writer: Any                 # a csv writer or a pyarrow ParquetWriter (made by _start)
         if format == "csv":
             self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle, lineterminator="\n")
-            self._writer.writerow(TRACE_COLUMNS)
         else:
             os.close(fd)
             self._handle = None
-            self._writer = pq.ParquetWriter(self._tmp, _arrow_schema())
+            self._writer = None
+
+    def _start(self) -> None:
+        """The header (csv) or the schema (parquet), once the columns are known: at the first write."""
+        self._started = True
+        if self.format == "csv":
+            self._writer.writerow(_columns(self.energy))
+        else:
+            import pyarrow.parquet as pq
+            self._writer = pq.ParquetWriter(self._tmp, _arrow_schema(self.energy))
 
     @property
     def enabled(self) -> bool:
@@ -166,9 +186,10 @@ class TraceStream:
         return len(self._rows)
 
     def record(self, app: int, task: int, device: int, kind: str, resource: str,
-               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0, cut: int = 0) -> None:
+               start_s: float, end_s: float, bytes: float = 0.0, cycles: float = 0.0, cut: int = 0,
+               energy_j: float = 0.0) -> None:
         """Append one activity; every `batch` activities go to the file."""
-        self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles, cut))
+        self._append((app, task, device, kind, resource, start_s, end_s, bytes, cycles, cut, energy_j))
         if len(self._rows) >= self.batch:
             self.flush()
 
@@ -177,13 +198,15 @@ class TraceStream:
 
     def flush(self) -> None:
         rows = self._rows
-        if not rows or self._writer is None:
+        if not rows or self._closed:
             return
+        if not self._started:
+            self._start()
         if self.format == "csv":
-            self._writer.writerows(map(_format_row, rows))
+            self._writer.writerows(map(_formatter(self.energy), rows))
         else:
             import pyarrow as pa
-            schema = _arrow_schema()
+            schema = _arrow_schema(self.energy)
             columns = list(zip(*rows))
             self._writer.write_table(pa.Table.from_arrays(
                 [pa.array(col, type=field.type) for col, field in zip(columns, schema)], schema=schema))
@@ -192,8 +215,10 @@ class TraceStream:
 
     def close(self) -> None:
         """Write what is left and move the file into place (idempotent)."""
-        if self._writer is None:
+        if self._closed:
             return
+        if not self._started:
+            self._start()
         self.flush()
         if self._handle is not None:
             self._handle.flush()
@@ -201,18 +226,18 @@ class TraceStream:
             self._handle.close()
         else:
             self._writer.close()
-        self._writer = None
+        self._closed = True
         publish(self._tmp, self.path)
 
     def discard(self) -> None:
         """Give the file up (a failed run): close and delete the temporary file."""
-        if self._writer is None:
+        if self._closed:
             return
         if self._handle is not None:
             self._handle.close()
-        else:
+        elif self._writer is not None:
             self._writer.close()
-        self._writer = None
+        self._closed = True
         self._rows.clear()
         if os.path.exists(self._tmp):
             os.unlink(self._tmp)
@@ -227,10 +252,15 @@ class TraceStream:
             self.discard()
 
 
-def _arrow_schema():
+def _arrow_schema(energy: bool = False):
     import pyarrow as pa
-    types = (pa.int64(),) * 3 + (pa.string(),) * 2 + (pa.float64(),) * 4 + (pa.int64(),)
-    return pa.schema(list(zip(TRACE_COLUMNS, types)))
+    types = (pa.int64(),) * 3 + (pa.string(),) * 2 + (pa.float64(),) * 4 + (pa.int64(),) + (pa.float64(),)
+    return pa.schema(list(zip(_columns(energy), types)))
+
+
+def _columns(energy: bool) -> tuple[str, ...]:
+    """A trace file's header: TRACE_COLUMNS, then ENERGY_COLUMN when the run accounts energy."""
+    return TRACE_COLUMNS + (ENERGY_COLUMN,) if energy else TRACE_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +291,14 @@ def _format_row(act: _Row) -> list[str]:
     ]
 
 
+def _format_energy_row(act: _Row) -> list[str]:
+    return _format_row(act) + [repr(float(act[10]))]
+
+
+def _formatter(energy: bool) -> Callable[[_Row], list[str]]:
+    return _format_energy_row if energy else _format_row
+
+
 def busy_seconds(activities: Iterable[Activity], limits: Mapping[str, float | None]) -> dict[str, float]:
     """Per resource of `limits`, ∫ min(service activities at t, limit) dt (None: no limit): the busy
     unit-seconds a station counts (summary.json's ``resources``: utilisation = busy / (units × time))."""
@@ -285,26 +323,32 @@ def busy_seconds(activities: Iterable[Activity], limits: Mapping[str, float | No
 # CSV
 
 
-def write_trace_csv(activities: Iterable[Activity], path: str | os.PathLike) -> None:
-    """One row per activity in canonical order, header ``TRACE_COLUMNS``, ``\\n`` line ends."""
+def write_trace_csv(activities: Iterable[Activity], path: str | os.PathLike, *, energy: bool = False) -> None:
+    """One row per activity in canonical order, header ``TRACE_COLUMNS`` (and ``energy_j`` with
+    `energy`), ``\\n`` line ends."""
     rows = canonical(activities)
+    fmt = _formatter(energy)
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(TRACE_COLUMNS)
+        writer.writerow(_columns(energy))
         for act in rows:
-            writer.writerow(_format_row(act))
+            writer.writerow(fmt(act))
 
 
 def read_trace_csv(path: str | os.PathLike) -> list[Activity]:
     """The activities of a trace.csv, in file order (floats come back exactly: they were written
-    with ``repr``); ValueError naming the file when its header is not ``TRACE_COLUMNS``."""
+    with ``repr``; ``energy_j`` 0 where the file has no such column); ValueError naming the file when
+    its header is neither ``TRACE_COLUMNS`` nor those and ``energy_j``."""
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         header = tuple(next(reader, ()))
-        if header != TRACE_COLUMNS:
-            raise ValueError(f"{path}: header must be {','.join(TRACE_COLUMNS)}, got {','.join(header)}")
+        if header not in (_columns(False), _columns(True)):
+            raise ValueError(f"{path}: header must be {','.join(TRACE_COLUMNS)}[,{ENERGY_COLUMN}], "
+                             f"got {','.join(header)}")
+        energy = len(header) > len(TRACE_COLUMNS)
         return [_as_activity((int(r[0]), int(r[1]), int(r[2]), r[3], r[4], float(r[5]), float(r[6]),
-                              float(r[7]), float(r[8]), int(r[9]))) for r in reader]
+                              float(r[7]), float(r[8]), int(r[9]), float(r[10]) if energy else 0.0))
+                for r in reader]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,13 +440,14 @@ def _complete_event(act: Activity, pid: int, tid: int) -> dict:
 
 
 def write_chrome_trace(activities: Iterable[Activity], path: str | os.PathLike, *,
-                       metadata: dict | None = None) -> None:
+                       metadata: dict | None = None, energy: bool = False) -> None:
     """Trace Event Format JSON (Perfetto, chrome://tracing): a process per node, a thread per lane
     (:func:`lanes`), so every thread's slices are disjoint, as the format requires of slices that
     do not nest.
 
     Times are in microseconds (the format's unit). One event per line keeps big traces diffable;
-    keys are sorted so the same activities and metadata give the same bytes.
+    keys are sorted so the same activities and metadata give the same bytes. `energy`: each slice's
+    args carry its ``energy_j``.
     """
     rows = canonical(activities)
     for act in rows:
@@ -418,7 +463,10 @@ def write_chrome_trace(activities: Iterable[Activity], path: str | os.PathLike, 
             first = False
         for act, name in zip(rows, lane):
             pid, tid = tids[name]
-            handle.write(("" if first else ",\n") + _dumps(_complete_event(act, pid, tid)))
+            event = _complete_event(act, pid, tid)
+            if energy:
+                event["args"][ENERGY_COLUMN] = float(act[10])
+            handle.write(("" if first else ",\n") + _dumps(event))
             first = False
         handle.write(f'\n],\n"displayTimeUnit":"ms",\n"otherData":{other}}}\n')
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # every shipped scenario, with a horizon short enough to keep the suite fast and to cut activities
 SHIPPED = {
     "quickstart": [],
+    "energy": [],
     "mrlco/authors": ["--set", "horizon_s=2000"],
     "mrlco/rates": ["--set", "horizon_s=2000"],
     "mrlco/tasks": ["--set", "horizon_s=2000"],
@@ -30,6 +31,8 @@ SHIPPED = {
     "pearl_dt/small": [],
     "pearl_dt/paper": [],
     "hmppo/edge_tuning": ["--set", "horizon_s=100000"],
+    "pearl_dt/energy": [],
+    "hmppo/energy": ["--set", "horizon_s=20000"],
 }
 DAG = [name for name in SHIPPED if not name.startswith(("pearl_dt", "hmppo"))]
 _runs: dict[str, Path] = {}

@@ -11,6 +11,7 @@ from mecsim import trace
 from mecsim.trace import (
     KINDS,
     TRACE_COLUMNS,
+    ENERGY_COLUMN,
     Activity,
     TraceRecorder,
     plot_gantt,
@@ -47,7 +48,7 @@ def test_recorder_keeps_order_and_yields_activities():
     assert all(isinstance(a, Activity) for a in acts)
     assert acts[0] == Activity(0, 0, 0, "local", "device0/cpu", 0.0, 0.125, 0.0, 1.5e8)
     assert [a.kind for a in acts][:3] == ["local", "uplink", "queue"]
-    assert Activity._fields == TRACE_COLUMNS
+    assert Activity._fields == TRACE_COLUMNS + (ENERGY_COLUMN,)
     assert set(a.kind for a in acts) <= set(KINDS)
 
 

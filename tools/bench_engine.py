@@ -2,7 +2,7 @@
 timeouts/s (measured in the same run: the ratio is the engine's overhead), peak memory at horizons
 ×1 and ×10, sweep speed-up with 1 and 2 workers, closed-form plans/s.
 
-    python tools/bench_engine.py [--quick] [--tasks 20000] [--repeat 3]
+    python tools/bench_engine.py [--quick] [--tasks 20000] [--repeat 3] [--radio-only | --energy-only]
 
 Prints Markdown tables (best of --repeat runs) for BENCHMARKS.md, each measure beside the target of
 the scale-out issue where it has one. ``--quick`` is a smoke check (small sizes, one repeat): its
@@ -18,6 +18,7 @@ the server (exact without a trace); wall time is the run alone, not building the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import resource
@@ -33,6 +34,7 @@ import simpy
 import yaml
 
 from mecsim.controllers.heuristics import Remote
+from mecsim.energy import EnergySpec
 from mecsim.systems.dag_offloading.analytic import CostModel, evaluate_plan, rank_order, task_times
 from mecsim.scenario.load import load_scenario, scenario_from_document
 from mecsim.scenario.source import parse_yaml
@@ -87,9 +89,12 @@ def offloaded(sim: DagSimulation) -> int:
     return sum(vm.served for server in sim.infra.servers for vm in server.vms)
 
 
-def des(devices: int, tasks: int, trace: bool) -> tuple[float, float, float]:
-    """(offloaded tasks/s, events/s, seconds to build the system) with every task offloaded."""
+def des(devices: int, tasks: int, trace: bool, energy: bool = False) -> tuple[float, float, float]:
+    """(offloaded tasks/s, events/s, seconds to build the system) with every task offloaded;
+    `energy`: with an energy block of the defaults (every activity priced, mecsim.energy)."""
     sc = offered(devices, tasks)
+    if energy:
+        sc = dataclasses.replace(sc, energy=EnergySpec())
     start = time.perf_counter()
     sim = DagSimulation(sc, Remote(), trace=trace)
     build = time.perf_counter() - start
@@ -301,12 +306,30 @@ def sweep_seconds(workers: int, runs: int, horizon: float, out: Path) -> float:
     return wall
 
 
+def energy_rows(tasks: int, best) -> list[tuple[str, str, str]]:
+    """What energy accounting costs: 100 devices, trace off and on, without and with an energy block
+    (runs interleaved, so a busy machine slows each alike)."""
+    rows = []
+    for trace in (False, True):
+        speed = {energy: 0.0 for energy in (False, True)}
+        for _ in range(2):
+            for energy in (False, True):
+                speed[energy] = max(speed[energy], best(lambda t=trace, e=energy: des(100, tasks, t, e)[0]))
+        for energy in (False, True):
+            rows.append((f"DES offloaded tasks/s, 100 device(s), trace {'on' if trace else 'off'}, "
+                         f"energy {'on' if energy else 'off'}", f"{speed[energy]:,.0f}", ""))
+        rows.append((f"energy on ÷ off, trace {'on' if trace else 'off'}", f"{speed[True] / speed[False]:.3f}", ""))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke check")
     parser.add_argument("--tasks", type=int, default=None, help="offloaded tasks per DES run (20,000; quick 2,000)")
     parser.add_argument("--repeat", type=int, default=None, help="best of (3; quick 1)")
     parser.add_argument("--radio-only", action="store_true", help="only the realistic-radio rows")
+    parser.add_argument("--energy-only", action="store_true",
+                        help="only the energy rows: 100 devices, trace off/on, energy off/on")
     parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "HORIZON", "DEVICES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -320,10 +343,10 @@ def main() -> None:
 
     bare = best(lambda: bare_simpy(100_000 if quick else 300_000))
     rows = [("bare SimPy timeouts/s", f"{bare:,.0f}", "")]
-    if args.radio_only:
+    if args.radio_only or args.energy_only:
         print(f"command: python tools/bench_engine.py {' '.join(sys.argv[1:])}\n")
         print("| measure | value | target |\n|---|---|---|")
-        for k, v, t in rows + radio_rows(tasks, bare, best):
+        for k, v, t in rows + (radio_rows(tasks, bare, best) if args.radio_only else energy_rows(tasks, best)):
             print(f"| {k} | {v} | {t} |")
         return
     events_at: dict[int, float] = {}

@@ -31,6 +31,18 @@ COMMON: Mapping[str, str] = {
     "h_ut": "device (user terminal) antenna height, m (TR 38.901 RMa: 1-10)",
     "pathloss.frequency_hz": "carrier frequency of the path-loss model",
     "street_width": "average street width W, m (TR 38.901 RMa: 5-50)",
+    # -- energy (mecsim.energy; each system reads the keys its activities use) ---------------------
+    "battery_j": "battery capacity; null: mains-powered. An empty device's remaining work is dropped",
+    "device.idle_w": "device power while its CPU is idle (on top of radio power)",
+    "energy": "energy accounting (mecsim/energy.py); absent or null: none, and no energy columns",
+    "energy.device": "what each device (ED, UE) draws",
+    "energy.server": "the edge servers' power, linear from idle to peak in their utilisation (CloudSim)",
+    "kappa": "effective switched capacitance κ, J/(cycle·Hz²): a local task costs κ·f²·cycles (Mao et al., JSAC 2016: 1e-28)",
+    "rx_w": "device power while receiving a download",
+    "server.idle_w": "edge server power at zero utilisation (CloudSim's HP ML110 G4: 86 W)",
+    "server.peak_w": "edge server power at full utilisation (CloudSim's HP ML110 G4: 117 W)",
+    "train_w": "UE power while it fine-tunes locally",
+    "tx_w": "device transmit power on channels whose rate model gives no tx_power_dbm (fixed rates)",
 }
 """Meanings read by any system (a system's own table comes first at equal suffix length)."""
 

@@ -30,6 +30,9 @@ _RATE = Range(1e3, None, "the unit is bit/s, e.g. 10 Mbit/s is 1e7")
 _DISTANCE = Range(None, 1e6, "the unit is m, e.g. 2 km is 2000")
 _COUNT = Range(None, 1e7, "a run this large is unlikely to finish; check the exponent")
 _POWER_DBM = Range(None, 100, "the unit is dBm, e.g. 0.1 W is 20 dBm and 40 W is 46 dBm")
+_KAPPA = Range(1e-32, 1e-22, "κ is in J/(cycle·Hz²): MEC papers use 1e-27 to 1e-28")
+_RADIO_W = Range(None, 10.0, "the unit is W, e.g. 23 dBm is 0.2 W")
+_BATTERY = Range(1.0, None, "the unit is J, not Wh or mAh: 15 Wh is 54000 J")
 
 RANGES: Mapping[str, Range] = {
     "bandwidth_hz": _BANDWIDTH,
@@ -40,6 +43,7 @@ RANGES: Mapping[str, Range] = {
     "x": _DISTANCE, "y": _DISTANCE,
     "count": _COUNT,
     "tx_power_dbm": _POWER_DBM,
+    "kappa": _KAPPA, "tx_w": _RADIO_W, "rx_w": _RADIO_W, "battery_j": _BATTERY,
 }
 """Key name -> plausible magnitude range (values are compared by absolute value; 0 is not checked)."""
 

@@ -33,7 +33,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 UNITS: Mapping[str, str] = {
     "_dbm_hz": "dBm/Hz", "_hz": "Hz", "_bps": "bit/s", "_dbm": "dBm", "_db": "dB", "_dbi": "dBi", "_s": "s", "_ms": "ms",
     "_m": "m", "_bytes": "bytes", "_bits": "bits", "_w": "W", "_j": "J", "_mps": "m/s", "_cycles": "cycles",
-    "flops": "FLOP/s",
+    "flops": "FLOP/s", "kappa": "J/(cycle·Hz²)",
 }
 """Key-name suffix -> unit (the scenario format's naming rule)."""
 

@@ -37,7 +37,9 @@ class LiveState(NamedTuple):
     Queue lengths count jobs waiting or in service (the device's CPU, its access point's channels;
     the servers' are ``OffloadContext.server_load``). Rates are the device's nominal ones now (its
     position, no fading, the channel to itself): reading the fading would draw from the device's
-    random stream and change the run.
+    random stream and change the run. With an ``energy:`` block (:mod:`mecsim.energy`), ``energy_j`` is
+    what the device has drawn so far (its activities and idle draw, J) and ``battery_j`` its battery's
+    remaining charge (None without batteries); both are None when the run accounts no energy.
     """
 
     cpu_queue: int
@@ -45,7 +47,8 @@ class LiveState(NamedTuple):
     downlink_queue: int
     uplink_bps: float
     downlink_bps: float
-    energy_j: float | None = None    # the device's energy state: a slot for when mecsim models energy (None now)
+    energy_j: float | None = None
+    battery_j: float | None = None
 
 
 class OffloadContext(NamedTuple):

@@ -12,6 +12,7 @@ from typing import Sequence, cast
 
 from mecsim.compute.spec import CPU_DISCIPLINES, CloudSpec, CpuSpec, ServerSpec
 from mecsim.errors import ConfigError
+from mecsim.energy import read_energy
 from mecsim.mobility import read_trace
 from mecsim.net.handover import HandoverSpec
 from mecsim.net.pathloss import Condition
@@ -44,7 +45,7 @@ _ARRIVAL = {"back_to_back": (), "poisson": ("rate_hz",), "list": ("times_s",)}
 def load(doc: Document, base: Path) -> DagScenario:
     root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params", "decisions",
                            "devices", "access_points", "servers", "cloud", "links", "workload", "compat",
-                           "training")
+                           "training", "energy")
     access_points = tuple(_access_point(n) for n in root.items("access_points", min_len=1))
     ap_names = [ap.name for ap in access_points]
     must(len(set(ap_names)) == len(ap_names), root, "access_points", f"names must be unique, got {ap_names}")
@@ -85,6 +86,7 @@ def load(doc: Document, base: Path) -> DagScenario:
         links=links,
         compat=CompatSpec(compat.bool("entry_upload_bypass", False)),
         horizon_s=horizon,
+        energy=read_energy(root, ("kappa", "idle_w", "tx_w", "rx_w", "battery_j")),
     )
 
 

@@ -30,6 +30,7 @@ from simpy.events import ProcessGenerator
 from mecsim.compute import Cloud, EdgeServer
 from mecsim.cut import Doing, record_cut
 from mecsim.decision import DecisionBridge, DecisionPoint
+from mecsim.energy import Meter
 from mecsim.net.channel import WiredLink
 from mecsim.station import Station
 from mecsim.systems.dag_offloading.analytic import CostModel, schedule_order, task_times
@@ -117,8 +118,14 @@ class DagOffloading:
     """Offloading decisions and execution of DAG applications over an Infrastructure."""
 
     def __init__(self, env: simpy.Environment, scenario: DagScenario, infra: Infrastructure,
-                 bridge: DecisionBridge, trace: TraceRecorder | TraceStream, order: str) -> None:
-        self.env, self.scenario, self.infra, self.bridge, self.trace = env, scenario, infra, bridge, trace
+                 bridge: DecisionBridge, trace: TraceRecorder | TraceStream, order: str,
+                 meter: Meter | None = None) -> None:
+        """`meter`: the run accounts energy; activities go through it into `trace`."""
+        self.env, self.scenario, self.infra, self.bridge = env, scenario, infra, bridge
+        self.trace: TraceRecorder | TraceStream | Meter = trace if meter is None else meter
+        self.meter = meter
+        if meter is not None:
+            meter.on_empty = self._battery_empty
         self.order = order                     # rank | recursive_rank | id
         self.when_ready = scenario.decisions == "when_ready"
         self.kind = KINDS[scenario.decisions]
@@ -149,7 +156,10 @@ class DagOffloading:
         model = self.cost_model(device)
         order, tasks = self._schedule(graph, model)
         plan = _Plan(order, tasks, memory)
-        if self.when_ready:
+        meter = self.meter
+        if meter is not None and meter.empty(device.index, env.now):
+            self._drop(app, self._empty_reason(device.index))
+        elif self.when_ready:
             yield from self._when_ready(app, plan)
         else:
             for position in range(graph.n):
@@ -189,8 +199,11 @@ class DagOffloading:
         actions = 1 + len(self.targets)
         partial = plan.partial
         up, down = model.uplink_bps[0], model.downlink_bps[0]
+        meter, now = self.meter, env.now
         live = LiveState(device.cpu.queue_length, device.ap.uplink.station.queue_length,
-                         device.ap.downlink.station.queue_length, up, down)
+                         device.ap.downlink.station.queue_length, up, down,
+                         None if meter is None else meter.used_j(device.index, now),
+                         None if meter is None else meter.charge_j(device.index, now))
         context = OffloadContext(record.app, task, app.graph, plan.order, position,
                                  tuple(partial[:position].tolist()), device.index, self.targets, model,
                                  self.loads(device), live)
@@ -429,6 +442,8 @@ class DagOffloading:
 
     def cut(self, horizon: float) -> None:
         """Record what the horizon interrupts (:mod:`mecsim.cut`)."""
+        if self.meter is not None:      # a battery its cut activities empty drops nothing: the run is over
+            self.meter.on_empty = None
         record = self.trace.record
         for a, app in self.live.items():
             for i, doing in enumerate(app.doing):
@@ -443,6 +458,16 @@ class DagOffloading:
         app.left -= 1
         if app.left == 0 and not app.finished.triggered:
             app.finished.succeed()
+
+    def _battery_empty(self, device: int, now: float) -> None:
+        """The device's battery is spent: its applications still going are dropped."""
+        reason = self._empty_reason(device)
+        for app in [a for a in self.live.values() if a.device.index == device]:
+            self._drop(app, reason)
+
+    def _empty_reason(self, device: int) -> str:
+        assert self.meter is not None
+        return f"battery: device{device} empty at {self.meter.empty_at[device]:.6g} s"
 
     def _drop(self, app: _App, reason: str) -> None:
         """Give up an application: its waiting tasks stop, its reservations are released."""

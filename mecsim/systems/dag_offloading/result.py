@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from mecsim.mobility import Sample
+from mecsim.energy import Meter, energy_line
 from mecsim.net.handover import HandoverRecord
 from mecsim.stats import latency_line, latency_stats
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -20,6 +21,7 @@ from mecsim.workload.taskgraph import TaskGraph
 __all__ = ["AppRecord", "DagResult", "APPS_COLUMNS"]
 
 APPS_COLUMNS = ("app", "device", "source", "arrival_s", "finish_s", "latency_s", "status", "reason", "plan")
+ENERGY_COLUMNS = ("energy_j", "server_energy_j")     # after APPS_COLUMNS when the run accounts energy
 
 
 @dataclass
@@ -58,6 +60,7 @@ class DagResult:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     handovers: list[HandoverRecord] | None = None     # None: the scenario has no handover rule
     positions: list[tuple[int, list[Sample]]] | None = None   # (device, trajectory corners); None: nobody moves
+    energy: Meter | None = None                        # None: the scenario accounts no energy
 
     def summary(self) -> dict[str, Any]:
         """The summary.json content: counts, latency statistics (s), utilisation, the resources it is
@@ -82,6 +85,7 @@ class DagResult:
             "utilisation": {"device_cpu_mean": float(np.mean(devices)) if devices else None, **others},
             "resources": {k: self.resources[k] for k in sorted(self.resources)},
             **({} if self.handovers is None else {"handovers": len(self.handovers)}),
+            **({} if self.energy is None else {"energy": self.energy.summary(self.sim_time_s)}),
             "sim_time_s": self.sim_time_s,
             "decisions": self.decisions,
             "events": self.events,
@@ -90,19 +94,23 @@ class DagResult:
         }
 
     def tables(self) -> dict[str, str | Iterable[str]]:
-        """apps.csv: one row per application (times in s, plan = action per task id); graphs.jsonl:
+        """apps.csv: one row per application (times in s, plan = action per task id; with energy, the J
+        its activities cost its device and the servers); graphs.jsonl:
         each application's DAG (:mod:`mecsim.workload.jsonl`), written line by line; handovers.csv
         where the scenario has a handover rule; positions.csv where devices move: every device's
         trajectory corners up to the horizon, straight lines between them (a ``trace`` mobility file)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(APPS_COLUMNS)
+        meter = self.energy
+        writer.writerow(APPS_COLUMNS + (() if meter is None else ENERGY_COLUMNS))
+        spent = {} if meter is None else meter.per_app()
         for a in self.apps:
             lat = a.latency_s
             writer.writerow([a.app, a.device, a.source, repr(a.arrival_s),
                              "" if a.finish_s is None else repr(a.finish_s),
                              "" if lat is None else repr(lat), a.status, a.reason,
-                             " ".join(map(str, a.plan))])
+                             " ".join(map(str, a.plan)),
+                             *(() if meter is None else map(repr, spent.get(a.app, (0.0, 0.0))))])
         tables: dict[str, str | Iterable[str]] = {"apps.csv": out.getvalue(), "graphs.jsonl": graph_lines(self.apps)}
         if self.handovers is not None:      # handovers.csv: every re-attachment, in time order
             out = io.StringIO()
@@ -128,5 +136,7 @@ class DagResult:
                 ("apps", f"{c['arrived']} arrived, {c['completed']} completed, {c['dropped']} dropped, "
                          f"{c['in_flight']} in flight"),
                 ("latency ms", latency_line(lat)),
+                *(() if self.energy is None else [("energy J", energy_line(s["energy"]))]),
                 ("simulated", f"{s['sim_time_s']:.3f} s"),
                 ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]
+

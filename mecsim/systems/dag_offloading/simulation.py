@@ -18,6 +18,7 @@ from mecsim.progress import Progress
 from mecsim.rng import RandomStreams
 from mecsim.sizing import RunSize
 from mecsim.systems.dag_offloading.context import OffloadController
+from mecsim.systems.dag_offloading.energy import build_meter
 from mecsim.systems.dag_offloading.infrastructure import Device, Infrastructure
 from mecsim.systems.dag_offloading.process import DagOffloading
 from mecsim.systems.dag_offloading.result import DagResult
@@ -167,7 +168,9 @@ class DagSimulation:
         order = scenario.workload.order
         if order == "auto":
             order = getattr(controller, "schedule_order", "rank")
-        self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order)
+        # with an energy block every activity is priced on its way into the trace (mecsim.energy)
+        self.meter = build_meter(scenario, self.infra, self.trace) if scenario.energy is not None else None
+        self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order, self.meter)
         self.graphs = list(graphs) if graphs is not None else load_graphs(scenario, self.streams)
         self.expected_apps = 0
         devices = self.infra.devices
@@ -332,7 +335,7 @@ class DagSimulation:
         return DagResult(self.scenario, self.seed, self.controller_name, self.system.records, self.trace,
                          util, end, wall_s, self.events, self.bridge.decisions, resources,
                          None if self.infra.handover is None else self.infra.handover.records,
-                         [(d.index, d.mobility.corners(end)) for d in devices] if moving else None)
+                         [(d.index, d.mobility.corners(end)) for d in devices] if moving else None, self.meter)
 
 
 def _resource(station: Station) -> dict[str, object]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mecsim.compute.spec import CloudSpec, CpuSpec, ServerSpec
+from mecsim.energy import EnergySpec
 from mecsim.net.handover import HandoverSpec
 from mecsim.net.spec import ChannelSpec
 from mecsim.scenario.distributions import Distribution
@@ -114,3 +115,4 @@ class DagScenario:
     links: tuple[LinkSpec, ...] = ()
     compat: CompatSpec = CompatSpec()
     horizon_s: float | None = None
+    energy: EnergySpec | None = None    # None: no energy accounting (mecsim.energy)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mecsim.energy import Meter, energy_line
 from mecsim.systems.edge_tuning.spec import EdgeTuningSpec
 from mecsim.trace import TraceRecorder, TraceStream
 
@@ -54,12 +55,16 @@ class StepRecord:
     """R_t (§IV-C)"""
 
 
-def _csv(rows: list[Any], cls: type) -> str:
+def _csv(rows: list[Any], cls: type, energy: dict[tuple[int, int], list[float]] | None = None) -> str:
+    """One row per record; with `energy` ((step, ue) -> [J, ...]), its energy_j column after them."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([f.name for f in fields(cls)])
+    writer.writerow([f.name for f in fields(cls)] + ([] if energy is None else ["energy_j"]))
     for row in rows:
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in astuple(row)])
+        cells = [repr(v) if isinstance(v, float) else v for v in astuple(row)]
+        if energy is not None:
+            cells.append(repr(float(energy.get((row.step, row.ue), (0.0,))[0])))
+        writer.writerow(cells)
     return out.getvalue()
 
 
@@ -77,6 +82,7 @@ class TuningResult:
     wall_s: float
     events: int
     decisions: int
+    energy: Meter | None = None        # None: the scenario accounts no energy
 
     def totals(self) -> dict[str, float]:
         """Table I / Fig. 2 metrics: episode reward, total delay Σ_t max_n d (P2), mean perplexity,
@@ -100,6 +106,7 @@ class TuningResult:
             "ues": self.scenario.ues,
             "steps": len(self.steps),
             **totals,
+            **({} if self.energy is None else {"energy": self.energy.summary(self.sim_time_s)}),
             "sim_time_s": self.sim_time_s,
             "decisions": self.decisions,
             "events": self.events,
@@ -107,7 +114,9 @@ class TuningResult:
         }
 
     def tables(self) -> dict[str, str]:
-        return {"steps.csv": _csv(self.tasks, TaskRecord), "rewards.csv": _csv(self.steps, StepRecord)}
+        """steps.csv (with energy: the J of each UE's task), rewards.csv."""
+        energy = None if self.energy is None else self.energy.task_j
+        return {"steps.csv": _csv(self.tasks, TaskRecord, energy), "rewards.csv": _csv(self.steps, StepRecord)}
 
     def headline(self) -> list[tuple[str, str]]:
         t = self.totals()
@@ -117,5 +126,6 @@ class TuningResult:
                 ("total delay", f"{t['total_delay_s'] / 60.0:.2f} min"),
                 ("perplexity", f"{t['perplexity']:.3f} (mean over tasks)"),
                 ("switches", f"{t['switches']} emulator downloads, {t['server_share']:.0%} of tasks on the server"),
+                *(() if self.energy is None else [("energy J", energy_line(self.energy.summary(self.sim_time_s)))]),
                 ("simulated", f"{self.sim_time_s:.1f} s"),
                 ("wall", f"{self.wall_s:.2f} s ({self.events} events)")]

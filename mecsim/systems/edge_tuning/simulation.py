@@ -28,9 +28,11 @@ from simpy.events import ProcessGenerator
 
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
 from mecsim.progress import Progress
+from mecsim.energy import Meter
 from mecsim.rng import RandomStreams
 from mecsim.net.channel import Channel
 from mecsim.station import RateFn
+from mecsim.systems.edge_tuning.energy import build_meter
 from mecsim.systems.edge_tuning.model import (downlink_rate_bps, kept_layers, path_gain, perplexity,
                                               step_reward, uplink_rate_bps)
 from mecsim.systems.edge_tuning.observation import Scales
@@ -60,6 +62,8 @@ class TuneContext:
     e_min: float
     e_max: float
     layers: int
+    energy_j: float | None = None
+    """what the UE has drawn so far (J, mecsim.systems.edge_tuning.energy); None without an energy block"""
 
 
 TuneAction = tuple[int, float]
@@ -116,6 +120,11 @@ class TuningSimulation:
         self.tasks: list[TaskRecord] = []
         self.steps: list[StepRecord] = []
         self.events = 0
+        # with an energy block every activity is priced on its way into the trace (mecsim.energy)
+        self.trained_s = np.zeros(n)        # each UE's finished local fine-tuning seconds
+        self.meter = None if spec.energy is None else build_meter(
+            spec.energy, self.trace, n, lambda k: self.ues[k].power, self._training_s)
+        self.recorder: TraceRecorder | TraceStream | Meter = self.trace if self.meter is None else self.meter
         self.env.process(self._episode())
 
     # -- the story ------------------------------------------------------------------------------------
@@ -135,7 +144,7 @@ class TuningSimulation:
                 ue.power = float(self.power_w[n, t])
                 ctx = TuneContext(n, t, spec.ues, spec.tasks, float(self.data_mb[n, t]), float(self.complexity[n, t]),
                                   ue.power, None if ue.cached is None else ue.cached / emu.layers, emu.min, emu.max,
-                                  emu.layers)
+                                  emu.layers, None if self.meter is None else self.meter.used_j(n, env.now))
                 point = DecisionPoint("tune", env.now, (t, n), f"ue{n}/task{t}", 2, ctx, obs)
                 actions.append(self._check((yield self.bridge.decide(point)), point))
             start = env.now
@@ -152,7 +161,7 @@ class TuningSimulation:
 
     def _task(self, ue: _UE, t: int, z: int, e: float) -> ProcessGenerator:
         """One UE's task of step t: its transfer, then its training run; returns its TaskRecord."""
-        env, spec, trace, n = self.env, self.scenario, self.trace, ue.index
+        env, spec, trace, n = self.env, self.scenario, self.recorder, ue.index
         doing = self.doing       # what each UE does now, for the activities a horizon cuts (mecsim.cut)
         start = env.now
         data_mb = float(self.data_mb[n, t])
@@ -180,8 +189,16 @@ class TuningSimulation:
             yield env.timeout(run)
         doing.pop(n, None)
         trace.record(t, n, n, kind, resource, begin, env.now, 0.0, 0.0)
+        if not z:
+            self.trained_s[n] += env.now - begin
         kappa = perplexity(z, applied, float(self.complexity[n, t]), spec.emulator)
         return TaskRecord(t, n, z, e, applied, switch, delay, kappa, data_mb, float(self.complexity[n, t]), ue.power)
+
+    def _training_s(self, n: int, t: float) -> float:
+        """UE n's local fine-tuning seconds up to t (at most now): those finished and the one going."""
+        going = self.doing.get(n)
+        now = 0.0 if going is None or going[1][0] != "local" else max(0.0, t - going[1][2])
+        return float(self.trained_s[n]) + now
 
     def _rate_fn(self, table: str) -> RateFn:
         """The station's rate function: a lookup of the tabulated rate for k = 1/share sharers."""
@@ -246,9 +263,9 @@ class TuningSimulation:
             # it) and what is still going is cut there
             self.env._now = horizon
             for n, (t, doing) in sorted(self.doing.items()):
-                record_cut(self.trace.record, t, n, n, self.ues[n], doing, horizon)
+                record_cut(self.recorder.record, t, n, n, self.ues[n], doing, horizon)
         return self.result(time.perf_counter() - wall)
 
     def result(self, wall_s: float = 0.0) -> TuningResult:
         return TuningResult(self.scenario, self.seed, self.controller_name, self.trace, list(self.tasks),
-                            list(self.steps), self.env.now, wall_s, self.events, self.bridge.decisions)
+                            list(self.steps), self.env.now, wall_s, self.events, self.bridge.decisions, self.meter)

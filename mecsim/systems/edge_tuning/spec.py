@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mecsim.energy import EnergySpec, read_energy
 from mecsim.scenario.checks import Node, must
 from mecsim.scenario.distributions import Distribution, Uniform, read_distribution
 from mecsim.scenario.source import Document
@@ -134,6 +135,8 @@ class EdgeTuningSpec:
     radio: RadioSpec
     compute: ComputeSpec
     reward: RewardSpec
+    energy: EnergySpec | None = None
+    """the ``energy:`` block (None: no energy accounting), see mecsim.systems.edge_tuning.energy"""
 
 
 def _positive(node: Node, key: str, default: Distribution) -> Distribution:
@@ -185,7 +188,7 @@ def load(doc: Document, base: Path = Path(".")) -> EdgeTuningSpec:
     """The edge_tuning spec of a scenario document; errors cite FILE:LINE: key.path."""
     root = Node(doc).allow("name", "seed", "system", "horizon_s", "controller", "controller_params", "ues",
                            "tasks", "data_mb", "complexity", "model_gb", "emulator", "uplink", "downlink",
-                           "channel", "compute", "reward")
+                           "channel", "compute", "reward", "energy")
     compute = root.mapping("compute", default={}).allow("server_s_per_mb", "ue_s_per_mb")
     reward = root.mapping("reward", default={}).allow("perplexity_weight", "delay_weight", "perplexity_ref",
                                                       "delay_ref_s")
@@ -211,4 +214,5 @@ def load(doc: Document, base: Path = Path(".")) -> EdgeTuningSpec:
         compute=ComputeSpec(compute.float("server_s_per_mb", 0.0, min=0), compute.float("ue_s_per_mb", 0.0, min=0)),
         reward=RewardSpec(w_p, w_d, reward.float("perplexity_ref", 10.0, min=0, min_open=True),
                           reward.float("delay_ref_s", 3600.0, min=0, min_open=True)),
+        energy=read_energy(root, ("idle_w", "rx_w", "train_w"), servers=False),
     )

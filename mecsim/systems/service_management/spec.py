@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from mecsim.energy import EnergySpec, read_energy
 from mecsim.scenario.checks import Node, must
 from mecsim.scenario.distributions import Constant, Distribution, Normal, Uniform, read_distribution
 from mecsim.net.pathloss import Condition
@@ -149,6 +150,8 @@ class ServiceScenario:
     """Where a digital twin's slot states come from (``twins.states``): ``generated`` from the
     scenario's distributions, ``observed`` from the pool observed in the physical system (twins.py)."""
     system: str = "service_management"
+    energy: EnergySpec | None = None
+    """the ``energy:`` block (None: no energy accounting), see mecsim.systems.service_management.energy"""
 
     @property
     def condition_names(self) -> tuple[str, ...]:
@@ -279,7 +282,7 @@ def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:
     folder in the systems contract, is unused: this scenario refers to no other file)."""
     root = Node(doc).allow("name", "seed", "world_seed", "system", "controller", "controller_params", "horizon_s",
                            "slots", "slot_s", "episode_slots", "devices", "servers", "pathloss", "backhaul",
-                           "cloud", "memory_unit_bytes", "aisf", "conditions", "timeline", "twins")
+                           "cloud", "memory_unit_bytes", "aisf", "conditions", "timeline", "twins", "energy")
     devices = _devices(root.mapping("devices", default={}))
     aisf = _aisf(root.mapping("aisf", default={}))
     must(devices.accuracy_pct.support()[1] <= aisf.top_accuracy_pct.support()[0], root.mapping("devices", default={}),
@@ -319,4 +322,5 @@ def load(doc: Document, base: Path = Path(".")) -> ServiceScenario:
         timeline=tuple(timeline),
         twin_states=root.mapping("twins", default={}).allow("states").str("states", "generated",
                                                                            choices=TWIN_STATES),
+        energy=read_energy(root, ("kappa", "idle_w", "rx_w")),
     )

@@ -39,11 +39,13 @@ from simpy.events import ProcessGenerator
 
 from mecsim.compute import memory_pool, processor
 from mecsim.decision import Controller, DecisionBridge, DecisionPoint
+from mecsim.energy import Meter, energy_line
 from mecsim.errors import MecsimError
 from mecsim.progress import Progress
 from mecsim.rng import RandomStreams
 from mecsim.stats import latency_line, latency_stats
 from mecsim.net.channel import Channel, WiredLink
+from mecsim.systems.service_management.energy import build_meter
 from mecsim.systems.service_management.plan import Plan, SlotState, draw_state, implement
 from mecsim.systems.service_management.spec import ServiceScenario
 from mecsim.systems.service_management.world import Condition, World, build_world
@@ -98,6 +100,8 @@ class ServiceContext:
     nvec: tuple[int, int, int]  # choices per ED: DS, TA (local + servers), MS
     state: SlotState
     previous: Feedback | None
+    energy_j: np.ndarray | None = None
+    """(EDs,) J each ED has drawn so far (mecsim.systems.service_management.energy); None without energy"""
 
 
 ServiceAction = np.ndarray | int
@@ -144,6 +148,7 @@ class ServiceResult:
     events: int
     decisions: int
     extra: dict[str, Any] = field(default_factory=dict)
+    energy: Meter | None = None        # None: the scenario accounts no energy
 
     def latencies_s(self) -> np.ndarray:
         return np.concatenate([s.latency_s for s in self.slots]) if self.slots else np.zeros(0)
@@ -175,16 +180,19 @@ class ServiceResult:
             "reward_mean": float(np.mean([s.reward for s in self.slots])) if self.slots else None,
             "servers": self.servers,
             "conditions": conditions,
+            **({} if self.energy is None else {"energy": self.energy.summary(self.sim_time_s)}),
             "sim_time_s": self.sim_time_s, "decisions": self.decisions, "events": self.events,
             "wall_s": round(self.wall_s, 3),
             "events_per_s": round(self.events / self.wall_s, 1) if self.wall_s > 0 else None,
         }
 
     def tables(self) -> dict[str, str]:
-        """``requests.csv``: one row per request (final DS/TA/MS after repair and P2)."""
+        """``requests.csv``: one row per request (final DS/TA/MS after repair and P2; with energy, the J
+        its activities cost its ED and the servers)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(REQUEST_COLUMNS)
+        spent = None if self.energy is None else self.energy.task_j
+        writer.writerow(REQUEST_COLUMNS + (() if spent is None else ("energy_j", "server_energy_j")))
         h = len(self.scenario.servers)
         names = ["local"] + [f"es{k}" for k in range(1, h + 1)] + ["cloud"]
         for s in self.slots:
@@ -193,7 +201,8 @@ class ServiceResult:
                 writer.writerow([s.slot, u, s.condition, int(s.state.ap[u]), int(p.method[u]), int(p.ta[u]),
                                  int(p.model[u]), names[int(p.placement[u])], repr(float(s.latency_s[u])),
                                  repr(float(p.accuracy_pct[u])), repr(float(s.state.required_pct[u])),
-                                 int(p.repaired[u]), int(bool(p.forwarded[u])), repr(float(p.estimate_s[u]))])
+                                 int(p.repaired[u]), int(bool(p.forwarded[u])), repr(float(p.estimate_s[u])),
+                                 *(() if spent is None else map(repr, spent.get((s.slot, u), (0.0, 0.0))))])
         return {"requests.csv": out.getvalue()}
 
     def headline(self) -> list[tuple[str, str]]:
@@ -206,6 +215,7 @@ class ServiceResult:
                               f"({c['forwarded_to_cloud']} re-forwarded by P2), {c['repaired']} repaired"),
                 ("latency ms", latency_line(lat)),
                 ("accuracy", f"{c['accuracy_violations']} requirement(s) missed"),
+                *(() if self.energy is None else [("energy J", energy_line(s["energy"]))]),
                 ("wall", f"{s['wall_s']:.2f} s ({s['events']} events)")]
 
 
@@ -252,6 +262,12 @@ class ServiceSimulation:
                       for k, s in enumerate(sc.servers, 1)]
         self.memory = [memory_pool(env, int(s.memory_bytes // sc.memory_unit_bytes)) for s in sc.servers]
         self.cloud_cpu = processor(env, "cloud/cpu", None, sc.cloud.flops, "parallel")
+        # with an energy block every activity is priced on its way into the trace (mecsim.energy)
+        self.meter = None if sc.energy is None else build_meter(
+            sc.energy, self.trace, sc.devices.tx_power_dbm, self.device_cpu, self.world.device_flops.tolist(),
+            [(up.name, down.name) for up, down in zip(self.uplink, self.downlink)],
+            [(cores, s.flops) for cores, s in zip(self.cores, sc.servers)])
+        self.recorder: TraceRecorder | TraceStream | Meter = self.trace if self.meter is None else self.meter
         self.in_use = np.zeros((h, 2), dtype=np.int64)      # cores, memory units
         self.peak = np.zeros((h, 2), dtype=np.int64)
         self.records: list[SlotRecord] = []
@@ -282,8 +298,10 @@ class ServiceSimulation:
             cond = self.fixed or self.world.condition(sc.timeline[epoch].condition)
             state = self._state()
             obs = observation(sc, state)
+            meter = self.meter
+            used = None if meter is None else np.array([meter.used_j(u, t0) for u in range(sc.devices.count)])
             point = DecisionPoint("service", t0, k, f"slot {k}", int(np.prod(self.nvec)),
-                                  ServiceContext(k, epoch, self.nvec, state, self.previous), obs)
+                                  ServiceContext(k, epoch, self.nvec, state, self.previous, used), obs)
             action = self.parse_action((yield self.bridge.decide(point)), point)
             plan = implement(sc, self.world, cond, state, action)
             requests = [env.process(self._request(k, u, state, cond, plan)) for u in range(sc.devices.count)]
@@ -313,7 +331,7 @@ class ServiceSimulation:
 
     # -- one request ------------------------------------------------------------------------------
     def _request(self, k: int, u: int, state: SlotState, cond: Condition, plan: Plan) -> ProcessGenerator:
-        env, trace, h = self.env, self.trace, len(self.scenario.servers)
+        env, trace, h = self.env, self.recorder, len(self.scenario.servers)
         where, model, method = int(plan.placement[u]), int(plan.model[u]), int(plan.method[u])
         up_bits = 8.0 * float(state.task_bytes[u]) * float(cond.compression[u, method])
         res_bits = 8.0 * float(state.result_bytes[u])
@@ -346,7 +364,7 @@ class ServiceSimulation:
     def _forward(self, k: int, u: int, link: WiredLink, bits: float, delay: bool) -> ProcessGenerator:
         sub, start, end = yield from link.send(bits, propagate=delay)
         self._queue(k, u, link.name, sub, start)
-        self.trace.record(k, u, u, "forward", link.name, start, end, bits / 8, 0.0)
+        self.recorder.record(k, u, u, "forward", link.name, start, end, bits / 8, 0.0)
 
     def _execute(self, k: int, u: int, server: int, flop: float, units: int) -> ProcessGenerator:
         """A virtual core of the server (C2) and the model's memory (C3) for the inference."""
@@ -358,13 +376,13 @@ class ServiceSimulation:
         cores = self.cores[server]
         sub, start, end = yield cores.serve(flop)
         self._queue(k, u, cores.name, sub, start)
-        self.trace.record(k, u, u, "exec", cores.name, start, end, 0.0, flop)
+        self.recorder.record(k, u, u, "exec", cores.name, start, end, 0.0, flop)
         self.in_use[server] -= (1, units)
         yield self.memory[server].put(units)
 
     def _queue(self, k: int, u: int, resource: str, since: float, until: float) -> None:
         if until > since:
-            self.trace.record(k, u, u, "queue", resource, since, until, 0.0, 0.0)
+            self.recorder.record(k, u, u, "queue", resource, since, until, 0.0, 0.0)
 
     # -- driving -----------------------------------------------------------------------------------
     def step(self) -> bool:
@@ -399,4 +417,4 @@ class ServiceSimulation:
                     "peak_memory_bytes": float(self.peak[k - 1, 1] * self.scenario.memory_unit_bytes)}
                    for k, s in enumerate(self.scenario.servers, 1)]
         return ServiceResult(self.scenario, self.seed, self.controller_name, self.trace, self.records, servers,
-                             float(self.env.now), self._wall, self.events, self.bridge.decisions)
+                             float(self.env.now), self._wall, self.events, self.bridge.decisions, energy=self.meter)
