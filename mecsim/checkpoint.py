@@ -117,6 +117,9 @@ class TrainingRun:
         self.start, self.env_steps = 0, 0
         if resume and (self.folder / NAME).exists():
             self.checkpoint = load_checkpoint(self.folder, controller)
+            if self.checkpoint.get("exported"):
+                raise MecsimError(f"{self.folder}: a shipped model holds weights only (tools/export_model.py) "
+                                  f"and cannot be trained on; train into another --out")
             rng.bit_generator.state = self.checkpoint["numpy_rng"]
             generator.set_state(self.checkpoint["torch_rng"])
             self.start, self.env_steps = self.checkpoint["iteration"], self.checkpoint["env_steps"]
