@@ -472,7 +472,7 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
     """One greedy episode per seed of the trained tuner, and of each baseline on the same seeds, in the engine.
 
     The tuners do not adapt at test time, so only ``adapt_steps`` 0 is reported. Rows: controller,
-    test_set (N UEs), adapt_steps, seed, latency_ms (the episode's total delay Σ_t max_n d, eq. 11),
+    test_set (N UEs), adapt_steps, seed, latency_s (the episode's total delay Σ_t max_n d, eq. 11),
     reward, total_delay_min, perplexity, switches, server_share."""
     from mecsim.registry import make_controller
     from mecsim.rng import RandomStreams
@@ -493,7 +493,7 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
             controller = make_controller(ctrl, params, RandomStreams(s).get("controller"))
             totals = TuningSimulation(spec, controller, seed=s, trace=False, controller_name=ctrl).run().totals()
             rows.append({"controller": ctrl, "test_set": f"N={spec.ues}", "adapt_steps": 0, "seed": s,
-                         "latency_ms": totals["total_delay_s"] * 1e3, "reward": totals["reward"],
+                         "latency_s": totals["total_delay_s"], "reward": totals["reward"],
                          "total_delay_min": totals["total_delay_s"] / 60.0, "perplexity": totals["perplexity"],
                          "switches": totals["switches"], "server_share": totals["server_share"]})
             if bar is not None:

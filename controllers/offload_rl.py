@@ -291,7 +291,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
     as ``adaptation`` names it (:data:`ADAPTATIONS`: "inner", one Adam step at the inner learning rate
     α, MRLCO's inner loop; "authors", the authors' evaluator's heavier step). The heuristics run on
     the same DAGs in the same model. ``test_sets`` limits the evaluation to those test tasks.
-    Rows: controller, test_set, adapt_steps, seed, latency_ms.
+    Rows: controller, test_set, adapt_steps, seed, latency_s (the simulator's seconds).
     """
     if adaptation not in ADAPTATIONS:
         raise MecsimError(f"--adaptation: must be one of {', '.join(ADAPTATIONS)}, got {adaptation!r}")
@@ -322,7 +322,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
             latency = heuristic_latency(task, h)
             if latency is not None:
                 rows += [{"controller": h, "test_set": task.name, "adapt_steps": 0, "seed": s,
-                          "latency_ms": latency * 1e3} for s in seeds]
+                          "latency_s": latency} for s in seeds]
         if bar is not None:
             bar.update(1)
         for seed in seeds:
@@ -333,7 +333,7 @@ def evaluate_checkpoint(scenario: str | Path, checkpoint: str | Path, *, adapt_s
             for s in range(steps[-1] + 1):
                 if s in steps:
                     rows.append({"controller": name, "test_set": task.name, "adapt_steps": s, "seed": seed,
-                                 "latency_ms": greedy_latency(policy, task.env) * 1e3})
+                                 "latency_s": greedy_latency(policy, task.env)})
                 if s < steps[-1]:
                     adapt(policy, task.env, 1, ppo, episodes, rng, gen, optimizer)
                 if bar is not None:

@@ -222,8 +222,8 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     learner = build_learner(cfg, shape, nvec)
     buffers = {c: ReplayBuffer(sac.buffer, shape) for c in twins}
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    run = TrainingRun(out, "pearl_dt", ["sample_latency_ms", "critic_loss", "kl", "alpha", "entropy",
-                                        *[f"test_{t}_ms" for t in tests]], sac.iterations,
+    run = TrainingRun(out, "pearl_dt", ["sample_latency_s", "critic_loss", "kl", "alpha", "entropy",
+                                        *[f"test_{t}_s" for t in tests]], sac.iterations,
                       rng=rng, generator=gen, resume=resume, progress=progress)
     episodes = [hash_seed(seed, 0, j) for j in range(len(twins))]        # each twin's episode stream
     if (ck := run.checkpoint) is not None:
@@ -253,11 +253,11 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                     continue
                 for epoch in range(1, sac.updates + 1):      # lines 6-19
                     stats = _meta_epoch(learner, cfg, epoch, buffers, twins, nvec, rng, gen)
-            row: dict[str, Any] = {"sample_latency_ms": -1e3 * float(np.mean(rewards)),
+            row: dict[str, Any] = {"sample_latency_s": -float(np.mean(rewards)),
                                    "alpha": float(learner.agent.alpha.detach()), **stats}
             if it % sac.eval_every == 0 or it == sac.iterations:
                 for k, t in enumerate(tests):
-                    row[f"test_{t}_ms"] = 1e3 * adapt_and_run(learner.agent.actor, learner.encoder, sc, world, t,
+                    row[f"test_{t}_s"] = adapt_and_run(learner.agent.actor, learner.encoder, sc, world, t,
                                                               cfg.adapt_steps, seed, k, sac.eval_slots, nvec)
             run.end_iteration(it, {
                 "config": asdict(cfg), "obs_shape": list(shape), "nvec": nvec, "budget": budget,
@@ -370,7 +370,7 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
             for s in seeds:
                 lat = adapt_and_run(actor, encoder, sc, world, t, n, s, k, cfg.sac.eval_slots, nvec)
                 rows.append({"controller": "pearl_dt", "test_set": t, "adapt_steps": n, "seed": s,
-                             "latency_ms": lat * 1e3})
+                             "latency_s": lat})
                 if bar is not None:
                     bar.update(1)
     if bar is not None:

@@ -84,9 +84,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                                    {c: ReplayBuffer(cfg.buffer, shape) for c in conds})
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    metrics = [f"{b}_{m}" for b in baselines for m in ("sample_latency_ms", "critic_loss", "alpha", "val_latency_ms",
+    metrics = [f"{b}_{m}" for b in baselines for m in ("sample_latency_s", "critic_loss", "alpha", "val_latency_s",
                                                        "stopped")]
-    metrics += [f"{b}_{t}_ms" for b in baselines for t in tests if b in ("sac_dts", "sac_tm") or b.endswith(t)]
+    metrics += [f"{b}_{t}_s" for b in baselines for t in tests if b in ("sac_dts", "sac_tm") or b.endswith(t)]
     run = TrainingRun(out, "sac_baselines", metrics, cfg.iterations, rng=rng, generator=gen, resume=resume,
                       progress=progress)
     if (ck := run.checkpoint) is not None:
@@ -123,7 +123,7 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
                     batch = merge([b.buffers[c].batch(b.buffers[c].sample(cfg.batch, rng), nvec, cfg)
                                    for c in chosen])
                     stats = sac_epoch(b.agent, b.opt, cfg, epoch, batch)
-            row[f"{b.name}_sample_latency_ms"] = -1e3 * float(np.mean(rewards))
+            row[f"{b.name}_sample_latency_s"] = -float(np.mean(rewards))
             row[f"{b.name}_critic_loss"] = stats.get("critic_loss", "")
             row[f"{b.name}_alpha"] = float(b.agent.alpha.detach())
             if it % cfg.eval_every == 0 or it == cfg.iterations:
@@ -148,7 +148,7 @@ def _evaluate_baseline(b: Baseline, sc: ServiceScenario, world: World, tests: li
         return
     val = float(np.mean([latency_on(sc, world, c, _policy(b.agent), eval_seed(seed, k), cfg.eval_slots)
                          for k, c in enumerate(b.validation)]))
-    row[f"{b.name}_val_latency_ms"] = val * 1e3
+    row[f"{b.name}_val_latency_s"] = val
     if val < b.best_latency:
         b.best_latency, b.bad_evals = val, 0
         b.best = copy.deepcopy(b.agent.actor.state_dict())
@@ -156,9 +156,9 @@ def _evaluate_baseline(b: Baseline, sc: ServiceScenario, world: World, tests: li
         b.bad_evals += 1
         b.stopped = b.bad_evals >= cfg.patience
     for k, t in enumerate(tests):
-        key = f"{b.name}_{t}_ms"
+        key = f"{b.name}_{t}_s"
         if b.name in ("sac_dts", "sac_tm") or b.name.endswith(t):
-            row[key] = 1e3 * latency_on(sc, world, t, _policy(b.agent), eval_seed(seed, 100 + k), cfg.eval_slots)
+            row[key] = latency_on(sc, world, t, _policy(b.agent), eval_seed(seed, 100 + k), cfg.eval_slots)
 
 
 # -- evaluation --------------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def evaluate(scenario: str | Path, checkpoint: str | Path, *, adapt_steps: Seque
             for s in seeds:
                 lat = latency_on(sc, world, t, _policy(actor), eval_seed(s, 0), cfg.eval_slots)
                 rows.append({"controller": name.split("/")[0], "test_set": t, "adapt_steps": 0, "seed": s,
-                             "latency_ms": lat * 1e3})
+                             "latency_s": lat})
     return rows
 
 

@@ -200,5 +200,5 @@ def heuristic_rows(sc: ServiceScenario, world: World, heuristics: Sequence[str] 
             for s in seeds:
                 ctrl = make_controller(h, {}, np.random.default_rng(s))
                 lat = latency_on(sc, world, t, ctrl.act, eval_seed(s, 0), slots)
-                rows.append({"controller": h, "test_set": t, "adapt_steps": 0, "seed": s, "latency_ms": lat * 1e3})
+                rows.append({"controller": h, "test_set": t, "adapt_steps": 0, "seed": s, "latency_s": lat})
     return rows

@@ -289,9 +289,9 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.quiet:
         import numpy as np
         keys = sorted({(r["test_set"], r["controller"], r["adapt_steps"]) for r in rows})
-        print(f"{'test set':<12} {'controller':<10} {'steps':>5} {'latency ms (mean ± std over seeds)':>36}")
+        print(f"{'test set':<12} {'controller':<10} {'steps':>5} {'latency s (mean ± std over seeds)':>36}")
         for test_set, ctrl, steps in keys:
-            vals = [r["latency_ms"] for r in rows if (r["test_set"], r["controller"], r["adapt_steps"]) == (test_set, ctrl, steps)]
+            vals = [r["latency_s"] for r in rows if (r["test_set"], r["controller"], r["adapt_steps"]) == (test_set, ctrl, steps)]
             print(f"{test_set:<12} {ctrl:<10} {steps:>5} {np.mean(vals):>24.2f} ± {np.std(vals):.2f}")
         print(f"eval.csv and eval.png in {args.out}/")
     return 0

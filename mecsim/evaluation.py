@@ -1,6 +1,6 @@
 """``eval.csv`` and ``eval.png``: what `mecsim eval` and the reproduction tools write, for every system.
 
-Rows are dicts with ``controller, test_set, adapt_steps, seed, latency_ms`` and any further metrics of
+Rows are dicts with ``controller, test_set, adapt_steps, seed, latency_s`` and any further metrics of
 the system (``reward``, ``perplexity``, ...), which become extra columns in first-seen order.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mecsim.plotting import figure, save_png
 
 __all__ = ["EVAL_COLUMNS", "write_eval"]
 
-EVAL_COLUMNS = ("controller", "test_set", "adapt_steps", "seed", "latency_ms")
+EVAL_COLUMNS = ("controller", "test_set", "adapt_steps", "seed", "latency_s")
 
 
 def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -49,14 +49,14 @@ def write_eval(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
         for ctrl in sorted({r["controller"] for r in mine}):
             pts = [r for r in mine if r["controller"] == ctrl]
             xs = sorted({r["adapt_steps"] for r in pts})
-            ys = [np.mean([r["latency_ms"] for r in pts if r["adapt_steps"] == x]) for x in xs]
+            ys = [np.mean([r["latency_s"] for r in pts if r["adapt_steps"] == x]) for x in xs]
             if len(xs) == 1:
                 ax.axhline(ys[0], ls="--", lw=1, label=ctrl)
             else:
                 ax.plot(xs, ys, marker="o", ms=3, label=ctrl)
         ax.set_title(test_set)
         ax.set_xlabel("adaptation steps")
-        ax.set_ylabel("mean latency (ms)")
+        ax.set_ylabel("mean latency (s)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     save_png(fig, out / "eval.png", dpi=110)

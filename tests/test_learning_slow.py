@@ -17,6 +17,6 @@ def test_smoke_budget_policy_beats_random_and_local(tmp_path):
     mrlco.train(scenario, tmp_path, budget="smoke", seed=0, progress=False)
     rows = evaluate_checkpoint(scenario, tmp_path, adapt_steps=[0], seeds=[0], heuristics=["random", "local"],
                                progress=False)
-    by = {(r["test_set"], r["controller"]): r["latency_ms"] for r in rows}
+    by = {(r["test_set"], r["controller"]): r["latency_s"] for r in rows}
     assert by[("set8", "mrlco")] < by[("set8", "random")]
     assert by[("set8", "mrlco")] < by[("set8", "local")]

@@ -48,7 +48,7 @@ def main() -> None:
     meta = {"controller": payload["controller"], "scenario": args.scenario, "overrides": args.overrides,
             "seed": args.seed, "iteration": payload["iteration"], "env_steps": payload["env_steps"],
             "features": payload["config"].get("features", "paper"), "command": args.command,
-            "check": {"test_set": args.check_set, "adapt_steps": 0, "latency_ms": row["latency_ms"]}}
+            "check": {"test_set": args.check_set, "adapt_steps": 0, "latency_s": row["latency_s"]}}
     atomic_write_text(out / "model.json", json.dumps(meta, indent=2) + "\n")
     sets = " ".join(f"--set {o}" for o in args.overrides)
     atomic_write_text(out / "README.md", f"""# {out.name}
@@ -65,9 +65,9 @@ Evaluate it (adaptation on the held-out sets, as RESULTS.md reports it):
     mecsim eval {args.scenario} --checkpoint {out} {sets} --adapt-steps 0,20 --seeds {args.seed} --out ev/{out.name}
 
 `progress.csv` is its learning curve; `model.json` the same facts and the check tests/test_models.py repeats
-(greedy latency on {args.check_set} before adaptation: {row['latency_ms'] / 1e3:.2f}, the authors' units).
+(greedy latency on {args.check_set} before adaptation: {row['latency_s']:.2f} s).
 """)
-    print(f"{out}: {path.stat().st_size} bytes; greedy {args.check_set}: {row['latency_ms'] / 1e3:.2f}")
+    print(f"{out}: {path.stat().st_size} bytes; greedy {args.check_set}: {row['latency_s']:.2f} s")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def job(name: str, ues: int, seed: int, args: argparse.Namespace) -> list[dict]:
     for ctrl in dict.fromkeys(r["controller"] for r in rows):
         mine = [r for r in rows if r["controller"] == ctrl]
         out.append({"controller": ctrl, "test_set": f"N={ues}", "adapt_steps": 0, "seed": seed,
-                    **{k: float(np.mean([r[k] for r in mine])) for k in ("latency_ms", *METRICS, "server_share")}})
+                    **{k: float(np.mean([r[k] for r in mine])) for k in ("latency_s", *METRICS, "server_share")}})
     return out
 
 

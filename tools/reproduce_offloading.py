@@ -116,7 +116,7 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     for test_set in sets:
         cells = []
         for ctrl, step in COLUMNS:
-            vals = [r["latency_ms"] / 1e3 for r in rows
+            vals = [r["latency_s"] for r in rows
                     if (r["test_set"], r["controller"], r["adapt_steps"]) == (test_set, ctrl, step)]
             cells.append(f"{np.mean(vals):.2f} ± {np.std(vals):.2f}" if vals else "n/a")
         lines.append(f"| {test_set} | " + " | ".join(cells) + " |")

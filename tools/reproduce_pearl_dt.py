@@ -31,8 +31,8 @@ from mecsim.plotting import figure, save_png
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ("t1", "t2", "t3")
 # Fig. 3 curve → progress.csv column (per test condition t)
-CURVES = {"PEARL-DT": ("pearl_dt", "test_{t}_ms"), "SAC_AiSF": ("sac", "sac_aisf/{t}_{t}_ms"),
-          "SAC_DTs": ("sac", "sac_dts_{t}_ms"), "SAC_TM": ("sac", "sac_tm_{t}_ms")}
+CURVES = {"PEARL-DT": ("pearl_dt", "test_{t}_s"), "SAC_AiSF": ("sac", "sac_aisf/{t}_{t}_s"),
+          "SAC_DTs": ("sac", "sac_dts_{t}_s"), "SAC_TM": ("sac", "sac_tm_{t}_s")}
 
 
 PAPER = ("The paper (§V, Fig. 3) reports curves only, no numbers: SAC agents trained on one condition "
@@ -54,7 +54,7 @@ def plot_fig3(out: Path, seeds: list[int]) -> None:
             curves = []
             for s in seeds:
                 rows = [r for r in _progress(out / f"seed{s}" / run) if r.get(column.format(t=t))]
-                curves.append({int(r["iteration"]): float(r[column.format(t=t)]) for r in rows})
+                curves.append({int(r["iteration"]): 1e3 * float(r[column.format(t=t)]) for r in rows})   # ms, as Fig. 3
             its = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
             if not its:
                 continue
@@ -72,7 +72,7 @@ def plot_fig3(out: Path, seeds: list[int]) -> None:
 def table(rows: list[dict], adapt: int) -> str:
     """Final latency per controller and test condition, mean ± std over seeds, and the issue's check."""
     def cell(ctrl: str, t: str, steps: int = 0) -> tuple[float, float] | None:
-        v = [r["latency_ms"] for r in rows if r["controller"] == ctrl and r["test_set"] == t
+        v = [1e3 * r["latency_s"] for r in rows if r["controller"] == ctrl and r["test_set"] == t
              and r["adapt_steps"] == steps]
         return (float(np.mean(v)), float(np.std(v))) if v else None
     lines = ["| controller | " + " | ".join(TESTS) + " |", "|---|" + "---|" * len(TESTS)]
