@@ -57,7 +57,7 @@ def job(name: str, ues: int, seed: int, args: argparse.Namespace) -> list[dict]:
     """Train one learner for one (N, seed), resuming; score it (and, with HMPPO, the baselines) on E episodes."""
     overrides = [f"ues={ues}", *args.overrides]
     ck = Path(args.out) / f"{name}-n{ues}-seed{seed}"
-    trainer(name)(SCENARIO, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
+    trainer(name).train(SCENARIO, ck, budget=args.budget, seed=seed, resume=True, progress=not args.quiet,
                   overrides=overrides, iterations=args.iterations, settings=args.config)
     episodes = [1000 * seed + k for k in range(args.episodes)]
     baselines = list(BASELINES) if name == args.learners[0] else []
