@@ -38,7 +38,7 @@ from mecsim.scenario.checks import Node, must
 from mecsim.station import Station
 from mecsim.trace import SERVICE_KINDS, TraceRecorder, TraceStream
 
-__all__ = ["DeviceEnergy", "ServerEnergy", "EnergySpec", "Cost", "Meter", "read_energy", "dbm_to_w",
+__all__ = ["DeviceEnergy", "ServerEnergy", "EnergySpec", "Cost", "Meter", "read_energy",
            "cpu_cost", "power_cost", "server_cost", "cpu_idle_s", "energy_line"]
 
 
@@ -76,10 +76,6 @@ class ServerEnergy:
 class EnergySpec:
     device: DeviceEnergy = DeviceEnergy()
     server: ServerEnergy = ServerEnergy()
-
-
-def dbm_to_w(dbm: float) -> float:
-    return 10.0 ** ((dbm - 30.0) / 10.0)
 
 
 def read_energy(root: Node, device_keys: Sequence[str], servers: bool = True) -> EnergySpec | None:

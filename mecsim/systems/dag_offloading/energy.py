@@ -7,7 +7,8 @@ cores, each ``exec`` on one of their VMs carrying its share. Not accounted: the 
 """
 from __future__ import annotations
 
-from mecsim.energy import Meter, cpu_cost, cpu_idle_s, dbm_to_w, power_cost, server_cost
+from mecsim.energy import Meter, cpu_cost, cpu_idle_s, power_cost, server_cost
+from mecsim.net.pathloss import dbm_to_w
 from mecsim.net.spec import ChannelSpec
 from mecsim.systems.dag_offloading.infrastructure import Infrastructure
 from mecsim.systems.dag_offloading.spec import DagScenario
@@ -20,7 +21,7 @@ TERMS = ("cpu", "tx", "rx")
 
 def _tx_w(channel: ChannelSpec, fallback: float) -> float:
     power = channel.rate.tx_power_dbm     # set exactly for shannon rates
-    return fallback if power is None else dbm_to_w(power)
+    return fallback if power is None else float(dbm_to_w(power))
 
 
 def build_meter(scenario: DagScenario, infra: Infrastructure, trace: TraceRecorder | TraceStream) -> Meter:

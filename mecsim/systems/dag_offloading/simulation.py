@@ -172,7 +172,6 @@ class DagSimulation:
         self.meter = build_meter(scenario, self.infra, self.trace) if scenario.energy is not None else None
         self.system = DagOffloading(self.env, scenario, self.infra, self.bridge, self.trace, order, self.meter)
         self.graphs = list(graphs) if graphs is not None else load_graphs(scenario, self.streams)
-        self.expected_apps = 0
         devices = self.infra.devices
         if scenario.workload.arrival.process != "poisson":
             for device in devices:
@@ -211,7 +210,6 @@ class DagSimulation:
             count = self._apps_for(device)
             if count == 0:
                 continue
-            self.expected_apps += count or 0
             stream = self.streams.get(f"arrivals/{device.index}")
             first = float(stream.exponential(mean_gap))
             if first <= horizon:
@@ -242,7 +240,6 @@ class DagSimulation:
         wl, env = self.scenario.workload, self.env
         count = self._apps_for(device)
         assert count is not None        # listed and back-to-back arrivals are counted (see _apps_for)
-        self.expected_apps += count
         for k in range(count):
             if wl.arrival.process == "list":
                 yield env.timeout(max(0.0, wl.arrival.times_s[k] - env.now))

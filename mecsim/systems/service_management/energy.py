@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mecsim.energy import EnergySpec, Meter, cpu_cost, cpu_idle_s, dbm_to_w, power_cost, server_cost
+from mecsim.energy import EnergySpec, Meter, cpu_cost, cpu_idle_s, power_cost, server_cost
+from mecsim.net.pathloss import dbm_to_w
 from mecsim.station import Station
 from mecsim.trace import TraceRecorder, TraceStream
 
@@ -29,7 +30,7 @@ def build_meter(spec: EnergySpec, trace: TraceRecorder | TraceStream, tx_power_d
     for cpu, hz in zip(cpus, flops):
         meter.device_cost(cpu.name, "cpu", cpu_cost(spec.device.kappa, float(hz)))
     for up, down in radios:
-        meter.device_cost(up, "tx", power_cost(dbm_to_w(tx_power_dbm)))
+        meter.device_cost(up, "tx", power_cost(float(dbm_to_w(tx_power_dbm))))
         meter.device_cost(down, "rx", power_cost(spec.device.rx_w))
     for (cores, hz), name in zip(servers, names):
         meter.server_cost(cores.name, name, server_cost(spec.server, (cores.capacity or 1) * hz, hz))
