@@ -46,7 +46,7 @@ from mecsim.systems.edge_tuning.observation import case_dim, emulator_dim
 from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["HMPPOConfig", "BUDGETS", "BASELINES", "mlp", "RunningNorm", "Agents", "Episodes", "run_episodes",
-           "to_rollout", "turn_advantages", "evaluate_actions", "configured", "train", "build", "LearnedTuner", "HMPPO",
+           "to_rollout", "turn_advantages", "evaluate_actions", "configured", "entropy_weight", "train", "build", "LearnedTuner", "HMPPO",
            "evaluate"]
 
 
@@ -70,6 +70,13 @@ class HMPPOConfig:
     features, the recipe before issue 19, which learns far worse (RESULTS.md, HMPPO ablation)"""
     log_std_init: float = -0.5
     """initial log σ of agent 2's Gaussian in [−1, 1] units (σ ≈ 0.6: most samples inside the range)"""
+    advantage_norm: str = "joint"
+    """"joint": advantages standardised over both agents' rows together; "per_agent": each agent's rows on
+    their own, as a learner with one buffer per agent does. The same for one critic (both rows hold one
+    advantage); for IPPO it keeps one critic's scale from setting the other agent's step size"""
+    ent_schedule: str = "constant"
+    """"constant": the entropy weight is ``ppo.ent_coef`` throughout; "linear": it falls linearly from
+    ``ppo.ent_coef`` at the first iteration to 0 at the last (explore early, settle late)"""
     emulator_entropy: float = 0.0
     """weight of agent 2's entropy in the bonus relative to agent 1's: 0 = on the discrete head only, as the
     public H-PPO codes do (../shared/notes/mappo_hybrid_ppo_pettingzoo.md §2.2), so σ can shrink"""
@@ -94,6 +101,8 @@ BUDGETS = {
 BASELINES = ("random_tuning", "local_keep_emulator")   # the baselines `mecsim eval` scores next to a tuner
 CRITICS = ("central", "turns", "local")
 INPUT_NORMS = ("layer", "running")
+ADVANTAGE_NORMS = ("joint", "per_agent")
+ENT_SCHEDULES = ("constant", "linear")
 METRICS = ["reward", "total_delay_min", "perplexity", "switches", "server_share", "policy_loss", "value_loss",
            "entropy", "approx_kl", "eval_reward", "eval_total_delay_min", "eval_perplexity", "eval_switches"]
 
@@ -276,9 +285,10 @@ def run_episodes(model: Agents, envs: Sequence[EdgeTuningParallelEnv], seeds: Se
     return out
 
 
-def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
+def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig, advantage_norm: str = "joint") -> Rollout:
     """The episodes as a PPO batch with each episode twice (agent 1's rows, then agent 2's), advantages
-    from raw values, and value targets and old values in each critic's normalised units."""
+    from raw values (standardised as ``advantage_norm`` says, when ``cfg`` standardises), and value
+    targets and old values in each critic's normalised units."""
     state, s1, s2 = torch.stack(ep.state, 1), torch.stack(ep.s1, 1), torch.stack(ep.s2, 1)   # (K, T, d)
     z, u = torch.stack(ep.z, 1), torch.stack(ep.u, 1)                        # (K, T, N)
     k, t = s1.shape[:2]
@@ -297,10 +307,16 @@ def to_rollout(model: Agents, ep: Episodes, cfg: PPOConfig) -> Rollout:
         old_log_prob=torch.cat([lp1, lp2]), old_value=torch.cat([raw1, raw2]),   # central: V twice
         rewards=torch.cat([rewards, rewards]),
     )
+    per_agent = advantage_norm == "per_agent" and cfg.normalize_advantages
+    raw_cfg = dataclasses.replace(cfg, normalize_advantages=False) if per_agent else cfg
     if model.critic == "turns":
-        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, cfg))
+        rollout = dataclasses.replace(rollout, **turn_advantages(rewards, raw1, raw2, raw_cfg))
     else:
-        rollout = rollout.with_advantages(cfg)
+        rollout = rollout.with_advantages(raw_cfg)
+    if per_agent:
+        every = torch.ones(k, t, dtype=torch.bool)
+        rollout = dataclasses.replace(rollout, advantages=torch.cat(
+            [standardised(rollout.advantages[:k], every), standardised(rollout.advantages[k:], every)]))
     # (rows the norm learns from, rows it normalises): central's targets are the same twice
     groups = {"central": [(slice(0, k), slice(0, 2 * k))], "turns": [(slice(0, 2 * k), slice(0, 2 * k))],
               "local": [(slice(0, k), slice(0, k)), (slice(k, 2 * k), slice(k, 2 * k))]}[model.critic]
@@ -364,6 +380,13 @@ def configured(cfg: HMPPOConfig, settings: Sequence[str]) -> HMPPOConfig:
     return cfg
 
 
+def entropy_weight(cfg: HMPPOConfig, iteration: int) -> float:
+    """The entropy bonus weight at ``iteration`` (1-based) under ``cfg.ent_schedule``."""
+    if cfg.ent_schedule == "linear":
+        return cfg.ppo.ent_coef * (cfg.iterations - iteration) / max(cfg.iterations - 1, 1)
+    return cfg.ppo.ent_coef
+
+
 EVAL_SEEDS = 1_000_003    # greedy evaluations run on seeds EVAL_SEEDS + k, the same every time
 
 
@@ -393,6 +416,10 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
     torch.manual_seed(seed)
     network = {"ues": spec.ues, "hidden": cfg.hidden, "critic": cfg.critic, "log_std_init": cfg.log_std_init,
                "input_norm": cfg.input_norm}
+    for key, value, allowed in (("advantage_norm", cfg.advantage_norm, ADVANTAGE_NORMS),
+                                ("ent_schedule", cfg.ent_schedule, ENT_SCHEDULES)):
+        if value not in allowed:
+            raise MecsimError(f"config: {key} must be one of {', '.join(allowed)}, got {value!r}")
     model = Agents(**network)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.ppo.lr, eps=1e-5)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -402,8 +429,9 @@ def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed:
         optimizer.load_state_dict(run.checkpoint["optimizer"])
     for it in run.remaining():
         episodes = run_episodes(model, envs, rng.integers(2 ** 31 - 1, size=cfg.envs), False, gen)
-        batch = to_rollout(model, episodes, cfg.ppo)
-        stats = ppo_update(evaluate_actions(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, cfg.ppo,
+        ppo_cfg = dataclasses.replace(cfg.ppo, ent_coef=entropy_weight(cfg, it))
+        batch = to_rollout(model, episodes, ppo_cfg, cfg.advantage_norm)
+        stats = ppo_update(evaluate_actions(model, cfg.emulator_entropy), model.parameters(), optimizer, batch, ppo_cfg,
                            generator=gen)
         model.observe(episodes)            # the next iteration samples with the input norms updated
         run.env_steps += cfg.envs * len(episodes.rewards)

@@ -5,6 +5,7 @@ Tiny networks and budgets: these tests check wiring and contracts; learning is t
 """
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -163,6 +164,31 @@ def test_the_batch_holds_each_agent_with_its_head_and_its_advantage(scenario, cr
     shared = torch.allclose(batch.advantages[:2], batch.advantages[2:])
     assert shared == (critic == "central")                                 # HMPPO: one advantage (eq. 21)
     torch.testing.assert_close(value, batch.old_value)                     # both in normalised units
+
+
+@pytest.mark.parametrize("critic", ["central", "local"])
+def test_per_agent_standardisation_scales_each_agents_rows_on_their_own(scenario, critic):
+    spec = load_scenario(scenario)
+    torch.manual_seed(1)
+    model = Agents(spec.ues, 8, critic, -0.5, "running")
+    episodes = run_episodes(model, [EdgeTuningParallelEnv(spec) for _ in range(2)], [4, 5], False,
+                            torch.Generator().manual_seed(0))
+    cfg = HMPPOConfig().ppo
+    # to_rollout updates the value norms: each call gets its own copy of the model
+    joint = to_rollout(copy.deepcopy(model), episodes, cfg, "joint")
+    apart = to_rollout(copy.deepcopy(model), episodes, cfg, "per_agent")
+    for rows in (slice(0, 2), slice(2, 4)):
+        assert abs(float(apart.advantages[rows].mean())) < 1e-5
+        assert float(apart.advantages[rows].std(unbiased=False)) == pytest.approx(1.0, abs=1e-4)
+    same = torch.allclose(joint.advantages, apart.advantages, atol=1e-5)
+    assert same == (critic == "central")          # one critic: both rows hold one advantage, one scale
+    torch.testing.assert_close(joint.returns, apart.returns)
+
+
+def test_the_linear_entropy_schedule_runs_from_the_coefficient_to_zero():
+    cfg = hmppo.configured(HMPPOConfig(), ["iterations=5", "ppo.ent_coef=0.04", "ent_schedule=linear"])
+    assert [hmppo.entropy_weight(cfg, it) for it in range(1, 6)] == pytest.approx([0.04, 0.03, 0.02, 0.01, 0.0])
+    assert hmppo.entropy_weight(HMPPOConfig(), 600) == 0.01
 
 
 def test_turn_advantages_are_gae_over_the_two_turns_of_each_step():
