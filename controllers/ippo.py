@@ -1,5 +1,7 @@
 """IPPO (HMPPO paper §VI-B, after de Witt et al. / Yu et al.): HMPPO's two actors, each agent with its
-own critic on its own observation (so its own advantage), everything else as in controllers/hmppo.py."""
+own critic on its own observation (so its own advantage, standardised over that agent's rows only, as a
+learner with one buffer per agent does: RESULTS.md, HMPPO ablation), everything else as in
+controllers/hmppo.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +14,8 @@ from mecsim.trainer import Trainer, budget_names
 
 __all__ = ["BUDGETS", "train", "evaluate", "IPPO"]
 
-BUDGETS = {name: dataclasses.replace(cfg, critic="local") for name, cfg in hmppo.BUDGETS.items()}
+BUDGETS = {name: dataclasses.replace(cfg, critic="local", advantage_norm="per_agent")
+           for name, cfg in hmppo.BUDGETS.items()}
 
 
 def train(scenario: str | Path, out: str | Path, *, budget: str = "smoke", seed: int = 0, resume: bool = False,
